@@ -1,0 +1,241 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/casebook/casebook/eventstore/sqlitestore"
+)
+
+type backupReport struct {
+	From     string `json:"from"`
+	To       string `json:"to"`
+	Position uint64 `json:"position"` // last event in the copy
+	Bytes    int64  `json:"bytes"`
+}
+
+// backuper is the embedded store's online backup.
+type backuper interface {
+	BackupTo(ctx context.Context, file string) error
+}
+
+func runBackup(a *app, args []string) error {
+	fs := a.flagSet("backup")
+	to := fs.String("to", "", "file to write the copy to (must not exist)")
+	if _, err := a.parse(fs, args, "--to FILE [--data DIR]", 0); err != nil {
+		return err
+	}
+	if *to == "" {
+		return usagef("--to FILE is required")
+	}
+	ref, err := a.storeRef()
+	if err != nil {
+		return usagef("%v", err)
+	}
+	if !ref.embedded() {
+		return usagef("backup copies the embedded store; back up a KurrentDB cluster with its own tools (or casebook export)")
+	}
+	if _, err := os.Stat(*to); err == nil {
+		return fmt.Errorf("%s already exists: refusing to overwrite it", *to)
+	}
+	// Read-only: the copy is taken from a read snapshot (VACUUM INTO), so a
+	// running casebookd keeps appending undisturbed; the copy holds every
+	// event committed when the snapshot began.
+	st, err := a.openStore(ref, true)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	b, ok := st.(backuper)
+	if !ok {
+		return errors.New("this store cannot make backups")
+	}
+	tmp := *to + ".partial"
+	_ = os.Remove(tmp)
+	if err := b.BackupTo(a.ctx, tmp); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("backup: %w", err)
+	}
+	rep, err := checkBackupFile(a, tmp)
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("the copy does not check out: %w", err)
+	}
+	if err := syncFile(tmp); err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, *to); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("backup: %w", err)
+	}
+	syncDir(filepath.Dir(*to))
+	rep.From, rep.To = ref.file, *to
+	if a.json {
+		return a.printJSON(rep)
+	}
+	a.printf("Backed up %s to %s: %d events, %d bytes.\n", rep.From, rep.To, rep.Position, rep.Bytes)
+	return nil
+}
+
+// checkBackupFile opens a backup read-only, runs the integrity check and
+// reads its head.
+func checkBackupFile(a *app, file string) (backupReport, error) {
+	st, err := sqlitestore.Open(a.ctx, file, sqlitestore.Options{ReadOnly: true, Logger: a.logger()})
+	if err != nil {
+		return backupReport{}, err
+	}
+	defer st.Close()
+	if err := st.IntegrityCheck(a.ctx); err != nil {
+		return backupReport{}, err
+	}
+	head, err := st.Head(a.ctx)
+	if err != nil {
+		return backupReport{}, err
+	}
+	info, err := os.Stat(file)
+	if err != nil {
+		return backupReport{}, err
+	}
+	return backupReport{Position: uint64(head), Bytes: info.Size()}, nil
+}
+
+type restoreReport struct {
+	From     string `json:"from"`
+	Data     string `json:"data"`
+	Position uint64 `json:"position"`
+}
+
+func runRestore(a *app, args []string) error {
+	fs := a.flagSet("restore")
+	from := fs.String("from", "", "backup file to restore")
+	force := fs.Bool("force", false, "replace the store (and read models) in a non-empty data directory")
+	if _, err := a.parse(fs, args, "--from FILE --data DIR [--force]", 0); err != nil {
+		return err
+	}
+	if *from == "" {
+		return usagef("--from FILE is required")
+	}
+	if a.storeURL != "" && isStoreURL(a.storeURL) {
+		return usagef("restore writes an embedded store: give --data DIR")
+	}
+	dir := a.data
+	if a.storeURL != "" {
+		dir = a.storeURL
+	}
+	rep, err := checkBackupFile(a, *from)
+	if err != nil {
+		return fmt.Errorf("%s is not a sound Casebook backup: %w", *from, err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if len(entries) > 0 {
+		if !*force {
+			return fmt.Errorf("data directory %s is not empty: refusing to overwrite it (use --force to replace its store and read models)", dir)
+		}
+		if err := clearDataDir(a, dir); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	target := filepath.Join(dir, eventsFile)
+	if err := copyFile(*from, target+".restoring"); err != nil {
+		return err
+	}
+	if err := os.Rename(target+".restoring", target); err != nil {
+		return err
+	}
+	syncDir(dir)
+	// Open it read-write once: this takes the lock (so a casebookd started
+	// meanwhile is noticed) and sets the store's journal mode.
+	st, err := sqlitestore.Open(a.ctx, target, sqlitestore.Options{Logger: a.logger()})
+	if err != nil {
+		return fmt.Errorf("open the restored store: %w", err)
+	}
+	if err := st.Close(); err != nil {
+		return err
+	}
+	rep2 := restoreReport{From: *from, Data: dir, Position: rep.Position}
+	if a.json {
+		return a.printJSON(rep2)
+	}
+	a.printf("Restored %s into %s: %d events. Read models will be rebuilt when casebookd starts.\nRun \"casebook verify --data %s\" to check every hash chain.\n", *from, dir, rep.Position, dir)
+	return nil
+}
+
+// clearDataDir removes the event store and the read models from a data
+// directory, after making sure no casebookd has it open.
+func clearDataDir(a *app, dir string) error {
+	target := filepath.Join(dir, eventsFile)
+	if _, err := os.Stat(target); err == nil {
+		st, err := sqlitestore.Open(a.ctx, target, sqlitestore.Options{Logger: a.logger()})
+		if err != nil {
+			if errors.Is(err, sqlitestore.ErrLocked) {
+				return fmt.Errorf("%s is in use (is casebookd running?): stop it before restoring", target)
+			}
+			// A damaged store is what one restores over; go on.
+		} else if err := st.Close(); err != nil {
+			return err
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if strings.HasPrefix(name, eventsFile) || strings.HasPrefix(name, readModelsFile) {
+			if err := os.Remove(filepath.Join(dir, name)); err != nil {
+				return fmt.Errorf("clear data directory: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+func copyFile(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return fmt.Errorf("copy %s: %w", from, err)
+	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+func syncFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
+
+// syncDir makes a rename durable (best effort: not every OS allows it).
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+}

@@ -1,0 +1,352 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	casehttp "github.com/casebook/casebook/http"
+
+	"github.com/casebook/casebook/domain/cases"
+	"github.com/casebook/casebook/eventstore"
+	"github.com/casebook/casebook/eventstore/sqlitestore"
+	"github.com/casebook/casebook/projections"
+)
+
+// Config is casebookd's configuration.
+type Config struct {
+	Addr            string
+	DataDir         string
+	StoreURL        string
+	TokensFile      string
+	ReadModelWait   time.Duration
+	MaxRequests     int
+	LogLevel        slog.Level
+	LogFormat       string
+	ShutdownTimeout time.Duration
+
+	// HTTP server timeouts: a slow or stalled client cannot hold a
+	// connection or a goroutine for long. Live streams (SSE) lift the read
+	// and write deadlines of their own connection.
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+}
+
+// DefaultConfig is the configuration without flags or environment.
+func DefaultConfig() Config {
+	return Config{
+		Addr:              "127.0.0.1:8080",
+		DataDir:           "./data",
+		ReadModelWait:     2 * time.Second,
+		MaxRequests:       1024,
+		LogLevel:          slog.LevelInfo,
+		LogFormat:         "json",
+		ShutdownTimeout:   20 * time.Second,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+}
+
+// Main is the server process, reusable by tests: ParseFlags (or set Config
+// directly), Run, then Close. Run with Addr "127.0.0.1:0" and a temporary
+// DataDir gives an isolated server; URL tells where it listens.
+type Main struct {
+	Config Config
+	Logger *slog.Logger
+	// LogOutput is where logs go (default os.Stderr).
+	LogOutput io.Writer
+
+	store    eventstore.Store
+	closers  []func() error // run in reverse order by Close, after the HTTP server
+	auth     *casehttp.Authenticator
+	server   *http.Server
+	listener net.Listener
+	shutdown chan struct{}
+	failed   chan error
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// NewMain returns a Main with the default configuration.
+func NewMain() *Main {
+	return &Main{
+		Config:    DefaultConfig(),
+		LogOutput: os.Stderr,
+		shutdown:  make(chan struct{}),
+		failed:    make(chan error, 1),
+	}
+}
+
+// ParseFlags reads the configuration from args, falling back to the
+// CASEBOOK_* environment variables (through getenv) and then the defaults.
+func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
+	c := &m.Config
+	fs := flag.NewFlagSet("casebookd", flag.ContinueOnError)
+	fs.SetOutput(m.LogOutput)
+	var envErr error
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	envDuration := func(name string, def time.Duration) time.Duration {
+		v := getenv(name)
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			envErr = errors.Join(envErr, fmt.Errorf("%s=%q: %w", name, v, err))
+			return def
+		}
+		return d
+	}
+	envInt := func(name string, def int) int {
+		v := getenv(name)
+		if v == "" {
+			return def
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			envErr = errors.Join(envErr, fmt.Errorf("%s=%q: %w", name, v, err))
+			return def
+		}
+		return n
+	}
+	fs.StringVar(&c.Addr, "addr", env("CASEBOOK_ADDR", c.Addr), "listen address (env CASEBOOK_ADDR)")
+	fs.StringVar(&c.DataDir, "data", env("CASEBOOK_DATA", c.DataDir), "data directory: events.db, readmodels.db (env CASEBOOK_DATA)")
+	fs.StringVar(&c.StoreURL, "store", env("CASEBOOK_STORE", c.StoreURL),
+		"event store: empty for the embedded store in --data, or a KurrentDB URL (esdb://, esdb+discover://, kurrentdb://, kurrentdb+discover://) (env CASEBOOK_STORE)")
+	fs.StringVar(&c.TokensFile, "tokens", env("CASEBOOK_TOKENS_FILE", c.TokensFile),
+		"API tokens file, one token,subject,role,agency per line; re-read on SIGHUP (env CASEBOOK_TOKENS_FILE)")
+	fs.DurationVar(&c.ReadModelWait, "read-model-wait", envDuration("CASEBOOK_READ_MODEL_WAIT", c.ReadModelWait),
+		"longest wait of a read-model query for its min_position (env CASEBOOK_READ_MODEL_WAIT)")
+	fs.IntVar(&c.MaxRequests, "max-requests", envInt("CASEBOOK_MAX_REQUESTS", c.MaxRequests),
+		"concurrent request cap; above it requests get 503 with Retry-After (env CASEBOOK_MAX_REQUESTS)")
+	level := env("CASEBOOK_LOG_LEVEL", "info")
+	fs.StringVar(&level, "log-level", level, "log level: debug, info, warn, error (env CASEBOOK_LOG_LEVEL)")
+	fs.StringVar(&c.LogFormat, "log-format", env("CASEBOOK_LOG_FORMAT", c.LogFormat), "log format: json or text (env CASEBOOK_LOG_FORMAT)")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDuration("CASEBOOK_SHUTDOWN_TIMEOUT", c.ShutdownTimeout),
+		"time allowed to drain in-flight requests on shutdown (env CASEBOOK_SHUTDOWN_TIMEOUT)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if envErr != nil {
+		return envErr
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
+		return fmt.Errorf("--log-level %q: %w", level, err)
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		return fmt.Errorf("--log-format %q: want json or text", c.LogFormat)
+	}
+	if c.MaxRequests < 1 {
+		return fmt.Errorf("--max-requests %d: must be at least 1", c.MaxRequests)
+	}
+	if c.StoreURL != "" {
+		if _, err := storeKind(c.StoreURL); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// storeKind tells which backend a --store URL selects.
+func storeKind(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" {
+		return "", fmt.Errorf("--store %q: not a URL (leave it empty for the embedded store)", redactURL(raw))
+	}
+	switch u.Scheme {
+	case "esdb", "esdb+discover", "kurrentdb", "kurrentdb+discover", "kdb", "kdb+discover":
+		return "kurrentdb", nil
+	}
+	return "", fmt.Errorf("--store %q: unknown scheme %q (want esdb://, esdb+discover://, kurrentdb:// or kurrentdb+discover://)", redactURL(raw), u.Scheme)
+}
+
+// redactURL hides a password in a store URL before it is logged.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
+
+// Run opens the store, starts the projections and starts serving. It
+// returns once the server listens; serving failures arrive on Failed.
+func (m *Main) Run(ctx context.Context) error {
+	c := m.Config
+	if m.Logger == nil {
+		m.Logger = newLogger(m.LogOutput, c.LogFormat, c.LogLevel)
+	}
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+
+	var tokens *casehttp.TokenSet
+	if c.TokensFile != "" {
+		t, err := casehttp.LoadTokens(c.TokensFile)
+		if err != nil {
+			return err
+		}
+		tokens = t
+	} else {
+		m.Logger.Warn("no --tokens file: every /v1 route will answer 401")
+	}
+	m.auth = casehttp.NewAuthenticator(tokens)
+	m.Logger.Info("tokens loaded", "count", tokens.Len())
+
+	store, err := m.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	m.store = store
+	m.closers = append(m.closers, store.Close)
+
+	// The read models follow the log from their checkpoints; a restart
+	// replays nothing they already hold.
+	engine, err := projections.Open(ctx, c.DataDir, store, projections.Options{Logger: m.Logger})
+	if err != nil {
+		return fmt.Errorf("projections: %w", err)
+	}
+	m.closers = append(m.closers, engine.Close)
+
+	metrics := casehttp.NewMetrics(nil)
+	instrumented := metrics.InstrumentStore(store)
+	service := cases.NewService(instrumented, cases.Options{})
+
+	handler, err := casehttp.New(casehttp.Config{
+		Logger:        m.Logger,
+		Store:         instrumented,
+		Cases:         service,
+		CaseList:      engine,
+		ReadModelWait: c.ReadModelWait,
+		Auth:          m.auth,
+		Metrics:       metrics,
+		MaxConcurrent: c.MaxRequests,
+		Shutdown:      m.shutdown,
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", c.Addr, err)
+	}
+	m.listener = ln
+	m.server = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: c.ReadHeaderTimeout,
+		ReadTimeout:       c.ReadTimeout,
+		WriteTimeout:      c.WriteTimeout,
+		IdleTimeout:       c.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		if err := m.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.failed <- err
+		}
+	}()
+	m.Logger.Info("casebookd listening", "addr", ln.Addr().String(), "data", c.DataDir, "store", m.storeName())
+	return nil
+}
+
+func (m *Main) storeName() string {
+	if m.Config.StoreURL == "" {
+		return "embedded"
+	}
+	return redactURL(m.Config.StoreURL)
+}
+
+// openStore opens the configured event store.
+func (m *Main) openStore(ctx context.Context) (eventstore.Store, error) {
+	c := m.Config
+	if c.StoreURL == "" {
+		s, err := sqlitestore.Open(ctx, filepath.Join(c.DataDir, "events.db"), sqlitestore.Options{Logger: m.Logger})
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+	if _, err := storeKind(c.StoreURL); err != nil {
+		return nil, err
+	}
+	return openKurrentDB(ctx, c.StoreURL, m.Logger)
+}
+
+// URL is the server's base URL (after Run).
+func (m *Main) URL() string {
+	if m.listener == nil {
+		return ""
+	}
+	return "http://" + m.listener.Addr().String()
+}
+
+// Failed delivers an error if the server stops serving on its own.
+func (m *Main) Failed() <-chan error { return m.failed }
+
+// ReloadTokens re-reads the tokens file; on error the current tokens stay.
+func (m *Main) ReloadTokens() error {
+	if m.Config.TokensFile == "" {
+		return errors.New("no tokens file configured")
+	}
+	t, err := casehttp.LoadTokens(m.Config.TokensFile)
+	if err != nil {
+		return err
+	}
+	m.auth.Replace(t)
+	m.Logger.Info("tokens reloaded", "count", t.Len())
+	return nil
+}
+
+// Close shuts down gracefully: stop accepting, end live streams, drain
+// in-flight requests (up to ShutdownTimeout), stop the projections, close
+// the store. It is safe to call more than once.
+func (m *Main) Close() error {
+	m.closeOnce.Do(func() {
+		close(m.shutdown)
+		var errs []error
+		if m.server != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownTimeout)
+			if err := m.server.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+				_ = m.server.Close()
+			}
+			cancel()
+		}
+		for i := len(m.closers) - 1; i >= 0; i-- {
+			if err := m.closers[i](); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		m.closeErr = errors.Join(errs...)
+		if m.Logger != nil {
+			m.Logger.Info("casebookd stopped")
+		}
+	})
+	return m.closeErr
+}

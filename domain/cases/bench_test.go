@@ -1,0 +1,105 @@
+package cases_test
+
+import (
+	"encoding/json"
+	"strconv"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/casebook/casebook/domain"
+	"github.com/casebook/casebook/domain/cases"
+	"github.com/casebook/casebook/eventstore"
+)
+
+// BenchmarkRecord: durable ArrestMade commands spread over 64 cases from
+// parallel goroutines (the HTTP load test's shape), through the service —
+// cache, decide, hash, append. BenchmarkRawAppend beside it appends
+// pre-built events of the same size straight to the store, the ceiling the
+// service can reach.
+func BenchmarkRecord(b *testing.B) {
+	f := newFixture(b, cases.Options{})
+	ids := make([]uuid.UUID, 64)
+	for i := range ids {
+		res, err := f.svc.Open(f.ctx, ukba, cases.OpenCase{Data: json.RawMessage(openData)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids[i] = res.CaseID
+		if _, err := f.svc.Record(f.ctx, ukba, ids[i], cases.Command{Type: domain.TypeSuspectIdentified, Data: json.RawMessage(identify(personA))}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	data := json.RawMessage(arrest(personA))
+	var next atomic.Int64
+	b.SetParallelism(32) // 64 goroutines on 2 cores
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			id := ids[next.Add(1)%int64(len(ids))]
+			if _, err := f.svc.Record(f.ctx, ukba, id, cases.Command{Type: domain.TypeArrestMade, Data: data}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+func BenchmarkRawAppend(b *testing.B) {
+	f := newFixture(b, cases.Options{})
+	res, err := f.svc.Open(f.ctx, ukba, cases.OpenCase{Data: json.RawMessage(openData)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	hist, _ := f.svc.History(f.ctx, res.CaseID, 0, 1)
+	meta := hist[0].Stored.Metadata
+	data := []byte(`{"person_id":"a0000000-0000-4000-8000-00000000000a","location":"Dover","offence":"facilitation","agency":"UKBA"}`)
+	var next atomic.Int64
+	b.SetParallelism(32)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			stream := "bench-" + strconv.FormatInt(next.Add(1)%64, 10)
+			if _, err := f.store.Append(f.ctx, stream, eventstore.Any, eventstore.EventData{ID: uuid.New(), Type: domain.TypeArrestMade, Data: data, Metadata: meta}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkDecide is the pure part of a command: decode, validate, rules,
+// canonical encoding and hash.
+func BenchmarkDecide(b *testing.B) {
+	c, err := domainCaseWithSuspect()
+	if err != nil {
+		b.Fatal(err)
+	}
+	data := json.RawMessage(arrest(personA))
+	for b.Loop() {
+		if _, err := domain.Decide(c, domain.Command{EventID: uuid.New(), Type: domain.TypeArrestMade, Data: data, Actor: ukba, Now: start}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func domainCaseWithSuspect() (domain.Case, error) {
+	c := domain.NewCase(uuid.New())
+	for i, k := range []struct{ typ, data string }{
+		{domain.TypeCaseOpened, openData},
+		{domain.TypeSuspectIdentified, identify(personA)},
+	} {
+		e, err := domain.Decide(c, domain.Command{EventID: uuid.New(), Type: k.typ, Data: json.RawMessage(k.data), Actor: ukba, Now: start})
+		if err != nil {
+			return c, err
+		}
+		e.Position = uint64(i + 1)
+		if err := c.Apply(e); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}

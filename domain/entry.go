@@ -1,0 +1,161 @@
+package domain
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// ErrCorruptEvent wraps the failure to read an event that is stored: its
+// metadata or data cannot be decoded. It is the store's content that is
+// wrong, not a caller's input.
+var ErrCorruptEvent = errors.New("domain: stored event cannot be decoded")
+
+// StoredEvent is an event exactly as a store holds it: the bytes of its data
+// and metadata, untouched. It is what the hash chain is verified over.
+// (The domain imports no store package; domain/cases converts
+// eventstore.RecordedEvent to this.)
+type StoredEvent struct {
+	ID       uuid.UUID
+	Stream   string
+	Type     string
+	Version  uint64 // the stream revision: 0 for the first event
+	Position uint64 // place in the store's global log (0 before it is appended)
+	Data     []byte
+	Metadata []byte
+}
+
+// Entry is one recorded event of a case, decoded: its envelope, its data in
+// the current schema (upcast if it was stored under an older one) and the
+// typed event. Stored keeps the bytes as they are in the store.
+type Entry struct {
+	ID       uuid.UUID
+	Stream   string
+	Type     string
+	Version  uint64
+	Position uint64
+	Metadata Metadata
+	// Data is the event's data in the current schema, canonical JSON. For
+	// an event stored under the current schema it equals the stored bytes.
+	Data json.RawMessage
+	// Event is the typed data: CaseOpened, ArrestMade, …
+	Event Event
+	// Stored is the event as stored (what Verify and exports use).
+	Stored StoredEvent
+}
+
+// entryJSON is the API shape of an entry (GET /v1/cases/{id}/events).
+type entryJSON struct {
+	ID            uuid.UUID       `json:"id"`
+	Stream        string          `json:"stream"`
+	Type          string          `json:"type"`
+	Version       uint64          `json:"version"`
+	Position      uint64          `json:"position"`
+	OccurredAt    time.Time       `json:"occurred_at"`
+	RecordedAt    time.Time       `json:"recorded_at"`
+	Actor         Actor           `json:"actor"`
+	CorrelationID uuid.UUID       `json:"correlation_id"`
+	CausationID   uuid.UUID       `json:"causation_id"`
+	Data          json.RawMessage `json:"data"`
+	PrevHash      string          `json:"prev_hash"`
+	Hash          string          `json:"hash"`
+}
+
+// MarshalJSON writes the entry flat, as the HTTP API shows it:
+// {id, stream, type, version, position, occurred_at, recorded_at,
+// actor{subject, role, agency}, correlation_id, causation_id, data,
+// prev_hash, hash}.
+func (e Entry) MarshalJSON() ([]byte, error) {
+	data := e.Data
+	if len(data) == 0 {
+		data = json.RawMessage("{}")
+	}
+	return json.Marshal(entryJSON{
+		ID: e.ID, Stream: e.Stream, Type: e.Type, Version: e.Version, Position: e.Position,
+		OccurredAt: e.Metadata.OccurredAt, RecordedAt: e.Metadata.RecordedAt, Actor: e.Metadata.Actor,
+		CorrelationID: e.Metadata.CorrelationID, CausationID: e.Metadata.CausationID,
+		Data: data, PrevHash: e.Metadata.PrevHash, Hash: e.Metadata.Hash,
+	})
+}
+
+var metadataKnown, metadataRequired = func() (map[string]bool, []string) {
+	known := map[string]bool{}
+	for _, k := range []string{"schema_version", "occurred_at", "recorded_at", "actor", "correlation_id", "causation_id", "prev_hash", "hash"} {
+		known[k] = true
+	}
+	return known, []string{"schema_version", "occurred_at", "recorded_at", "actor", "correlation_id", "causation_id", "prev_hash", "hash"}
+}()
+
+// DecodeMetadata reads an event's metadata JSON strictly (exact keys, every
+// field present).
+func DecodeMetadata(b []byte) (Metadata, error) {
+	var m Metadata
+	if err := decodeStrict(b, &m, metadataKnown, metadataRequired); err != nil {
+		return Metadata{}, err
+	}
+	return m, nil
+}
+
+// EncodeMetadata is the canonical JSON of a metadata envelope: what is
+// stored, and what Verify expects to find (compacted) in the store.
+func EncodeMetadata(m Metadata) ([]byte, error) {
+	m.OccurredAt = m.OccurredAt.UTC()
+	m.RecordedAt = m.RecordedAt.UTC()
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("domain: encode metadata: %w", err)
+	}
+	return b, nil
+}
+
+// DecodeStored decodes a stored case event: metadata, then data through the
+// upcaster chain. The error wraps ErrCorruptEvent (and the *Error saying
+// which field) when the stored bytes cannot be read.
+func DecodeStored(se StoredEvent) (Entry, error) {
+	meta, err := DecodeMetadata(se.Metadata)
+	if err != nil {
+		return Entry{}, fmt.Errorf("%w: stream %s version %d (%s) metadata: %w", ErrCorruptEvent, se.Stream, se.Version, se.Type, err)
+	}
+	ev, err := DecodeEventData(se.Type, meta.SchemaVersion, se.Data)
+	if err != nil {
+		return Entry{}, fmt.Errorf("%w: stream %s version %d (%s) data: %w", ErrCorruptEvent, se.Stream, se.Version, se.Type, err)
+	}
+	data, err := EncodeEventData(ev)
+	if err != nil {
+		return Entry{}, err
+	}
+	return Entry{
+		ID: se.ID, Stream: se.Stream, Type: se.Type, Version: se.Version, Position: se.Position,
+		Metadata: meta, Data: data, Event: ev, Stored: se,
+	}, nil
+}
+
+// DecodeStoredAll decodes a case's stored events in order.
+func DecodeStoredAll(events []StoredEvent) ([]Entry, error) {
+	out := make([]Entry, 0, len(events))
+	for _, se := range events {
+		e, err := DecodeStored(se)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// CaseIDFromStream parses "case-<uuid>".
+func CaseIDFromStream(stream string) (uuid.UUID, bool) {
+	rest, ok := strings.CutPrefix(stream, StreamPrefix)
+	if !ok {
+		return uuid.Nil, false
+	}
+	id, err := uuid.Parse(rest)
+	if err != nil || id.String() != rest {
+		return uuid.Nil, false
+	}
+	return id, true
+}

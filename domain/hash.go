@@ -1,0 +1,256 @@
+package domain
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"hash"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// HashInput is everything an event's hash covers.
+type HashInput struct {
+	PrevHash      string
+	Stream        string
+	Version       uint64
+	EventID       uuid.UUID
+	Type          string
+	SchemaVersion int
+	OccurredAt    time.Time
+	RecordedAt    time.Time
+	Actor         Actor
+	CorrelationID uuid.UUID
+	CausationID   uuid.UUID
+	Data          []byte // the event data JSON as stored
+}
+
+// hashDomain separates Casebook event hashes from any other SHA-256 use and
+// names this encoding; a different encoding would get a new tag.
+const hashDomain = "casebook/event-hash/v1"
+
+// ComputeHash returns the event's hash: lowercase hex SHA-256 of the
+// canonical encoding below. It fails only when Data is not valid JSON.
+//
+// Canonical encoding. The hash covers every field of the stored event except
+// the hash itself, so that no byte of meaning can change unnoticed (that
+// includes recorded_at, which "as known then" reports depend on, and the
+// schema version, which decides how the data is read). The input is the
+// concatenation of 16 fields, each written as
+//
+//	uint64 big-endian byte length ‖ the field's UTF-8 bytes
+//
+// in this order:
+//
+//  1. the tag "casebook/event-hash/v1"
+//  2. prev_hash: the previous event's hash, lowercase hex; "" for version 0
+//  3. stream name, e.g. "case-0f8fad5b-d9cb-469f-a165-70867728950e"
+//  4. version (stream revision) in decimal, e.g. "0"
+//  5. event id, lowercase hyphenated UUID
+//  6. event type, e.g. "ArrestMade"
+//  7. schema_version in decimal, e.g. "1"
+//  8. occurred_at in UTC, RFC 3339 with nanoseconds and trailing zeros
+//     dropped (Go's time.RFC3339Nano), e.g. "2011-06-06T09:30:00Z"
+//  9. recorded_at, likewise
+//  10. actor subject   11. actor role   12. actor agency
+//  13. correlation_id  14. causation_id (lowercase hyphenated UUIDs)
+//  15. data: the event's data JSON as stored, compacted (insignificant
+//     whitespace removed, as by encoding/json.Compact; nothing else —
+//     key order and escapes are as stored)
+//  16. the literal "end"
+//
+// Length prefixes make the encoding unambiguous: no two different field
+// lists produce the same bytes.
+func ComputeHash(in HashInput) (string, error) {
+	var data bytes.Buffer
+	if err := json.Compact(&data, in.Data); err != nil {
+		return "", fmt.Errorf("domain: event data is not valid JSON: %w", err)
+	}
+	h := sha256.New()
+	for _, f := range [...]string{
+		hashDomain,
+		in.PrevHash,
+		in.Stream,
+		strconv.FormatUint(in.Version, 10),
+		in.EventID.String(),
+		in.Type,
+		strconv.Itoa(in.SchemaVersion),
+		in.OccurredAt.UTC().Format(time.RFC3339Nano),
+		in.RecordedAt.UTC().Format(time.RFC3339Nano),
+		in.Actor.Subject,
+		in.Actor.Role,
+		in.Actor.Agency,
+		in.CorrelationID.String(),
+		in.CausationID.String(),
+	} {
+		writeField(h, []byte(f))
+	}
+	writeField(h, data.Bytes())
+	writeField(h, []byte("end"))
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func writeField(h hash.Hash, b []byte) {
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(b)))
+	h.Write(n[:])
+	h.Write(b)
+}
+
+func hashInputOf(se StoredEvent, m Metadata) HashInput {
+	return HashInput{
+		PrevHash: m.PrevHash, Stream: se.Stream, Version: se.Version, EventID: se.ID, Type: se.Type,
+		SchemaVersion: m.SchemaVersion, OccurredAt: m.OccurredAt, RecordedAt: m.RecordedAt, Actor: m.Actor,
+		CorrelationID: m.CorrelationID, CausationID: m.CausationID, Data: se.Data,
+	}
+}
+
+// VerifyResult is the outcome of checking a stream's hash chain.
+type VerifyResult struct {
+	Valid bool `json:"valid"`
+	// Checked is the number of events examined: all of them when the chain
+	// is valid, up to and including the first invalid one otherwise.
+	Checked int `json:"checked"`
+	// HeadHash is the hash of the last event that verified ("" if none).
+	HeadHash string `json:"head_hash"`
+	// FirstInvalidVersion is the version (stream revision) at which the
+	// chain breaks: the first event whose hash, prev_hash or version does
+	// not match what its predecessors imply. nil when valid.
+	FirstInvalidVersion *uint64 `json:"first_invalid_version,omitempty"`
+	// Reason says what did not match, for people.
+	Reason string `json:"reason,omitempty"`
+}
+
+// ChainVerifier checks a stream's hash chain event by event, in version
+// order, without holding the stream in memory (the CLI verifies whole stores
+// with it).
+type ChainVerifier struct {
+	stream string
+	next   uint64
+	prev   string
+	res    VerifyResult
+	broken bool
+}
+
+// NewChainVerifier verifies the stream named stream ("" to take the name of
+// the first event added).
+func NewChainVerifier(stream string) *ChainVerifier {
+	return &ChainVerifier{stream: stream, res: VerifyResult{Valid: true}}
+}
+
+// Add checks the next event. It returns false once the chain is broken
+// (at this event or before); later events are then ignored.
+func (v *ChainVerifier) Add(se StoredEvent) bool {
+	if v.broken {
+		return false
+	}
+	if v.stream == "" {
+		v.stream = se.Stream
+	}
+	v.res.Checked++
+	if reason := v.check(se); reason != "" {
+		at := v.next
+		v.broken = true
+		v.res.Valid = false
+		v.res.FirstInvalidVersion = &at
+		v.res.Reason = reason
+		return false
+	}
+	v.res.HeadHash = v.prev
+	v.next++
+	return true
+}
+
+// check returns why se does not continue the chain, or "".
+func (v *ChainVerifier) check(se StoredEvent) string {
+	if se.Version != v.next {
+		return fmt.Sprintf("found version %d where version %d was expected: an event is missing or out of order", se.Version, v.next)
+	}
+	if se.Stream != v.stream {
+		return fmt.Sprintf("event of stream %q in stream %q", se.Stream, v.stream)
+	}
+	m, err := DecodeMetadata(se.Metadata)
+	if err != nil {
+		return fmt.Sprintf("metadata cannot be read: %v", err)
+	}
+	canonical, err := EncodeMetadata(m)
+	if err != nil {
+		return fmt.Sprintf("metadata cannot be re-encoded: %v", err)
+	}
+	var stored bytes.Buffer
+	if err := json.Compact(&stored, se.Metadata); err != nil || !bytes.Equal(stored.Bytes(), canonical) {
+		// Covers edits that decode to the same values, such as a key
+		// whose letter case changed ("Hash" is read as "hash").
+		return "metadata is not in its canonical form: it was edited"
+	}
+	if m.PrevHash != v.prev {
+		return fmt.Sprintf("prev_hash %q does not match the hash of the previous event %q", m.PrevHash, v.prev)
+	}
+	h, err := ComputeHash(hashInputOf(se, m))
+	if err != nil {
+		return err.Error()
+	}
+	if h != m.Hash {
+		return "hash does not match the event's content: the event was altered"
+	}
+	v.prev = m.Hash
+	return ""
+}
+
+// Result is the verdict so far.
+func (v *ChainVerifier) Result() VerifyResult { return v.res }
+
+// Verify checks a whole stream's hash chain, given its events in the order
+// read (version order). It finds the first version whose hash does not match
+// its content, whose prev_hash does not match its predecessor's hash, or
+// that is not the next in sequence — so a changed byte, a deleted event and
+// a reordering are each detected at the version where they happened.
+func Verify(events []StoredEvent) VerifyResult {
+	v := NewChainVerifier("")
+	for _, se := range events {
+		if !v.Add(se) {
+			break
+		}
+	}
+	return v.Result()
+}
+
+// VerifyEntries checks the chain of decoded entries, over their stored bytes.
+func VerifyEntries(entries []Entry) VerifyResult {
+	v := NewChainVerifier("")
+	for _, e := range entries {
+		if !v.Add(e.Stored) {
+			break
+		}
+	}
+	return v.Result()
+}
+
+// Seal fills in the hash of an event about to be appended: given the
+// metadata (with PrevHash set) and the data, it computes Hash and returns
+// the stored form.
+func Seal(id uuid.UUID, stream string, version uint64, eventType string, data []byte, m Metadata) (StoredEvent, Metadata, error) {
+	m.OccurredAt = m.OccurredAt.UTC()
+	m.RecordedAt = m.RecordedAt.UTC()
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, data); err != nil {
+		return StoredEvent{}, Metadata{}, fmt.Errorf("domain: seal: data is not valid JSON: %w", err)
+	}
+	se := StoredEvent{ID: id, Stream: stream, Type: eventType, Version: version, Data: compact.Bytes()}
+	h, err := ComputeHash(hashInputOf(se, m))
+	if err != nil {
+		return StoredEvent{}, Metadata{}, err
+	}
+	m.Hash = h
+	meta, err := EncodeMetadata(m)
+	if err != nil {
+		return StoredEvent{}, Metadata{}, err
+	}
+	se.Metadata = meta
+	return se, m, nil
+}

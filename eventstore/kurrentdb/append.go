@@ -1,0 +1,283 @@
+package kurrentdb
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
+	"github.com/casebook/casebook/eventstore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// tailWindow is how many of a stream's newest events, beyond the last,
+// Append looks through for a retried "any" or "stream-exists" append before
+// writing.
+const tailWindow = 32
+
+// Append writes events atomically to the end of stream. See the package doc
+// for how retries are recognised.
+func (s *Store) Append(ctx context.Context, stream string, expected eventstore.ExpectedRevision, events ...eventstore.EventData) (eventstore.AppendResult, error) {
+	if err := s.opts.Limits.ValidateAppend(stream, events); err != nil {
+		return eventstore.AppendResult{}, err
+	}
+	op := fmt.Sprintf("append to %q", stream)
+	if s.isClosed() {
+		return eventstore.AppendResult{}, fmt.Errorf("kurrentdb: %s: %w", op, eventstore.ErrClosed)
+	}
+
+	// 0. Some of these IDs were written by this Store: only an exact retry
+	// of that append is answered (from the stored events); anything else
+	// reuses IDs.
+	if rec, known, whole := s.recent.lookup(events); rec != nil {
+		if rec.stream != stream || !whole {
+			return eventstore.AppendResult{}, &eventstore.EventIDReusedError{EventID: known, Stream: rec.stream}
+		}
+		res, found, err := s.matchAt(ctx, stream, rec.first, events)
+		if err != nil || found {
+			return res, s.appendError(ctx, op, err)
+		}
+		// The events are no longer where they were written (the stream was
+		// deleted or truncated in KurrentDB): decide from the store alone.
+	}
+
+	// 1. A retry whose events already end the stream: answer the original
+	// result without writing (KurrentDB may have forgotten the IDs).
+	// An exact or no-stream retry is recognised by KurrentDB itself from the
+	// stored events (it answers success without writing, checked below), so
+	// only the last event is needed; an "any" or "stream-exists" retry is
+	// recognised by the node only while it remembers the IDs, so look
+	// further back.
+	window := uint64(1)
+	if expected.IsAny() || expected.IsStreamExists() {
+		window = tailWindow + 1
+	}
+	tail, err := s.readStream(ctx, stream, esdb.Backwards, esdb.End{}, window)
+	if err != nil {
+		return eventstore.AppendResult{}, s.translate(ctx, op, err)
+	}
+	exists := len(tail) > 0
+	var current uint64
+	if exists {
+		current = tail[0].EventNumber
+	}
+	if res, found, err := s.matchTail(ctx, stream, tail, events); found || err != nil {
+		return res, s.appendError(ctx, op, err)
+	}
+
+	// 2. Write.
+	var wr *esdb.WriteResult
+	err = s.call(ctx, func(ctx context.Context, c *esdb.Client) error {
+		var err error
+		wr, err = c.AppendToStream(ctx, stream, esdb.AppendToStreamOptions{ExpectedRevision: expectedFor(expected)}, toEventData(events)...)
+		return err
+	})
+	if err == nil {
+		if exists && wr.NextExpectedVersion <= current {
+			// The node recognised a retry that lies deeper than the tail we
+			// read, and wrote nothing: check the content and answer it.
+			first := wr.NextExpectedVersion + 1 - uint64(len(events))
+			res, found, err := s.matchAt(ctx, stream, first, events)
+			if err != nil || found {
+				return res, s.appendError(ctx, op, err)
+			}
+			return eventstore.AppendResult{}, fmt.Errorf("kurrentdb: %s: the store reported revision %d without writing, but the events are not there", op, wr.NextExpectedVersion)
+		}
+		s.recent.add(stream, wr.NextExpectedVersion+1-uint64(len(events)), events)
+		return eventstore.AppendResult{Revision: wr.NextExpectedVersion, Position: eventstore.Position(wr.CommitPosition)}, nil
+	}
+
+	var esErr *esdb.Error
+	if !errors.As(err, &esErr) || esErr.Code() != esdb.ErrorCodeWrongExpectedVersion {
+		return eventstore.AppendResult{}, s.appendError(ctx, op, err)
+	}
+
+	// 3. A wrong expected revision may be a retry of an append that
+	// succeeded, whose events sit where that append put them.
+	actualExists, actual, ok := parseActual(esErr)
+	if !ok {
+		tail, err := s.readStream(ctx, stream, esdb.Backwards, esdb.End{}, 1)
+		if err != nil {
+			return eventstore.AppendResult{}, s.translate(ctx, op, err)
+		}
+		actualExists = len(tail) > 0
+		if actualExists {
+			actual = tail[0].EventNumber
+		}
+	}
+	var first uint64
+	candidate := false
+	if r, exact := expected.Revision(); exact {
+		first, candidate = r+1, true
+	} else if expected.IsNoStream() {
+		first, candidate = 0, true
+	} else if expected.IsAny() {
+		// KurrentDB refuses an "any" append whose first event ID it
+		// remembers in this stream with other events after it.
+		return eventstore.AppendResult{}, &eventstore.EventIDReusedError{EventID: events[0].ID, Stream: stream}
+	}
+	// Where the tail read before the write covered that revision, the
+	// events were not there; only a deeper retry needs another read.
+	deep := exists && first+window <= current
+	if candidate && deep && actualExists && actual >= first+uint64(len(events))-1 {
+		res, found, err := s.matchAt(ctx, stream, first, events)
+		if err != nil || found {
+			return res, s.appendError(ctx, op, err)
+		}
+	}
+	return eventstore.AppendResult{}, &eventstore.WrongExpectedRevisionError{
+		Stream: stream, Expected: expected, ActualExists: actualExists, ActualRevision: actual,
+	}
+}
+
+// appendError translates an append failure, saying when the outcome is
+// unknown.
+func (s *Store) appendError(ctx context.Context, op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var reused *eventstore.EventIDReusedError
+	if errors.As(err, &reused) {
+		return err
+	}
+	var esErr *esdb.Error
+	if errors.As(err, &esErr) && esErr.Code() == esdb.ErrorCodeStreamDeleted {
+		return fmt.Errorf("kurrentdb: %s: the stream was deleted in KurrentDB and takes no more events: %w", op, err)
+	}
+	if st, ok := status.FromError(err); ok && st.Code() == codes.InvalidArgument && strings.Contains(st.Message(), "Append") && strings.Contains(st.Message(), "Size") {
+		return fmt.Errorf("kurrentdb: %s: %w: %s (raise the node's MaxAppendSize or lower Limits)", op, eventstore.ErrEventTooLarge, st.Message())
+	}
+	out := s.translate(ctx, op, err)
+	if errors.Is(out, eventstore.ErrUnavailable) || ctx.Err() != nil {
+		return fmt.Errorf("%w; the append may or may not have been written: retrying with the same event IDs is safe", out)
+	}
+	return out
+}
+
+// matchTail looks for one of events among the stream's newest events
+// (tail, newest first) and, when one is there, answers the append from
+// where its events must have landed.
+func (s *Store) matchTail(ctx context.Context, stream string, tail []*esdb.RecordedEvent, events []eventstore.EventData) (eventstore.AppendResult, bool, error) {
+	index := make(map[[16]byte]int, len(events))
+	for i, e := range events {
+		index[e.ID] = i
+	}
+	for _, rec := range tail {
+		i, ok := index[rec.EventID]
+		if !ok {
+			continue
+		}
+		if rec.EventNumber < uint64(i) {
+			return eventstore.AppendResult{}, true, &eventstore.EventIDReusedError{EventID: rec.EventID, Stream: stream}
+		}
+		res, found, err := s.matchAt(ctx, stream, rec.EventNumber-uint64(i), events)
+		if err != nil || found {
+			return res, true, err
+		}
+		return eventstore.AppendResult{}, true, &eventstore.EventIDReusedError{EventID: rec.EventID, Stream: stream}
+	}
+	return eventstore.AppendResult{}, false, nil
+}
+
+// matchAt checks whether events were stored from revision first on. found
+// is false when the event at first is not events[0]; when it is, the
+// answer is the original result (Duplicate) if every event matches in ID
+// and content, else *EventIDReusedError.
+func (s *Store) matchAt(ctx context.Context, stream string, first uint64, events []eventstore.EventData) (eventstore.AppendResult, bool, error) {
+	stored, err := s.readStream(ctx, stream, esdb.Forwards, esdb.Revision(first), uint64(len(events)))
+	if err != nil {
+		return eventstore.AppendResult{}, false, err
+	}
+	if len(stored) == 0 || stored[0].EventID != events[0].ID {
+		return eventstore.AppendResult{}, false, nil
+	}
+	for i, e := range events {
+		if i >= len(stored) || !sameEvent(stored[i], e) {
+			return eventstore.AppendResult{}, true, &eventstore.EventIDReusedError{EventID: e.ID, Stream: stream}
+		}
+	}
+	last := stored[len(stored)-1]
+	return eventstore.AppendResult{
+		Revision:  last.EventNumber,
+		Position:  eventstore.Position(last.Position.Commit),
+		Duplicate: true,
+	}, true, nil
+}
+
+func sameEvent(r *esdb.RecordedEvent, e eventstore.EventData) bool {
+	return r.EventID == e.ID && r.EventType == e.Type && bytes.Equal(r.Data, e.Data) && bytes.Equal(r.UserMetadata, e.Metadata)
+}
+
+// readStream reads up to count events of stream into memory (small reads
+// only). A missing stream gives no events and no error.
+func (s *Store) readStream(ctx context.Context, stream string, dir esdb.Direction, from esdb.StreamPosition, count uint64) ([]*esdb.RecordedEvent, error) {
+	var out []*esdb.RecordedEvent
+	err := s.read(ctx, func(ctx context.Context, c *esdb.Client) (*esdb.ReadStream, error) {
+		return c.ReadStream(ctx, stream, esdb.ReadStreamOptions{Direction: dir, From: from}, count)
+	}, func(ev *esdb.ResolvedEvent) (bool, error) {
+		if ev.Event != nil {
+			out = append(out, ev.Event)
+		}
+		return true, nil
+	})
+	if err != nil && !isStreamNotFound(err) {
+		return nil, err
+	}
+	return out, nil
+}
+
+func expectedFor(e eventstore.ExpectedRevision) esdb.ExpectedRevision {
+	if r, ok := e.Revision(); ok {
+		return esdb.Revision(r)
+	}
+	switch {
+	case e.IsNoStream():
+		return esdb.NoStream{}
+	case e.IsStreamExists():
+		return esdb.StreamExists{}
+	default:
+		return esdb.Any{}
+	}
+}
+
+func toEventData(events []eventstore.EventData) []esdb.EventData {
+	out := make([]esdb.EventData, len(events))
+	for i, e := range events {
+		out[i] = esdb.EventData{
+			EventID:     e.ID,
+			EventType:   e.Type,
+			ContentType: esdb.ContentTypeJson,
+			Data:        e.Data,
+			Metadata:    e.Metadata,
+		}
+	}
+	return out
+}
+
+// actualRe finds the current revision in the client's wrong-expected-version
+// message ("... expecting '3' but got '5'"); the client keeps the number
+// only in the text.
+var actualRe = regexp.MustCompile(`but got '([^']*)'`)
+
+func parseActual(e *esdb.Error) (exists bool, revision uint64, ok bool) {
+	if e.Err() == nil {
+		return false, 0, false
+	}
+	m := actualRe.FindStringSubmatch(e.Err().Error())
+	if m == nil {
+		return false, 0, false
+	}
+	if m[1] == "no_stream" {
+		return false, 0, true
+	}
+	n, err := strconv.ParseUint(m[1], 10, 64)
+	if err != nil {
+		return false, 0, false
+	}
+	return true, n, true
+}

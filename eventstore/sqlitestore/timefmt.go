@@ -1,0 +1,48 @@
+package sqlitestore
+
+import (
+	"fmt"
+	"time"
+)
+
+// recordedAtLayout is RFC 3339 in UTC with a fixed nine-digit fraction, so
+// that the text sorts like the time it names and parses without a search.
+const recordedAtLayout = "2006-01-02T15:04:05.000000000Z"
+
+func formatRecordedAt(t time.Time) string { return t.UTC().Format(recordedAtLayout) }
+
+// parseRecordedAt parses the column written by formatRecordedAt. It takes a
+// fast path for exactly that layout (reading the log parses one per event)
+// and falls back to RFC 3339 for anything else.
+func parseRecordedAt(b []byte) (time.Time, error) {
+	if len(b) == len(recordedAtLayout) && b[4] == '-' && b[7] == '-' && b[10] == 'T' &&
+		b[13] == ':' && b[16] == ':' && b[19] == '.' && b[29] == 'Z' {
+		year, ok1 := digits(b[0:4])
+		month, ok2 := digits(b[5:7])
+		day, ok3 := digits(b[8:10])
+		hour, ok4 := digits(b[11:13])
+		minute, ok5 := digits(b[14:16])
+		sec, ok6 := digits(b[17:19])
+		nsec, ok7 := digits(b[20:29])
+		if ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7 && month >= 1 && month <= 12 &&
+			day >= 1 && day <= 31 && hour < 24 && minute < 60 && sec < 60 {
+			return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC), nil
+		}
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(b))
+	if err != nil {
+		return time.Time{}, fmt.Errorf("recorded_at %q: %w", b, err)
+	}
+	return t.UTC(), nil
+}
+
+func digits(b []byte) (int, bool) {
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}

@@ -1,0 +1,214 @@
+package casehttp
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"sync/atomic"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/casebook/casebook/domain"
+)
+
+// Principal is the authenticated caller.
+type Principal struct {
+	Subject string
+	Role    string
+	Agency  string
+}
+
+// Actor is the principal as the domain records it on events.
+func (p Principal) Actor() domain.Actor {
+	return domain.Actor{Subject: p.Subject, Role: p.Role, Agency: p.Agency}
+}
+
+// principalFrom returns the caller authenticated by requireToken.
+func principalFrom(c *gin.Context) (Principal, bool) {
+	v, ok := c.Get(ctxPrincipal)
+	if !ok {
+		return Principal{}, false
+	}
+	p, ok := v.(Principal)
+	return p, ok
+}
+
+// validRoles are the roles a token may carry.
+var validRoles = []string{domain.RoleInvestigator, domain.RoleAuditor, domain.RoleAnalyst, domain.RoleAdmin}
+
+// tokenEntry holds a token only as its SHA-256 digest: comparing digests of
+// equal length in constant time leaks nothing about a token's prefix or
+// length, and the tokens themselves are not kept in memory.
+type tokenEntry struct {
+	digest    [sha256.Size]byte
+	principal Principal
+}
+
+// TokenSet is an immutable set of API tokens.
+type TokenSet struct {
+	entries []tokenEntry
+}
+
+// Len is the number of tokens.
+func (s *TokenSet) Len() int {
+	if s == nil {
+		return 0
+	}
+	return len(s.entries)
+}
+
+// Lookup finds the principal of token. It compares against every entry,
+// without stopping at a match, in constant time per entry.
+func (s *TokenSet) Lookup(token string) (Principal, bool) {
+	if s == nil || token == "" {
+		return Principal{}, false
+	}
+	d := sha256.Sum256([]byte(token))
+	found := -1
+	for i := range s.entries {
+		if subtle.ConstantTimeCompare(d[:], s.entries[i].digest[:]) == 1 {
+			found = i
+		}
+	}
+	if found < 0 {
+		return Principal{}, false
+	}
+	return s.entries[found].principal, true
+}
+
+// ParseTokens reads a tokens file: one `token,subject,role,agency` per line,
+// lines starting with # are comments, blank lines are skipped (the shape of
+// Kubernetes' static token file; fields may be CSV-quoted). Errors name the
+// line, never the token.
+func ParseTokens(r io.Reader) (*TokenSet, error) {
+	set := &TokenSet{}
+	seen := make(map[[sha256.Size]byte]int)
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 4096), 64<<10)
+	line := 0
+	for sc.Scan() {
+		line++
+		text := strings.TrimSpace(sc.Text())
+		if text == "" || strings.HasPrefix(text, "#") {
+			continue
+		}
+		cr := csv.NewReader(strings.NewReader(text))
+		cr.FieldsPerRecord = -1
+		rec, err := cr.Read()
+		if err != nil {
+			return nil, fmt.Errorf("tokens: line %d: malformed CSV", line)
+		}
+		if len(rec) != 4 {
+			return nil, fmt.Errorf("tokens: line %d: want 4 fields (token,subject,role,agency), got %d", line, len(rec))
+		}
+		for i := range rec {
+			rec[i] = strings.TrimSpace(rec[i])
+		}
+		token, p := rec[0], Principal{Subject: rec[1], Role: rec[2], Agency: rec[3]}
+		switch {
+		case token == "" || strings.ContainsAny(token, " \t"):
+			return nil, fmt.Errorf("tokens: line %d: empty token or token with spaces", line)
+		case p.Subject == "":
+			return nil, fmt.Errorf("tokens: line %d: empty subject", line)
+		case !slices.Contains(validRoles, p.Role):
+			return nil, fmt.Errorf("tokens: line %d: role %q is not one of %s", line, p.Role, strings.Join(validRoles, ", "))
+		case p.Role == domain.RoleInvestigator && p.Agency == "":
+			return nil, fmt.Errorf("tokens: line %d: an investigator needs an agency", line)
+		}
+		d := sha256.Sum256([]byte(token))
+		if first, dup := seen[d]; dup {
+			return nil, fmt.Errorf("tokens: line %d: token repeats the one on line %d", line, first)
+		}
+		seen[d] = line
+		set.entries = append(set.entries, tokenEntry{digest: d, principal: p})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("tokens: line %d: %w", line+1, err)
+	}
+	return set, nil
+}
+
+// LoadTokens reads a tokens file from disk.
+func LoadTokens(path string) (*TokenSet, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("tokens: %w", err)
+	}
+	defer f.Close()
+	set, err := ParseTokens(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return set, nil
+}
+
+// Authenticator holds the current token set; Replace swaps it atomically
+// (casebookd does so on SIGHUP) without disturbing requests in flight.
+type Authenticator struct {
+	tokens atomic.Pointer[TokenSet]
+}
+
+// NewAuthenticator starts with set (nil: no token is valid).
+func NewAuthenticator(set *TokenSet) *Authenticator {
+	a := &Authenticator{}
+	a.Replace(set)
+	return a
+}
+
+// Replace installs a new token set.
+func (a *Authenticator) Replace(set *TokenSet) {
+	if set == nil {
+		set = &TokenSet{}
+	}
+	a.tokens.Store(set)
+}
+
+// Authenticate finds the principal of an Authorization header value.
+func (a *Authenticator) Authenticate(authorization string) (Principal, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(authorization), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return Principal{}, false
+	}
+	return a.tokens.Load().Lookup(strings.TrimSpace(token))
+}
+
+// requireToken authenticates the caller or answers 401.
+func requireToken(a *Authenticator) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		h := c.GetHeader("Authorization")
+		if h == "" {
+			writeProblem(c, newProblem(ProblemUnauthenticated, "This route needs a bearer token: Authorization: Bearer <token>."))
+			return
+		}
+		p, ok := a.Authenticate(h)
+		if !ok {
+			writeProblem(c, newProblem(ProblemUnauthenticated, "The bearer token is not valid."))
+			return
+		}
+		c.Set(ctxPrincipal, p)
+		c.Next()
+	}
+}
+
+// allowRoles lets only callers with one of roles through; others get 403.
+// Report routes (http/reports*.go) use it too.
+func allowRoles(roles ...string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		p, ok := principalFrom(c)
+		if !ok {
+			writeProblem(c, newProblem(ProblemUnauthenticated, "This route needs a bearer token."))
+			return
+		}
+		if !slices.Contains(roles, p.Role) {
+			writeProblem(c, newProblem(ProblemForbidden, "The %s role may not use this route (allowed: %s).", p.Role, strings.Join(roles, ", ")))
+			return
+		}
+		c.Next()
+	}
+}

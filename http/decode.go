@@ -1,0 +1,190 @@
+package casehttp
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+)
+
+// decodeJSON reads the request body as exactly one JSON object into v,
+// refusing unknown fields. Its errors are problems: a body that is not JSON
+// is 400 malformed-json; well-formed JSON of the wrong shape (an unknown
+// field, a wrong type) is 422 validation naming the field; an oversize body
+// is 413.
+func decodeJSON(c *gin.Context, v any) error {
+	body, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		return err // *http.MaxBytesError → 413; other read errors → client gone
+	}
+	return decodeJSONBytes(body, v)
+}
+
+func decodeJSONBytes(body []byte, v any) error {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
+		return newProblem(ProblemMalformedJSON, "The request body is empty; a JSON object is expected.")
+	}
+	if trimmed[0] != '{' {
+		if json.Valid(trimmed) {
+			return newProblem(ProblemMalformedJSON, "The request body must be a JSON object.")
+		}
+		return newProblem(ProblemMalformedJSON, "The request body is not valid JSON.")
+	}
+	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		if dec.InputOffset() != int64(len(trimmed)) {
+			return newProblem(ProblemMalformedJSON, "The request body holds more than one JSON value.")
+		}
+		return nil
+	}
+	var syntaxErr *json.SyntaxError
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntaxErr):
+		return newProblem(ProblemMalformedJSON, "The request body is not valid JSON (at byte %d).", syntaxErr.Offset)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return newProblem(ProblemMalformedJSON, "The request body ends in the middle of a JSON value.")
+	case errors.As(err, &typeErr):
+		if typeErr.Field == "" {
+			return newProblem(ProblemMalformedJSON, "The request body must be a JSON object.")
+		}
+		return fieldProblem(ProblemValidation, typeErr.Field, "%s must be %s, not %s.",
+			typeErr.Field, jsonTypeName(typeErr.Type), jsonValueKind(typeErr.Value))
+	}
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		name, _ = strconv.Unquote(name)
+		return fieldProblem(ProblemValidation, name, "Unknown field %q.", name)
+	}
+	// Anything else is an UnmarshalJSON method rejecting its value; the
+	// request types here have none, so treat it as a malformed body.
+	if !json.Valid(trimmed) {
+		return newProblem(ProblemMalformedJSON, "The request body is not valid JSON.")
+	}
+	return newProblem(ProblemValidation, "The request body could not be read: %v.", err)
+}
+
+// jsonTypeName names the JSON type a Go type is decoded from.
+func jsonTypeName(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	case reflect.Pointer:
+		return jsonTypeName(t.Elem())
+	}
+	return "of another type"
+}
+
+// jsonValueKind turns encoding/json's description of the offending value
+// ("number 1.5", "string") into a phrase.
+func jsonValueKind(v string) string {
+	kind, _, _ := strings.Cut(v, " ")
+	switch kind {
+	case "number":
+		return "a number"
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "array":
+		return "an array"
+	case "object":
+		return "an object"
+	}
+	return v
+}
+
+// parseUUIDField parses a uuid given in the field (path segment, query
+// parameter or body field) named field.
+func parseUUIDField(field, s string, t ProblemType) (uuid.UUID, error) {
+	id, err := uuid.Parse(s)
+	if err != nil || len(s) != 36 {
+		return uuid.Nil, fieldProblem(t, field, "%s must be a UUID like 123e4567-e89b-12d3-a456-426614174000.", field)
+	}
+	return id, nil
+}
+
+// parseTimeField parses an RFC 3339 time given in the field named field.
+func parseTimeField(field, s string, t ProblemType) (time.Time, error) {
+	at, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fieldProblem(t, field, "%s must be an RFC 3339 time like 2011-06-06T09:30:00Z.", field)
+	}
+	return at.UTC(), nil
+}
+
+// queryUint reads an optional non-negative integer query parameter, at most
+// max (max 0: no bound).
+func queryUint(c *gin.Context, name string, def, max uint64) (uint64, error) {
+	s, ok := c.GetQuery(name)
+	if !ok || s == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0, fieldProblem(ProblemInvalidParameter, name, "%s must be a non-negative integer.", name)
+	}
+	if max > 0 && n > max {
+		return 0, fieldProblem(ProblemInvalidParameter, name, "%s must be at most %d.", name, max)
+	}
+	return n, nil
+}
+
+// queryLimit reads `limit`: default def, 1..max (values above max are
+// capped, as clients cannot know the server's cap).
+func queryLimit(c *gin.Context, def, max int) (int, error) {
+	n, err := queryUint(c, "limit", uint64(def), 0)
+	if err != nil {
+		return 0, err
+	}
+	if n == 0 {
+		return 0, fieldProblem(ProblemInvalidParameter, "limit", "limit must be at least 1.")
+	}
+	if n > uint64(max) {
+		n = uint64(max)
+	}
+	return int(n), nil
+}
+
+// parseIfMatch reads If-Match: `"<version>"`. It returns nil when the
+// header is absent or `*`. Weak tags never match (RFC 9110 §13.1.1).
+func parseIfMatch(c *gin.Context) (*uint64, error) {
+	h := strings.TrimSpace(c.GetHeader("If-Match"))
+	if h == "" || h == "*" {
+		return nil, nil
+	}
+	bad := fieldProblem(ProblemInvalidParameter, "If-Match",
+		`If-Match must be one case version as a quoted entity tag, e.g. If-Match: "3" (from the ETag of GET /v1/cases/{id}).`)
+	if len(h) < 3 || h[0] != '"' || h[len(h)-1] != '"' {
+		return nil, bad
+	}
+	v, err := strconv.ParseUint(h[1:len(h)-1], 10, 64)
+	if err != nil {
+		return nil, bad
+	}
+	return &v, nil
+}
+
+// etag is a case version as an entity tag.
+func etag(version uint64) string { return fmt.Sprintf(`"%d"`, version) }

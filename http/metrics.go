@@ -1,0 +1,142 @@
+package casehttp
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/casebook/casebook/eventstore"
+)
+
+// ProjectionLag is how far one projection trails the log, as the projection
+// engine reports it.
+type ProjectionLag struct {
+	Name       string
+	LagEvents  uint64
+	LagSeconds float64
+	Failed     bool
+}
+
+// Metrics are the Prometheus metrics served at /metrics. Each server has its
+// own registry, so that several can run in one process (tests).
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	requests       *prometheus.CounterVec
+	duration       *prometheus.HistogramVec
+	inFlight       prometheus.Gauge
+	appendDuration *prometheus.HistogramVec
+}
+
+// NewMetrics builds the registry. lag, when not nil, is called at every
+// scrape to report projection lag.
+func NewMetrics(lag func(ctx context.Context) []ProjectionLag) *Metrics {
+	m := &Metrics{Registry: prometheus.NewRegistry()}
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "casebook_http_requests_total",
+		Help: "HTTP requests answered, by method, route template and status code.",
+	}, []string{"method", "route", "status"})
+	m.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "casebook_http_request_duration_seconds",
+		Help:    "Time to answer HTTP requests, by method, route template and status code.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	}, []string{"method", "route", "status"})
+	m.inFlight = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "casebook_http_requests_in_flight",
+		Help: "HTTP requests being handled now.",
+	})
+	m.appendDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "casebook_store_append_duration_seconds",
+		Help:    "Time for the event store to acknowledge a durable append, by outcome (ok, conflict, error).",
+		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
+	}, []string{"outcome"})
+	m.Registry.MustRegister(m.requests, m.duration, m.inFlight, m.appendDuration,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if lag != nil {
+		m.Registry.MustRegister(&projectionLagCollector{lag: lag})
+	}
+	return m
+}
+
+// handler serves the registry in Prometheus' text format.
+func (m *Metrics) handler() gin.HandlerFunc {
+	h := promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
+	return gin.WrapH(h)
+}
+
+// observe counts every request by route template (never the raw path, which
+// holds ids) and status.
+func (m *Metrics) observe(c *gin.Context) {
+	start := time.Now()
+	m.inFlight.Inc()
+	defer m.inFlight.Dec()
+	c.Next()
+	labels := prometheus.Labels{"method": c.Request.Method, "route": routeLabel(c), "status": strconv.Itoa(c.Writer.Status())}
+	m.requests.With(labels).Inc()
+	m.duration.With(labels).Observe(time.Since(start).Seconds())
+}
+
+var (
+	lagEventsDesc = prometheus.NewDesc("casebook_projection_lag_events",
+		"Events of the log a projection has not applied yet.", []string{"projection"}, nil)
+	lagSecondsDesc = prometheus.NewDesc("casebook_projection_lag_seconds",
+		"Age of the oldest event a projection has not applied yet.", []string{"projection"}, nil)
+	failedDesc = prometheus.NewDesc("casebook_projection_failed",
+		"1 when a projection stopped on an event it could not apply.", []string{"projection"}, nil)
+)
+
+type projectionLagCollector struct {
+	lag func(ctx context.Context) []ProjectionLag
+}
+
+func (p *projectionLagCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- lagEventsDesc
+	ch <- lagSecondsDesc
+	ch <- failedDesc
+}
+
+func (p *projectionLagCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for _, l := range p.lag(ctx) {
+		failed := 0.0
+		if l.Failed {
+			failed = 1
+		}
+		ch <- prometheus.MustNewConstMetric(lagEventsDesc, prometheus.GaugeValue, float64(l.LagEvents), l.Name)
+		ch <- prometheus.MustNewConstMetric(lagSecondsDesc, prometheus.GaugeValue, l.LagSeconds, l.Name)
+		ch <- prometheus.MustNewConstMetric(failedDesc, prometheus.GaugeValue, failed, l.Name)
+	}
+}
+
+// InstrumentStore wraps a store so that append latency is measured.
+func (m *Metrics) InstrumentStore(s eventstore.Store) eventstore.Store {
+	return &instrumentedStore{Store: s, m: m}
+}
+
+// instrumentedStore passes every other call through to the store it embeds.
+type instrumentedStore struct {
+	eventstore.Store
+	m *Metrics
+}
+
+func (s *instrumentedStore) Append(ctx context.Context, stream string, expected eventstore.ExpectedRevision, events ...eventstore.EventData) (eventstore.AppendResult, error) {
+	start := time.Now()
+	res, err := s.Store.Append(ctx, stream, expected, events...)
+	outcome := "ok"
+	switch {
+	case err == nil:
+	case errors.Is(err, eventstore.ErrWrongExpectedRevision):
+		outcome = "conflict"
+	default:
+		outcome = "error"
+	}
+	s.m.appendDuration.WithLabelValues(outcome).Observe(time.Since(start).Seconds())
+	return res, err
+}

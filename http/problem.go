@@ -1,0 +1,236 @@
+package casehttp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/casebook/casebook/eventstore"
+)
+
+// Every error this API answers is an RFC 9457 problem document
+// (application/problem+json). Its `type` names the cause and never changes.
+//
+// Scheme: types are absolute-path URI references of the form
+// "/problems/<slug>", served by casebookd itself (GET /problems/{slug}
+// describes the problem type), so a client can dereference them against the
+// API's base URL. Clients should compare `type` as an opaque string.
+const problemPrefix = "/problems/"
+
+// ProblemType is one documented cause of failure.
+type ProblemType struct {
+	Slug        string // stable name; the problem's type is problemPrefix + Slug
+	Title       string // short, human-readable summary; stable per type
+	Status      int    // HTTP status answered with this type
+	Description string // when it happens and what to do about it
+}
+
+// URI is the problem type's `type` member.
+func (p ProblemType) URI() string { return problemPrefix + p.Slug }
+
+// The problem types. Adding one is fine; renaming one breaks clients.
+var (
+	ProblemMalformedJSON = ProblemType{"malformed-json", "Malformed JSON", http.StatusBadRequest,
+		"The request body is not one well-formed JSON document of the expected shape (a JSON object)."}
+	ProblemInvalidParameter = ProblemType{"invalid-parameter", "Invalid request parameter", http.StatusBadRequest,
+		"A path segment, query parameter or header is malformed; `field` names it (e.g. \"id\", \"limit\", \"If-Match\")."}
+	ProblemValidation = ProblemType{"validation", "Validation failed", http.StatusUnprocessableEntity,
+		"The request is well-formed but breaks a rule: an unknown field, a value of the wrong JSON type, a missing or out-of-range value, or a domain rule. `field` names the offending field; `code` names the rule when a domain rule was broken."}
+	ProblemVersionConflict = ProblemType{"version-conflict", "Version conflict", http.StatusConflict,
+		"The case has moved on since the version the request was conditional on (If-Match). Nothing was written. `current_version` is the case's version now: reload, decide again, retry."}
+	ProblemConflict = ProblemType{"conflict", "Conflict with the case's state", http.StatusConflict,
+		"The request conflicts with the current state of the case; `code` names the rule."}
+	ProblemIdempotencyConflict = ProblemType{"idempotency-conflict", "Event id already used", http.StatusConflict,
+		"An event with this id was already recorded with different content. A retry must repeat the original request exactly; a new event needs a new id."}
+	ProblemNotFound = ProblemType{"not-found", "Not found", http.StatusNotFound,
+		"No such resource, or none visible to the caller (cases of agencies the caller does not work with are not found)."}
+	ProblemMethodNotAllowed = ProblemType{"method-not-allowed", "Method not allowed", http.StatusMethodNotAllowed,
+		"The resource exists but does not support this method; the Allow header lists those it does."}
+	ProblemUnauthenticated = ProblemType{"unauthenticated", "Authentication required", http.StatusUnauthorized,
+		"No bearer token, or one that is not valid. Send `Authorization: Bearer <token>`."}
+	ProblemForbidden = ProblemType{"forbidden", "Forbidden", http.StatusForbidden,
+		"The caller's role or agency does not allow this request."}
+	ProblemTooLarge = ProblemType{"too-large", "Request body too large", http.StatusRequestEntityTooLarge,
+		"The request body is over the limit (1 MiB)."}
+	ProblemUnsupportedMediaType = ProblemType{"unsupported-media-type", "Unsupported media type", http.StatusUnsupportedMediaType,
+		"Request bodies must be JSON (Content-Type: application/json)."}
+	ProblemOverloaded = ProblemType{"overloaded", "Too many concurrent requests", http.StatusServiceUnavailable,
+		"The server is at its cap of concurrent requests. Retry after the number of seconds in Retry-After."}
+	ProblemUnavailable = ProblemType{"unavailable", "Service unavailable", http.StatusServiceUnavailable,
+		"A dependency (the event store or the read models) is not answering or not caught up in time. Retry after the number of seconds in Retry-After."}
+	ProblemCorruptRecord = ProblemType{"corrupt-record", "Stored record unreadable", http.StatusInternalServerError,
+		"A stored event of this case cannot be decoded: the record was damaged outside Casebook. GET /v1/cases/{id}/verify shows where."}
+	ProblemInternal = ProblemType{"internal", "Internal server error", http.StatusInternalServerError,
+		"An unexpected failure. It was logged with the request id; quote `request_id` when reporting it."}
+)
+
+// ProblemTypes lists every problem type, for documentation and tests.
+var ProblemTypes = []ProblemType{
+	ProblemMalformedJSON, ProblemInvalidParameter, ProblemValidation,
+	ProblemVersionConflict, ProblemConflict, ProblemIdempotencyConflict,
+	ProblemNotFound, ProblemMethodNotAllowed, ProblemUnauthenticated,
+	ProblemForbidden, ProblemTooLarge, ProblemUnsupportedMediaType,
+	ProblemOverloaded, ProblemUnavailable, ProblemCorruptRecord, ProblemInternal,
+}
+
+// Problem is an RFC 9457 problem document, and also an error a handler can
+// return (through abortWithError) to answer it.
+type Problem struct {
+	Type           string  `json:"type"`
+	Title          string  `json:"title"`
+	Status         int     `json:"status"`
+	Detail         string  `json:"detail"`
+	Instance       string  `json:"instance,omitempty"`
+	RequestID      string  `json:"request_id"`
+	Field          string  `json:"field,omitempty"`
+	Code           string  `json:"code,omitempty"`
+	CurrentVersion *uint64 `json:"current_version,omitempty"`
+
+	// RetryAfter, when positive, is sent as the Retry-After header (seconds).
+	RetryAfter int `json:"-"`
+	// cause is the underlying error, logged for 5xx answers, never sent.
+	cause error
+}
+
+func (p *Problem) Error() string {
+	if p.Field != "" {
+		return fmt.Sprintf("%s (%d): %s [field %s]", p.Title, p.Status, p.Detail, p.Field)
+	}
+	return fmt.Sprintf("%s (%d): %s", p.Title, p.Status, p.Detail)
+}
+
+func (p *Problem) Unwrap() error { return p.cause }
+
+// newProblem builds a problem of type t with a detail message.
+func newProblem(t ProblemType, format string, args ...any) *Problem {
+	return &Problem{Type: t.URI(), Title: t.Title, Status: t.Status, Detail: fmt.Sprintf(format, args...)}
+}
+
+// fieldProblem is a problem about one named field or parameter.
+func fieldProblem(t ProblemType, field, format string, args ...any) *Problem {
+	p := newProblem(t, format, args...)
+	p.Field = field
+	return p
+}
+
+// problemFor maps any error to the problem answering it. It is the one
+// place where the causes of failure meet HTTP statuses.
+func problemFor(err error) *Problem {
+	var p *Problem
+	if errors.As(err, &p) {
+		cp := *p
+		return &cp
+	}
+	if dp, ok := domainProblem(err); ok {
+		return dp
+	}
+	if pp, ok := projectionProblem(err); ok {
+		return pp
+	}
+
+	var tooBig *http.MaxBytesError
+	var wrongRev *eventstore.WrongExpectedRevisionError
+	var dropped *eventstore.SubscriptionDroppedError
+	switch {
+	case errors.As(err, &tooBig):
+		return newProblem(ProblemTooLarge, "The request body is over the limit of %d bytes.", tooBig.Limit)
+	case errors.As(err, &wrongRev):
+		p := newProblem(ProblemVersionConflict, "The case is not at the version the request expected.")
+		if wrongRev.ActualExists {
+			v := wrongRev.ActualRevision
+			p.CurrentVersion = &v
+			p.Detail = fmt.Sprintf("The case is at version %d, not at the version the request expected; nothing was written.", v)
+		}
+		return p
+	case errors.Is(err, eventstore.ErrWrongExpectedRevision):
+		return newProblem(ProblemVersionConflict, "The case is not at the version the request expected; nothing was written.")
+	case errors.Is(err, eventstore.ErrEventIDReused):
+		return newProblem(ProblemIdempotencyConflict, "This event id was already used for an event with different content; nothing was written.")
+	case errors.Is(err, eventstore.ErrStreamNotFound):
+		return newProblem(ProblemNotFound, "No such case.")
+	case errors.Is(err, eventstore.ErrEventTooLarge):
+		return newProblem(ProblemTooLarge, "The event is larger than the store accepts.")
+	case errors.Is(err, eventstore.ErrInvalidEvent), errors.Is(err, eventstore.ErrInvalidStreamName):
+		return &Problem{Type: ProblemValidation.URI(), Title: ProblemValidation.Title, Status: ProblemValidation.Status,
+			Detail: "The event store rejected the event as invalid.", cause: err}
+	case errors.As(err, &dropped), errors.Is(err, eventstore.ErrUnavailable), errors.Is(err, eventstore.ErrClosed),
+		errors.Is(err, context.DeadlineExceeded):
+		p := newProblem(ProblemUnavailable, "The event store is not answering; retry shortly.")
+		p.RetryAfter = 1
+		p.cause = err
+		return p
+	case errors.Is(err, context.Canceled):
+		// The client went away (or the server is shutting down); whatever
+		// we answer is unlikely to be read.
+		p := newProblem(ProblemUnavailable, "The request was cancelled.")
+		p.RetryAfter = 1
+		p.cause = err
+		return p
+	}
+	p = newProblem(ProblemInternal, "An unexpected error occurred; it was logged with the request id.")
+	p.cause = err
+	return p
+}
+
+// writeProblem answers err as a problem document, logging server-side
+// failures with the request id. It aborts the handler chain.
+func writeProblem(c *gin.Context, err error) {
+	p := problemFor(err)
+	p.RequestID = requestID(c)
+	if p.Instance == "" {
+		p.Instance = c.Request.URL.Path
+	}
+	if p.Status >= 500 && p.cause != nil && !errors.Is(p.cause, context.Canceled) {
+		loggerFrom(c).LogAttrs(c.Request.Context(), slog.LevelError, "request failed",
+			slog.String("request_id", p.RequestID),
+			slog.String("route", routeLabel(c)),
+			slog.String("problem", p.Type),
+			slog.String("error", p.cause.Error()))
+	}
+	renderProblem(c, p)
+}
+
+// renderProblem writes p as it is.
+func renderProblem(c *gin.Context, p *Problem) {
+	body, err := json.Marshal(p)
+	if err != nil { // cannot happen: every field marshals
+		body = []byte(`{"type":"` + ProblemInternal.URI() + `","title":"Internal server error","status":500,"detail":"","request_id":""}`)
+	}
+	h := c.Writer.Header()
+	if p.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(p.RetryAfter))
+	}
+	if p.Status == http.StatusUnauthorized {
+		h.Set("WWW-Authenticate", `Bearer realm="casebook"`)
+	}
+	h.Del("ETag")
+	h.Set("Cache-Control", "no-store")
+	c.Abort()
+	c.Data(p.Status, "application/problem+json", body)
+}
+
+// problemTypeBySlug finds a documented problem type.
+func problemTypeBySlug(slug string) (ProblemType, bool) {
+	for _, t := range ProblemTypes {
+		if t.Slug == slug {
+			return t, true
+		}
+	}
+	return ProblemType{}, false
+}
+
+// serveProblemType documents one problem type: GET /problems/{slug}.
+func serveProblemType(c *gin.Context) {
+	t, ok := problemTypeBySlug(c.Param("slug"))
+	if !ok {
+		writeProblem(c, newProblem(ProblemNotFound, "No such problem type."))
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"type": t.URI(), "title": t.Title, "status": t.Status, "description": t.Description})
+}

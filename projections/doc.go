@@ -1,0 +1,31 @@
+// Package projections turns the global event log into read models in SQLite
+// (the read-model database, <data>/readmodels.db) and answers the report and
+// case-list queries from them.
+//
+// # Engine
+//
+// One projection per read model (arrests, gangs_dismantled, seizures,
+// detections, case_list), each with its own checkpoint: the position of the
+// last event of the log it has applied. Events are applied in batches, each
+// inside one SQLite transaction together with the projection's new
+// checkpoint, so after a crash nothing is applied twice or skipped.
+// Projections whose checkpoints are equal share one subscription to the log
+// (one reader, one transaction per batch with a savepoint per projection), so
+// a rebuild of all read models reads the log once; a projection that fails on
+// an event is rolled back to its savepoint and stops alone.
+//
+// # Generations
+//
+// Every projection's tables carry a generation suffix (arrest_facts_g3). A
+// rebuild (a new code version at start-up, or an admin's request) builds a
+// new generation from position 0 while the current one keeps answering, and
+// swaps it in atomically once it has caught up; the old tables are dropped
+// after the last reader has left them.
+//
+// # Read models
+//
+// Reports are answered from pre-aggregated buckets: per month, per day, plus
+// the individual facts for the partial days at either end of a period. Facts
+// (one row per countable event, with a retracted flag) also answer the
+// explain=true drill-down. See facts.go, gangs.go and caselist.go.
+package projections

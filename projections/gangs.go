@@ -1,0 +1,205 @@
+package projections
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/casebook/casebook/domain"
+	"github.com/casebook/casebook/eventstore"
+)
+
+// gangsModel counts organised crime groups dismantled. A group may be
+// dismantled in several cases (a joint operation, two agencies' cases); it
+// counts once, at its first dismantling: the earliest occurred_at among its
+// GangDismantled events not retracted. Its tables, per generation:
+//
+//	{gangs_events}        every GangDismantled: group_id, occurred_at,
+//	                      agency (the logging officer's), retracted flag
+//	{gangs_first}         per group, its first unretracted dismantling
+//	                      (indexed by occurred_at): what totals count
+//	{gangs_agency_first}  per (agency, group), that agency's first
+//	                      dismantling of it: what group_by=agency counts
+//
+// A batch recomputes the two "first" tables for the groups it touched.
+type gangsModel struct{}
+
+func newGangsModel() *gangsModel { return &gangsModel{} }
+
+func (gangsModel) name() string { return GangsDismantled }
+func (gangsModel) version() int { return 1 }
+func (gangsModel) tables() []string {
+	return []string{"gangs_events", "gangs_first", "gangs_agency_first"}
+}
+func (gangsModel) eventTypes() []string {
+	return []string{domain.TypeGangDismantled, domain.TypeEntryRetracted}
+}
+
+func (gangsModel) schema() []string {
+	return []string{
+		`CREATE TABLE {gangs_events} (
+			position    INTEGER PRIMARY KEY,
+			event_id    TEXT NOT NULL,
+			case_id     TEXT NOT NULL,
+			group_id    TEXT NOT NULL,
+			occurred_at INTEGER NOT NULL,
+			day         TEXT NOT NULL,
+			agency      TEXT NOT NULL,
+			retracted   INTEGER NOT NULL DEFAULT 0)`,
+		`CREATE UNIQUE INDEX {gangs_events}_event ON {gangs_events} (event_id)`,
+		`CREATE INDEX {gangs_events}_group ON {gangs_events} (group_id, retracted, occurred_at)`,
+		`CREATE TABLE {gangs_first} (
+			group_id    TEXT PRIMARY KEY,
+			occurred_at INTEGER NOT NULL,
+			day         TEXT NOT NULL,
+			event_id    TEXT NOT NULL
+		) WITHOUT ROWID`,
+		`CREATE INDEX {gangs_first}_occurred ON {gangs_first} (occurred_at)`,
+		`CREATE TABLE {gangs_agency_first} (
+			agency      TEXT NOT NULL,
+			group_id    TEXT NOT NULL,
+			occurred_at INTEGER NOT NULL,
+			day         TEXT NOT NULL,
+			event_id    TEXT NOT NULL,
+			PRIMARY KEY (agency, group_id)
+		) WITHOUT ROWID`,
+		`CREATE INDEX {gangs_agency_first}_occurred ON {gangs_agency_first} (occurred_at)`,
+	}
+}
+
+func (m gangsModel) apply(ctx context.Context, tx *sql.Tx, ts *tableSet, events []eventstore.RecordedEvent) error {
+	touched := map[string]bool{}
+	for i := range events {
+		ev := &events[i]
+		switch ev.Type {
+		case domain.TypeGangDismantled:
+			env, err := decodeEnvelope(ev.Metadata)
+			if err != nil {
+				return eventError(ev, err)
+			}
+			g, err := decodeData[domain.GangDismantled](ev, env)
+			if err != nil {
+				return eventError(ev, err)
+			}
+			occ, err := occurredNanos(env.OccurredAt)
+			if err != nil {
+				return eventError(ev, err)
+			}
+			caseID, _ := domain.CaseIDFromStream(ev.Stream)
+			group := g.GroupID.String()
+			if _, err := tx.ExecContext(ctx, ts.sql(`INSERT INTO {gangs_events}
+				(position, event_id, case_id, group_id, occurred_at, day, agency) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+				int64(ev.Position), ev.ID.String(), caseID.String(), group, occ, dayKey(env.OccurredAt), env.Agency); err != nil {
+				return eventError(ev, fmt.Errorf("insert dismantling: %w", err))
+			}
+			touched[group] = true
+		case domain.TypeEntryRetracted:
+			target, err := retractedID(ev)
+			if err != nil {
+				return eventError(ev, err)
+			}
+			var group string
+			err = tx.QueryRowContext(ctx, ts.sql(`UPDATE {gangs_events} SET retracted = 1
+				WHERE event_id = ? AND retracted = 0 RETURNING group_id`), target.String()).Scan(&group)
+			switch {
+			case errors.Is(err, sql.ErrNoRows): // not a dismantling, or already retracted
+			case err != nil:
+				return eventError(ev, fmt.Errorf("flag retracted dismantling: %w", err))
+			default:
+				touched[group] = true
+			}
+		}
+	}
+	groups := make([]string, 0, len(touched))
+	for g := range touched {
+		groups = append(groups, g)
+	}
+	slices.Sort(groups)
+	for _, g := range groups {
+		if err := m.recompute(ctx, tx, ts, g); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recompute refreshes a group's first dismantling, overall and per agency.
+// Ties on occurred_at go to the earlier event in the log.
+func (gangsModel) recompute(ctx context.Context, tx *sql.Tx, ts *tableSet, group string) error {
+	stmts := []string{
+		`DELETE FROM {gangs_first} WHERE group_id = ?1`,
+		`INSERT INTO {gangs_first} (group_id, occurred_at, day, event_id)
+			SELECT group_id, occurred_at, day, event_id FROM {gangs_events}
+			WHERE group_id = ?1 AND retracted = 0 ORDER BY occurred_at, position LIMIT 1`,
+		`DELETE FROM {gangs_agency_first} WHERE group_id = ?1`,
+		`INSERT INTO {gangs_agency_first} (agency, group_id, occurred_at, day, event_id)
+			SELECT agency, group_id, occurred_at, day, event_id FROM (
+				SELECT agency, group_id, occurred_at, day, event_id,
+					row_number() OVER (PARTITION BY agency ORDER BY occurred_at, position) AS rn
+				FROM {gangs_events} WHERE group_id = ?1 AND retracted = 0)
+			WHERE rn = 1`,
+	}
+	for _, q := range stmts {
+		if _, err := tx.ExecContext(ctx, ts.sql(q), group); err != nil {
+			return fmt.Errorf("recompute group %s: %w", group, err)
+		}
+	}
+	return nil
+}
+
+// query counts groups first dismantled in [from, to), grouped by month,
+// year or agency ("" for the total alone).
+func (gangsModel) query(ctx context.Context, tx *sql.Tx, ts *tableSet, from, to time.Time, groupBy string, explain bool) ([]factGroup, error) {
+	table, keyExpr := "{gangs_first}", "''"
+	switch groupBy {
+	case "":
+	case "month":
+		keyExpr = "substr(day, 1, 7)"
+	case "year":
+		keyExpr = "substr(day, 1, 4)"
+	case "agency":
+		table, keyExpr = "{gangs_agency_first}", "agency"
+	default:
+		return nil, fmt.Errorf("cannot group gangs dismantled by %q", groupBy)
+	}
+	if !explain {
+		rows, err := tx.QueryContext(ctx, ts.sql(`SELECT `+keyExpr+`, COUNT(*) FROM `+table+`
+			WHERE occurred_at >= ? AND occurred_at < ? GROUP BY 1 ORDER BY 1`), nanos(from), nanos(to))
+		if err != nil {
+			return nil, fmt.Errorf("gangs dismantled: %w", err)
+		}
+		defer rows.Close()
+		var out []factGroup
+		for rows.Next() {
+			var g factGroup
+			if err := rows.Scan(&g.key, &g.n); err != nil {
+				return nil, fmt.Errorf("gangs dismantled: %w", err)
+			}
+			out = append(out, g)
+		}
+		return out, rows.Err()
+	}
+	rows, err := tx.QueryContext(ctx, ts.sql(`SELECT `+keyExpr+`, event_id FROM `+table+`
+		WHERE occurred_at >= ? AND occurred_at < ? ORDER BY 1, occurred_at, event_id`), nanos(from), nanos(to))
+	if err != nil {
+		return nil, fmt.Errorf("gangs dismantled: %w", err)
+	}
+	defer rows.Close()
+	var out []factGroup
+	for rows.Next() {
+		var key, id string
+		if err := rows.Scan(&key, &id); err != nil {
+			return nil, fmt.Errorf("gangs dismantled: %w", err)
+		}
+		if len(out) == 0 || out[len(out)-1].key != key {
+			out = append(out, factGroup{key: key})
+		}
+		g := &out[len(out)-1]
+		g.n++
+		g.ids = append(g.ids, id)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,443 @@
+package projections
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/casebook/casebook/domain"
+	"github.com/casebook/casebook/eventstore"
+)
+
+// ReportQuery is what every report takes.
+type ReportQuery struct {
+	// From (inclusive) and To (exclusive) bound the period over the events'
+	// occurred_at; nil leaves that end open (the summary defaults to the 12
+	// months up to now).
+	From, To *time.Time
+	// GroupBy names the grouping; "" gives the totals alone. Each report
+	// accepts its own keys (see the report).
+	GroupBy string
+	// Explain lists the event ids behind every figure.
+	Explain bool
+	// AsOf answers with the figures as they stood at that recorded time:
+	// events (and retractions) recorded after it are ignored. It replays
+	// the log into a temporary projection.
+	AsOf *time.Time
+}
+
+// CountGroup is one group of a count report.
+type CountGroup struct {
+	Key      string   `json:"key"`
+	Count    int64    `json:"count"`
+	EventIDs []string `json:"event_ids,omitempty"`
+}
+
+// ArrestsReport answers GET /v1/reports/arrests.
+type ArrestsReport struct {
+	From     *time.Time   `json:"from"`
+	To       *time.Time   `json:"to"`
+	AsOf     *time.Time   `json:"as_of,omitempty"`
+	GroupBy  string       `json:"group_by,omitempty"`
+	Position uint64       `json:"position"`
+	Total    int64        `json:"total"`
+	Groups   []CountGroup `json:"groups"`
+	EventIDs []string     `json:"event_ids,omitempty"`
+}
+
+// GangsReport answers GET /v1/reports/gangs-dismantled. Total counts each
+// group once, at its first dismantling; grouped by agency, a group counts
+// for every agency that dismantled it (at that agency's first
+// dismantling), so those groups may add up to more than the total.
+type GangsReport struct {
+	From     *time.Time   `json:"from"`
+	To       *time.Time   `json:"to"`
+	AsOf     *time.Time   `json:"as_of,omitempty"`
+	GroupBy  string       `json:"group_by,omitempty"`
+	Position uint64       `json:"position"`
+	Total    int64        `json:"total"`
+	Groups   []CountGroup `json:"groups"`
+	EventIDs []string     `json:"event_ids,omitempty"`
+}
+
+// SeizureTotal is the exact sum of one commodity in one unit.
+type SeizureTotal struct {
+	Commodity string          `json:"commodity"`
+	Unit      string          `json:"unit"`
+	Quantity  domain.Quantity `json:"quantity"`
+	Count     int64           `json:"count"`
+	EventIDs  []string        `json:"event_ids,omitempty"`
+}
+
+// SeizureGroup is a SeizureTotal within one group.
+type SeizureGroup struct {
+	Key       string          `json:"key"`
+	Commodity string          `json:"commodity"`
+	Unit      string          `json:"unit"`
+	Quantity  domain.Quantity `json:"quantity"`
+	Count     int64           `json:"count"`
+	EventIDs  []string        `json:"event_ids,omitempty"`
+}
+
+// SeizuresReport answers GET /v1/reports/seizures.
+type SeizuresReport struct {
+	From     *time.Time     `json:"from"`
+	To       *time.Time     `json:"to"`
+	AsOf     *time.Time     `json:"as_of,omitempty"`
+	GroupBy  string         `json:"group_by,omitempty"`
+	Position uint64         `json:"position"`
+	Totals   []SeizureTotal `json:"totals"`
+	Groups   []SeizureGroup `json:"groups"`
+}
+
+// DetectionGroup is one group of the detections report.
+type DetectionGroup struct {
+	Key       string   `json:"key"`
+	Incidents int64    `json:"incidents"`
+	People    int64    `json:"people"`
+	EventIDs  []string `json:"event_ids,omitempty"`
+}
+
+// DetectionsReport answers GET /v1/reports/detections.
+type DetectionsReport struct {
+	From      *time.Time       `json:"from"`
+	To        *time.Time       `json:"to"`
+	AsOf      *time.Time       `json:"as_of,omitempty"`
+	GroupBy   string           `json:"group_by,omitempty"`
+	Position  uint64           `json:"position"`
+	Incidents int64            `json:"incidents"`
+	People    int64            `json:"people"`
+	Groups    []DetectionGroup `json:"groups"`
+	EventIDs  []string         `json:"event_ids,omitempty"`
+}
+
+// DetectionTotals are the detections of the summary.
+type DetectionTotals struct {
+	Incidents int64    `json:"incidents"`
+	People    int64    `json:"people"`
+	EventIDs  []string `json:"event_ids,omitempty"`
+}
+
+// SummaryReport answers GET /v1/reports/summary: the press release's
+// paragraph in one call.
+type SummaryReport struct {
+	From            *time.Time      `json:"from"`
+	To              *time.Time      `json:"to"`
+	AsOf            *time.Time      `json:"as_of,omitempty"`
+	Position        uint64          `json:"position"`
+	GangsDismantled int64           `json:"gangs_dismantled"`
+	Arrests         int64           `json:"arrests"`
+	Seizures        []SeizureTotal  `json:"seizures"`
+	Detections      DetectionTotals `json:"detections"`
+	// With explain: the event ids behind gangs_dismantled and arrests.
+	GangsDismantledEventIDs []string `json:"gangs_dismantled_event_ids,omitempty"`
+	ArrestsEventIDs         []string `json:"arrests_event_ids,omitempty"`
+}
+
+// GroupByKeys are the group_by values each report accepts.
+var GroupByKeys = map[string][]string{
+	"arrests":          {"day", "month", "year", "agency", "location", "offence"},
+	"gangs-dismantled": {"month", "year", "agency"},
+	"seizures":         {"location", "year", "agency"},
+	"detections":       {"year", "month", "location", "method", "agency"},
+	"summary":          {},
+}
+
+// period resolves a query's bounds and checks its group_by.
+func (q ReportQuery) period(report string) (from, to time.Time, err error) {
+	if q.GroupBy != "" && !slices.Contains(GroupByKeys[report], q.GroupBy) {
+		return from, to, queryError("group_by", "%s reports group by %v, not %q", report, GroupByKeys[report], q.GroupBy)
+	}
+	from, to = beginningOfTime, endOfTime
+	if q.From != nil {
+		from = q.From.UTC()
+	}
+	if q.To != nil {
+		to = q.To.UTC()
+	}
+	if q.From != nil && q.To != nil && !from.Before(to) {
+		return from, to, queryError("to", "must be after from")
+	}
+	return from, to, nil
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// source is where a query reads: the live read models (a read transaction
+// on the database, each projection's active generation) or an as_of
+// replay's temporary ones.
+type source struct {
+	tx     *sql.Tx
+	tables map[string]*tableSet
+}
+
+// read runs fn on the live read models of the named projections, or on a
+// replay as of asOf.
+func (e *Engine) read(ctx context.Context, names []string, asOf *time.Time, fn func(src *source) error) (eventstore.Position, error) {
+	if asOf != nil {
+		return e.replay(ctx, names, asOf.UTC(), fn)
+	}
+	return e.readLive(ctx, names, fn)
+}
+
+// readLive runs fn in one read transaction (one snapshot) over the active
+// generations of the named projections, and returns the position that
+// snapshot reflects (the smallest among them).
+func (e *Engine) readLive(ctx context.Context, names []string, fn func(src *source) error) (eventstore.Position, error) {
+	if e.isClosed() {
+		return 0, ErrClosed
+	}
+	ps, err := e.lookup(names)
+	if err != nil {
+		return 0, err
+	}
+	// Hold each projection's generation for the whole read (a swap waits
+	// for us before dropping the old tables). Locks are taken in the
+	// engine's fixed order.
+	slices.SortFunc(ps, func(a, b *projection) int { return e.order(a) - e.order(b) })
+	src := &source{tables: map[string]*tableSet{}}
+	insts := make([]*instance, len(ps))
+	for i, p := range ps {
+		p.mu.RLock()
+		defer p.mu.RUnlock()
+		insts[i] = p.active
+		src.tables[p.model.name()] = p.active.tables
+	}
+	tx, err := e.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return 0, fmt.Errorf("projections: begin read: %w", err)
+	}
+	defer tx.Rollback()
+	src.tx = tx
+	var pos eventstore.Position
+	for i, in := range insts {
+		cp, err := e.checkpoint(ctx, tx, in.p.model.name(), in.gen)
+		if err != nil {
+			return 0, err
+		}
+		if p := in.positionFor(cp); i == 0 || p < pos {
+			pos = p
+		}
+	}
+	if err := fn(src); err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("projections: end read: %w", err)
+	}
+	return pos, nil
+}
+
+func (e *Engine) order(p *projection) int { return slices.Index(e.projections, p) }
+
+func (e *Engine) factModel(name string) *factModel {
+	m := e.byName[name].model
+	if v, ok := m.(versionedModel); ok {
+		m = v.model
+	}
+	return m.(*factModel)
+}
+
+func (e *Engine) gangsModel() gangsModel {
+	m := e.byName[GangsDismantled].model
+	if v, ok := m.(versionedModel); ok {
+		m = v.model
+	}
+	return *m.(*gangsModel)
+}
+
+// Arrests counts arrests made in the period (retracted ones excluded),
+// grouped by day, month, year, agency, location or offence.
+func (e *Engine) Arrests(ctx context.Context, q ReportQuery) (ArrestsReport, error) {
+	from, to, err := q.period("arrests")
+	if err != nil {
+		return ArrestsReport{}, err
+	}
+	r := ArrestsReport{From: utcPtr(q.From), To: utcPtr(q.To), AsOf: utcPtr(q.AsOf), GroupBy: q.GroupBy, Groups: []CountGroup{}}
+	m := e.factModel(Arrests)
+	pos, err := e.read(ctx, []string{Arrests}, q.AsOf, func(src *source) error {
+		ts := src.tables[Arrests]
+		total, err := m.query(ctx, src.tx, ts, from, to, "", q.Explain)
+		if err != nil {
+			return err
+		}
+		if len(total) > 0 {
+			r.Total, r.EventIDs = total[0].n, total[0].ids
+		}
+		if q.GroupBy == "" {
+			return nil
+		}
+		groups, err := m.query(ctx, src.tx, ts, from, to, q.GroupBy, q.Explain)
+		for _, g := range groups {
+			r.Groups = append(r.Groups, CountGroup{Key: g.key, Count: g.n, EventIDs: g.ids})
+		}
+		return err
+	})
+	r.Position = uint64(pos)
+	return r, err
+}
+
+// GangsDismantled counts distinct organised crime groups first dismantled
+// in the period, grouped by month, year or agency.
+func (e *Engine) GangsDismantled(ctx context.Context, q ReportQuery) (GangsReport, error) {
+	from, to, err := q.period("gangs-dismantled")
+	if err != nil {
+		return GangsReport{}, err
+	}
+	r := GangsReport{From: utcPtr(q.From), To: utcPtr(q.To), AsOf: utcPtr(q.AsOf), GroupBy: q.GroupBy, Groups: []CountGroup{}}
+	m := e.gangsModel()
+	pos, err := e.read(ctx, []string{GangsDismantled}, q.AsOf, func(src *source) error {
+		ts := src.tables[GangsDismantled]
+		total, err := m.query(ctx, src.tx, ts, from, to, "", q.Explain)
+		if err != nil {
+			return err
+		}
+		if len(total) > 0 {
+			r.Total, r.EventIDs = total[0].n, total[0].ids
+		}
+		if q.GroupBy == "" {
+			return nil
+		}
+		groups, err := m.query(ctx, src.tx, ts, from, to, q.GroupBy, q.Explain)
+		for _, g := range groups {
+			r.Groups = append(r.Groups, CountGroup{Key: g.key, Count: g.n, EventIDs: g.ids})
+		}
+		return err
+	})
+	r.Position = uint64(pos)
+	return r, err
+}
+
+func seizureTotals(gs []factGroup) []SeizureTotal {
+	out := []SeizureTotal{}
+	for _, g := range gs {
+		out = append(out, SeizureTotal{Commodity: g.sub[0], Unit: g.sub[1], Quantity: domain.QuantityFromMicros(g.sums[0]), Count: g.n, EventIDs: g.ids})
+	}
+	return out
+}
+
+// Seizures sums what was seized in the period per commodity and unit
+// (exact decimals), grouped by location, year or agency.
+func (e *Engine) Seizures(ctx context.Context, q ReportQuery) (SeizuresReport, error) {
+	from, to, err := q.period("seizures")
+	if err != nil {
+		return SeizuresReport{}, err
+	}
+	r := SeizuresReport{From: utcPtr(q.From), To: utcPtr(q.To), AsOf: utcPtr(q.AsOf), GroupBy: q.GroupBy, Groups: []SeizureGroup{}}
+	m := e.factModel(Seizures)
+	pos, err := e.read(ctx, []string{Seizures}, q.AsOf, func(src *source) error {
+		ts := src.tables[Seizures]
+		total, err := m.query(ctx, src.tx, ts, from, to, "", q.Explain)
+		if err != nil {
+			return err
+		}
+		r.Totals = seizureTotals(total)
+		if q.GroupBy == "" {
+			return nil
+		}
+		groups, err := m.query(ctx, src.tx, ts, from, to, q.GroupBy, q.Explain)
+		for _, g := range groups {
+			r.Groups = append(r.Groups, SeizureGroup{Key: g.key, Commodity: g.sub[0], Unit: g.sub[1],
+				Quantity: domain.QuantityFromMicros(g.sums[0]), Count: g.n, EventIDs: g.ids})
+		}
+		return err
+	})
+	r.Position = uint64(pos)
+	return r, err
+}
+
+// Detections counts stowaway detections (incidents) and the people found
+// in the period, grouped by year, month, location or method.
+func (e *Engine) Detections(ctx context.Context, q ReportQuery) (DetectionsReport, error) {
+	from, to, err := q.period("detections")
+	if err != nil {
+		return DetectionsReport{}, err
+	}
+	r := DetectionsReport{From: utcPtr(q.From), To: utcPtr(q.To), AsOf: utcPtr(q.AsOf), GroupBy: q.GroupBy, Groups: []DetectionGroup{}}
+	m := e.factModel(Detections)
+	pos, err := e.read(ctx, []string{Detections}, q.AsOf, func(src *source) error {
+		ts := src.tables[Detections]
+		total, err := m.query(ctx, src.tx, ts, from, to, "", q.Explain)
+		if err != nil {
+			return err
+		}
+		if len(total) > 0 {
+			r.Incidents, r.People, r.EventIDs = total[0].n, total[0].sums[0], total[0].ids
+		}
+		if q.GroupBy == "" {
+			return nil
+		}
+		groups, err := m.query(ctx, src.tx, ts, from, to, q.GroupBy, q.Explain)
+		for _, g := range groups {
+			r.Groups = append(r.Groups, DetectionGroup{Key: g.key, Incidents: g.n, People: g.sums[0], EventIDs: g.ids})
+		}
+		return err
+	})
+	r.Position = uint64(pos)
+	return r, err
+}
+
+// SummaryProjections are the projections the summary reads.
+var SummaryProjections = []string{Arrests, GangsDismantled, Seizures, Detections}
+
+// Summary is the press release's paragraph for the period (by default the
+// 12 months up to now): gangs dismantled, arrests, seizures, detections,
+// all from one snapshot.
+func (e *Engine) Summary(ctx context.Context, q ReportQuery) (SummaryReport, error) {
+	if q.From == nil && q.To == nil {
+		to := e.opts.Now().UTC()
+		from := to.AddDate(0, -12, 0)
+		q.From, q.To = &from, &to
+	}
+	from, to, err := q.period("summary")
+	if err != nil {
+		return SummaryReport{}, err
+	}
+	r := SummaryReport{From: utcPtr(q.From), To: utcPtr(q.To), AsOf: utcPtr(q.AsOf), Seizures: []SeizureTotal{}}
+	pos, err := e.read(ctx, SummaryProjections, q.AsOf, func(src *source) error {
+		gangs, err := e.gangsModel().query(ctx, src.tx, src.tables[GangsDismantled], from, to, "", q.Explain)
+		if err != nil {
+			return err
+		}
+		if len(gangs) > 0 {
+			r.GangsDismantled, r.GangsDismantledEventIDs = gangs[0].n, gangs[0].ids
+		}
+		arrests, err := e.factModel(Arrests).query(ctx, src.tx, src.tables[Arrests], from, to, "", q.Explain)
+		if err != nil {
+			return err
+		}
+		if len(arrests) > 0 {
+			r.Arrests, r.ArrestsEventIDs = arrests[0].n, arrests[0].ids
+		}
+		seizures, err := e.factModel(Seizures).query(ctx, src.tx, src.tables[Seizures], from, to, "", q.Explain)
+		if err != nil {
+			return err
+		}
+		r.Seizures = seizureTotals(seizures)
+		detections, err := e.factModel(Detections).query(ctx, src.tx, src.tables[Detections], from, to, "", q.Explain)
+		if err != nil {
+			return err
+		}
+		if len(detections) > 0 {
+			r.Detections = DetectionTotals{Incidents: detections[0].n, People: detections[0].sums[0], EventIDs: detections[0].ids}
+		}
+		return nil
+	})
+	r.Position = uint64(pos)
+	return r, err
+}
+
+// IsQueryError reports whether err is a bad query (→ HTTP 400).
+func IsQueryError(err error) bool {
+	var qe *QueryError
+	return errors.As(err, &qe)
+}

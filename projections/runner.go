@@ -1,0 +1,443 @@
+package projections
+
+import (
+	"os"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/casebook/casebook/eventstore"
+)
+
+// runner follows the log for a group of generations (members) that share a
+// subscription: it subscribes after the smallest checkpoint among them and
+// applies each batch to every member in one transaction, each member in a
+// savepoint of its own and only from after its own checkpoint.
+type runner struct {
+	e *Engine
+
+	mu      sync.Mutex
+	members []*instance
+}
+
+// active returns the members still taking events.
+func (r *runner) active() []*instance {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	live := r.members[:0]
+	for _, m := range r.members {
+		if !m.stopped() {
+			live = append(live, m)
+		}
+	}
+	r.members = live
+	return append([]*instance(nil), live...)
+}
+
+func (r *runner) run(ctx context.Context) {
+	backoff := r.e.opts.RetryMin
+	for ctx.Err() == nil {
+		members := r.active()
+		if len(members) == 0 {
+			return
+		}
+		after := members[0].progress().checkpoint
+		for _, m := range members[1:] {
+			after = min(after, m.progress().checkpoint)
+		}
+		progressed, err := r.follow(ctx, after)
+		if ctx.Err() != nil {
+			return
+		}
+		var dropped *eventstore.SubscriptionDroppedError
+		switch {
+		case errors.As(err, &dropped):
+			// Fell behind the store's live buffer: resubscribe at once; the
+			// checkpoints say where (ResumeAfter is where the store stopped
+			// delivering, and every event up to it has been applied).
+			r.e.log.Info("projections: subscription dropped; resubscribing",
+				"resume_after", dropped.ResumeAfter, "reason", dropped.Reason)
+			backoff = r.e.opts.RetryMin
+			continue
+		case err != nil:
+			r.e.log.Warn("projections: following the log failed; retrying", "error", err, "backoff", backoff)
+		}
+		if progressed {
+			backoff = r.e.opts.RetryMin
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, r.e.opts.RetryMax)
+	}
+}
+
+// follow subscribes after position after and applies what arrives until the
+// subscription ends or every member has stopped. progressed reports whether
+// any batch was committed.
+func (r *runner) follow(ctx context.Context, after eventstore.Position) (progressed bool, err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	head, err := r.e.store.Head(ctx)
+	if err != nil {
+		return false, fmt.Errorf("head of the log: %w", err)
+	}
+	q := newEventQueue(2 * r.e.opts.BatchSize)
+	pumpDone := make(chan struct{})
+	go func() {
+		defer close(pumpDone)
+		for ev, err := range r.e.store.Subscribe(ctx, eventstore.SubscribeOptions{After: after, Filter: caseFilter}) {
+			if err != nil {
+				q.finish(err)
+				return
+			}
+			if !q.push(ctx, ev) {
+				return
+			}
+		}
+		q.finish(errors.New("subscription ended"))
+	}()
+	defer func() {
+		cancel()
+		<-pumpDone
+	}()
+
+	r.markLive(ctx, head, true)
+	batch := make([]eventstore.RecordedEvent, 0, r.e.opts.BatchSize)
+	for {
+		var done bool
+		var subErr error
+		var pending bool
+		// While catching up, let a batch fill (up to a short wait): the
+		// larger the batch, the more its writes are aggregated.
+		fill, wait := 1, time.Duration(0)
+		if r.catchingUp() {
+			fill, wait = r.e.opts.BatchSize, catchUpFillWait
+		}
+		batch, pending, done, subErr = q.take(ctx, batch[:0], r.e.opts.BatchSize, fill, wait)
+		if len(batch) > 0 {
+			if err := r.applyBatch(ctx, batch); err != nil {
+				return progressed, err
+			}
+			progressed = true
+			r.markLive(ctx, head, !pending)
+		}
+		if len(r.active()) == 0 {
+			return progressed, nil
+		}
+		if done {
+			if subErr == nil {
+				subErr = ctx.Err()
+			}
+			return progressed, subErr
+		}
+	}
+}
+
+// markLive moves members that have caught up with head (the log's head when
+// the subscription started) from catching_up to live. When the queue is
+// empty a member short of head may still have caught up (the events up to
+// head were in other streams): a probe of the log tells.
+func (r *runner) markLive(ctx context.Context, head eventstore.Position, idle bool) {
+	var next *eventstore.RecordedEvent
+	probed := false
+	for _, m := range r.active() {
+		pr := m.progress()
+		if pr.state != StateCatchingUp {
+			continue
+		}
+		if pr.position < head {
+			if !idle {
+				continue
+			}
+			if !probed {
+				ev, ok, err := r.e.nextCaseEvent(ctx, pr.checkpoint)
+				if err != nil {
+					return
+				}
+				probed = true
+				if ok {
+					next = &ev
+				}
+			}
+			if next != nil && next.Position <= head {
+				continue
+			}
+			m.cover(pr.checkpoint, head)
+		}
+		m.setLive()
+		if m.p.isBuilding(m) {
+			r.e.maybeSwap(ctx, m.p)
+		}
+	}
+}
+
+// memberResult is what a batch did to one member.
+type memberResult struct {
+	m          *instance
+	checkpoint eventstore.Position // new checkpoint (0: unchanged)
+	recorded   time.Time
+	failure    *Failure
+}
+
+// applyBatch applies events to every member in one transaction.
+func (r *runner) applyBatch(ctx context.Context, events []eventstore.RecordedEvent) error {
+	e := r.e
+	members := r.active()
+	e.writeMu.Lock()
+	t0 := time.Now()
+	results, err := r.applyLocked(ctx, members, events)
+	if debugBatches {
+		fmt.Fprintf(os.Stderr, "batch %d events %d members in %s\n", len(events), len(members), time.Since(t0))
+	}
+	e.writeMu.Unlock()
+	if err != nil {
+		return err
+	}
+	for _, res := range results {
+		if res.checkpoint > 0 {
+			res.m.advance(res.checkpoint, res.recorded)
+		}
+		if res.failure != nil {
+			res.m.fail(*res.failure)
+			e.log.Error("projections: projection failed on an event; it stops, the others go on",
+				"projection", res.m.p.model.name(), "generation", res.m.gen,
+				"position", res.failure.Position, "event_id", res.failure.EventID, "error", res.failure.Err)
+		}
+		if res.checkpoint > 0 && res.m.p.isBuilding(res.m) {
+			e.maybeSwap(ctx, res.m.p)
+		}
+	}
+	return nil
+}
+
+func (r *runner) applyLocked(ctx context.Context, members []*instance, events []eventstore.RecordedEvent) ([]memberResult, error) {
+	e := r.e
+	tx, err := e.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("begin batch: %w", err)
+	}
+	defer tx.Rollback()
+	var results []memberResult
+	for _, m := range members {
+		pr := m.progress()
+		if pr.retired || pr.state == StateFailed { // retired by a swap since active()
+			continue
+		}
+		// Events are in log order: skip those the member already has.
+		i := sort.Search(len(events), func(i int) bool { return events[i].Position > pr.checkpoint })
+		evs := events[i:]
+		if len(evs) == 0 {
+			continue
+		}
+		res, err := applyMember(ctx, tx, m, evs, e.opts.Now())
+		if err != nil {
+			return nil, err
+		}
+		results = append(results, res)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("commit batch: %w", err)
+	}
+	return results, nil
+}
+
+// applyMember applies evs to one member inside a savepoint. If the model
+// refuses them, the savepoint is rolled back and the events are applied one
+// by one to find the one at fault: the member keeps everything before it
+// and fails on it. Errors returned (rather than recorded as a failure) are
+// not the events' fault and abort the whole batch.
+func applyMember(ctx context.Context, tx *sql.Tx, m *instance, evs []eventstore.RecordedEvent, now time.Time) (memberResult, error) {
+	res := memberResult{m: m}
+	name := m.p.model.name()
+	err := inSavepoint(ctx, tx, func() error { return applyAndCheckpoint(ctx, tx, m, evs) })
+	if err == nil {
+		last := evs[len(evs)-1]
+		res.checkpoint, res.recorded = last.Position, last.RecordedAt
+		return res, nil
+	}
+	if !isPoison(err) {
+		return res, fmt.Errorf("apply batch to %s: %w", name, err)
+	}
+	for i := range evs {
+		one := evs[i : i+1]
+		err := inSavepoint(ctx, tx, func() error { return applyAndCheckpoint(ctx, tx, m, one) })
+		if err == nil {
+			res.checkpoint, res.recorded = one[0].Position, one[0].RecordedAt
+			continue
+		}
+		if !isPoison(err) {
+			return res, fmt.Errorf("apply event to %s: %w", name, err)
+		}
+		res.failure = &Failure{Position: one[0].Position, EventID: one[0].ID.String(), Err: err.Error(), At: now}
+		return res, nil
+	}
+	// Every event applied alone: the batch failed only as a whole (a model
+	// bug); stop on its last event rather than loop.
+	last := evs[len(evs)-1]
+	res.failure = &Failure{Position: last.Position, EventID: last.ID.String(),
+		Err: fmt.Sprintf("batch failed but each event applied alone: %v", err), At: now}
+	return res, nil
+}
+
+func applyAndCheckpoint(ctx context.Context, tx *sql.Tx, m *instance, evs []eventstore.RecordedEvent) error {
+	if err := m.p.model.apply(ctx, tx, m.tables, evs); err != nil {
+		return err
+	}
+	cp, err := sqlPos(evs[len(evs)-1].Position)
+	if err != nil {
+		return eventError(&evs[len(evs)-1], err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE projection_checkpoint SET position = ? WHERE name = ? AND gen = ?`,
+		cp, m.p.model.name(), m.gen); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	return nil
+}
+
+// inSavepoint runs fn inside a savepoint, rolled back if fn fails.
+func inSavepoint(ctx context.Context, tx *sql.Tx, fn func() error) error {
+	if _, err := tx.ExecContext(ctx, `SAVEPOINT member`); err != nil {
+		return fmt.Errorf("savepoint: %w", err)
+	}
+	if err := fn(); err != nil {
+		if _, rbErr := tx.ExecContext(ctx, `ROLLBACK TO member`); rbErr != nil {
+			return errors.Join(err, fmt.Errorf("rollback to savepoint: %w", rbErr))
+		}
+		if _, rbErr := tx.ExecContext(ctx, `RELEASE member`); rbErr != nil {
+			return errors.Join(err, fmt.Errorf("release savepoint: %w", rbErr))
+		}
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `RELEASE member`); err != nil {
+		return fmt.Errorf("release savepoint: %w", err)
+	}
+	return nil
+}
+
+// eventQueue hands events from a subscription's goroutine to the runner
+// without a channel operation per event: the runner takes everything that
+// has arrived in one go, which makes batches as large as the backlog
+// (catch-up) and as small as one event (live tail).
+type eventQueue struct {
+	mu    sync.Mutex
+	buf   []eventstore.RecordedEvent
+	max   int
+	want  int // the taker waits for this many
+	done  bool
+	err   error
+	ready chan struct{} // signalled when events or the end arrive
+	space chan struct{} // signalled when the runner takes events
+}
+
+func newEventQueue(max int) *eventQueue {
+	return &eventQueue{max: max, ready: make(chan struct{}, 1), space: make(chan struct{}, 1)}
+}
+
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// push adds one event, waiting while the queue is full. It returns false
+// when ctx is done.
+func (q *eventQueue) push(ctx context.Context, ev eventstore.RecordedEvent) bool {
+	for {
+		q.mu.Lock()
+		if len(q.buf) < q.max {
+			q.buf = append(q.buf, ev)
+			wake := len(q.buf) == 1 || len(q.buf) == q.want
+			q.mu.Unlock()
+			if wake {
+				signal(q.ready)
+			}
+			return true
+		}
+		q.mu.Unlock()
+		select {
+		case <-q.space:
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+func (q *eventQueue) finish(err error) {
+	q.mu.Lock()
+	q.done, q.err = true, err
+	q.mu.Unlock()
+	signal(q.ready)
+}
+
+// take waits for events (or the end) and moves up to max of them to dst.
+// It waits for at least fill events, or for wait after the first arrived,
+// whichever comes first. pending reports whether more are already waiting.
+func (q *eventQueue) take(ctx context.Context, dst []eventstore.RecordedEvent, max, fill int, wait time.Duration) (out []eventstore.RecordedEvent, pending, done bool, err error) {
+	var deadline <-chan time.Time
+	for {
+		q.mu.Lock()
+		q.want = fill
+		n := len(q.buf)
+		if n > 0 && (n >= fill || q.done || deadlinePassed(deadline)) {
+			n = min(max, n)
+			dst = append(dst, q.buf[:n]...)
+			rest := copy(q.buf, q.buf[n:])
+			clear(q.buf[rest:])
+			q.buf = q.buf[:rest]
+			pending = rest > 0
+			q.mu.Unlock()
+			signal(q.space)
+			return dst, pending, false, nil
+		}
+		if n == 0 && q.done {
+			q.mu.Unlock()
+			return dst, false, true, q.err
+		}
+		q.mu.Unlock()
+		if n > 0 && deadline == nil {
+			t := time.NewTimer(wait)
+			defer t.Stop()
+			deadline = t.C
+		}
+		select {
+		case <-q.ready:
+		case <-deadline:
+			deadline = closedDeadline
+		case <-ctx.Done():
+			return dst, false, true, ctx.Err()
+		}
+	}
+}
+
+// closedDeadline marks a fill wait that has expired.
+var closedDeadline = func() <-chan time.Time {
+	c := make(chan time.Time)
+	close(c)
+	return c
+}()
+
+func deadlinePassed(d <-chan time.Time) bool { return d == closedDeadline }
+
+// catchUpFillWait bounds how long a catching-up runner waits for a batch to
+// fill.
+const catchUpFillWait = 100 * time.Millisecond
+
+// catchingUp reports whether any member is still catching up.
+func (r *runner) catchingUp() bool {
+	for _, m := range r.active() {
+		if m.progress().state == StateCatchingUp {
+			return true
+		}
+	}
+	return false
+}
+
+var debugBatches = os.Getenv("CASEBOOK_DEBUG_BATCHES") != ""
