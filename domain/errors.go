@@ -50,7 +50,6 @@ const (
 	CodeQuantityOverflow         = "quantity_overflow"
 	CodeVersionConflict          = "version_conflict"
 	CodeDuplicateEventID         = "duplicate_event_id"
-	CodeCorruptEvent             = "corrupt_event" // a stored event that cannot be read
 )
 
 // Error is a domain error: a rule broken, bad input, a conflict. Use

@@ -166,7 +166,11 @@ func TestVerifyDetectsDroppedEvent(t *testing.T) {
 	stored := storedOf(chainOfEveryType(t))
 	for k := 0; k < len(stored)-1; k++ {
 		events := slices.Delete(clone(stored), k, k+1)
-		wantInvalidAt(t, "dropped event", Verify(events), uint64(k))
+		got := Verify(events)
+		wantInvalidAt(t, "dropped event", got, uint64(k))
+		if !strings.Contains(got.Reason, "missing or out of order") {
+			t.Fatalf("dropped event: the reason does not say so: %s", got.Reason)
+		}
 		// A forger who also renumbers the versions after the gap is caught
 		// at the same version (by prev_hash, and the version is hashed).
 		for i := k; i < len(events); i++ {

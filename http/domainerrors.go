@@ -1,12 +1,22 @@
 package casehttp
 
 import (
+	"errors"
+
 	"github.com/casebook/casebook/domain"
 )
 
 // domainProblem maps a domain error (a rule broken, bad data, a conflict) to
 // its problem. The domain's stable code travels as the problem's `code`.
 func domainProblem(err error) (*Problem, bool) {
+	if errors.Is(err, domain.ErrCorruptEvent) {
+		// Stored data that cannot be read is the server's failure, not the
+		// client's, whatever rule the decoder says it breaks; verify tells
+		// an auditor where the chain broke.
+		p := newProblem(ProblemCorruptRecord, "A stored event of this case cannot be read; the record was altered outside Casebook.")
+		p.cause = err
+		return p, true
+	}
 	de, ok := domain.AsError(err)
 	if !ok {
 		return nil, false
@@ -23,11 +33,6 @@ func domainProblem(err error) (*Problem, bool) {
 		p = newProblem(ProblemIdempotencyConflict, "%s", de.Message)
 	case de.Code == domain.CodeMalformedJSON:
 		p = newProblem(ProblemMalformedJSON, "%s", de.Message)
-	case de.Code == domain.CodeCorruptEvent:
-		// Stored data that cannot be read is the server's failure, not the
-		// client's; verify tells an auditor where the chain broke.
-		p = newProblem(ProblemCorruptRecord, "%s", de.Message)
-		p.cause = err
 	case de.Kind == domain.KindConflict:
 		p = newProblem(ProblemConflict, "%s", de.Message)
 	case de.Kind == domain.KindNotFound:

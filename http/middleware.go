@@ -110,7 +110,7 @@ func logRequests(logger *slog.Logger) gin.HandlerFunc {
 			slog.String("path", c.Request.URL.Path),
 			slog.Int("status", status),
 			slog.Int("bytes", c.Writer.Size()),
-			slog.Duration("duration", time.Since(start)),
+			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 		}
 		if p, ok := principalFrom(c); ok {
 			attrs = append(attrs, slog.String("role", p.Role), slog.String("agency", p.Agency))

@@ -253,7 +253,9 @@ func openAPIDocument() obj {
 			"title":   "Casebook API",
 			"version": "1.0.0",
 			"description": "Event-sourced case management for organised-crime investigations. " +
-				"Times are RFC 3339 UTC. Errors are RFC 9457 problem documents whose `type` is /problems/{slug}.",
+				"Times are RFC 3339 UTC. Errors are RFC 9457 problem documents (application/problem+json, schema Problem) whose `type` is /problems/{slug}; " +
+				"an unknown route answers 404 and a method a route does not support answers 405 (with Allow), both as problem documents. " +
+				"Every response carries X-Request-ID (the client's, when it sent a safe one).",
 		},
 		"paths": paths,
 		"components": obj{
@@ -376,6 +378,9 @@ func componentSchemas() obj {
 		s[name] = schema
 	}
 	for name, schema := range caseSchemas() {
+		s[name] = schema
+	}
+	for name, schema := range reportSchemas() {
 		s[name] = schema
 	}
 	return s

@@ -47,7 +47,7 @@ func (e *Engine) replay(ctx context.Context, names []string, asOf time.Time, fn 
 		return 0, fmt.Errorf("projections: replay: %w", err)
 	}
 	defer tx.Rollback()
-	src.tx = tx
+	src.ctx, src.db, src.sqlTx = ctx, db, tx
 	if err := fn(src); err != nil {
 		return 0, err
 	}
@@ -101,7 +101,7 @@ func replayInto(ctx context.Context, store eventstore.Store, models []model, asO
 		}
 		defer tx.Rollback()
 		for _, m := range models {
-			if err := m.apply(ctx, tx, src.tables[m.name()], batch); err != nil {
+			if err := m.apply(newDBTx(ctx, db, tx, src.tables[m.name()]), batch); err != nil {
 				return fmt.Errorf("%w: %s cannot replay the log: %w", ErrProjectionFailed, m.name(), err)
 			}
 		}

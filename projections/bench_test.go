@@ -155,3 +155,53 @@ func BenchmarkRebuild(b *testing.B) {
 		b.ReportMetric(float64(applied)/b.Elapsed().Seconds(), "events/s")
 	})
 }
+
+// BenchmarkApply measures each read model's apply alone (events already in
+// memory, one fresh database per round), to see where a rebuild's time goes.
+func BenchmarkApply(b *testing.B) {
+	store, _, _ := benchStore(b)
+	ctx := context.Background()
+	var events []eventstore.RecordedEvent
+	for ev, err := range store.ReadAll(ctx, eventstore.ReadAllOptions{From: 1, Filter: caseFilter}) {
+		if err != nil {
+			b.Fatal(err)
+		}
+		events = append(events, ev)
+	}
+	const batch = 8192
+	for _, m := range newModels(nil) {
+		b.Run(m.name(), func(b *testing.B) {
+			applied := 0
+			for b.Loop() {
+				b.StopTimer()
+				w, r, err := openFileDB(ctx, filepath.Join(b.TempDir(), FileName), 1)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := createGenerationIn(ctx, w, m, 1, nil); err != nil {
+					b.Fatal(err)
+				}
+				ts := newTableSet(m, 1)
+				b.StartTimer()
+				for i := 0; i < len(events); i += batch {
+					tx, err := w.BeginTx(ctx, nil)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if err := m.apply(newDBTx(ctx, w, tx, ts), events[i:min(i+batch, len(events))]); err != nil {
+						b.Fatal(err)
+					}
+					if err := tx.Commit(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				applied += len(events)
+				b.StopTimer()
+				w.Close()
+				r.Close()
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(applied), "ns/event")
+		})
+	}
+}

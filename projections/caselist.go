@@ -95,7 +95,7 @@ type caseRow struct {
 
 const timeLayout = time.RFC3339Nano
 
-func (m caseListModel) apply(ctx context.Context, tx *sql.Tx, ts *tableSet, events []eventstore.RecordedEvent) error {
+func (m caseListModel) apply(tx *dbtx, events []eventstore.RecordedEvent) error {
 	rows := map[uuid.UUID]*caseRow{}
 	var order []*caseRow
 	for i := range events {
@@ -140,7 +140,7 @@ func (m caseListModel) apply(ctx context.Context, tx *sql.Tx, ts *tableSet, even
 				return eventError(ev, err)
 			}
 			if !row.loaded {
-				if err := m.load(ctx, tx, ts, row); err != nil {
+				if err := m.load(tx, row); err != nil {
 					return eventError(ev, err)
 				}
 			}
@@ -158,7 +158,7 @@ func (m caseListModel) apply(ctx context.Context, tx *sql.Tx, ts *tableSet, even
 		row.updatedAt = env.RecordedAt
 	}
 	for _, row := range order {
-		if err := m.write(ctx, tx, ts, row); err != nil {
+		if err := m.write(tx, row); err != nil {
 			return err
 		}
 	}
@@ -166,11 +166,11 @@ func (m caseListModel) apply(ctx context.Context, tx *sql.Tx, ts *tableSet, even
 }
 
 // load reads a case's row into r (keeping what the batch set since).
-func (caseListModel) load(ctx context.Context, tx *sql.Tx, ts *tableSet, r *caseRow) error {
+func (caseListModel) load(tx *dbtx, r *caseRow) error {
 	var agencies, crimeTypes, opened, status string
-	err := tx.QueryRowContext(ctx, ts.sql(`SELECT seq, reference, title, lead_agency, agencies, crime_types, location,
-		status, opened_at FROM {cases} WHERE case_id = ?`), r.id).
-		Scan(&r.seq, &r.reference, &r.title, &r.lead, &agencies, &crimeTypes, &r.location, &status, &opened)
+	err := tx.scanRow(`SELECT seq, reference, title, lead_agency, agencies, crime_types, location,
+		status, opened_at FROM {cases} WHERE case_id = ?`, []any{r.id},
+		&r.seq, &r.reference, &r.title, &r.lead, &agencies, &crimeTypes, &r.location, &status, &opened)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("%s before CaseOpened", r.first.Type)
 	}
@@ -193,24 +193,24 @@ func (caseListModel) load(ctx context.Context, tx *sql.Tx, ts *tableSet, r *case
 	return nil
 }
 
-func (caseListModel) write(ctx context.Context, tx *sql.Tx, ts *tableSet, r *caseRow) error {
+func (caseListModel) write(tx *dbtx, r *caseRow) error {
 	updated := r.updatedAt.UTC().Format(timeLayout)
 	if r.isNew {
 		agencies, _ := json.Marshal(r.agencies)
 		crimeTypes, _ := json.Marshal(r.crimeTypes)
-		if _, err := tx.ExecContext(ctx, ts.sql(`INSERT INTO {cases} (seq, case_id, reference, title, lead_agency, agencies,
-			crime_types, location, status, version, position, opened_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		if _, err := tx.exec(`INSERT INTO {cases} (seq, case_id, reference, title, lead_agency, agencies,
+			crime_types, location, status, version, position, opened_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.seq, r.id, r.reference, r.title, r.lead, string(agencies), string(crimeTypes), r.location, r.status,
 			int64(r.version), r.position, r.openedAt.UTC().Format(timeLayout), updated); err != nil {
 			return eventError(r.first, fmt.Errorf("insert case: %w", err))
 		}
 		for _, a := range r.agencies {
-			if _, err := tx.ExecContext(ctx, ts.sql(`INSERT OR IGNORE INTO {case_agencies} (agency, seq) VALUES (?, ?)`), a, r.seq); err != nil {
+			if _, err := tx.exec(`INSERT OR IGNORE INTO {case_agencies} (agency, seq) VALUES (?, ?)`, a, r.seq); err != nil {
 				return fmt.Errorf("insert case %s agency: %w", r.id, err)
 			}
 		}
 		for _, c := range r.crimeTypes {
-			if _, err := tx.ExecContext(ctx, ts.sql(`INSERT OR IGNORE INTO {case_crime_types} (crime_type, seq) VALUES (?, ?)`), c, r.seq); err != nil {
+			if _, err := tx.exec(`INSERT OR IGNORE INTO {case_crime_types} (crime_type, seq) VALUES (?, ?)`, c, r.seq); err != nil {
 				return fmt.Errorf("insert case %s crime type: %w", r.id, err)
 			}
 		}
@@ -221,14 +221,14 @@ func (caseListModel) write(ctx context.Context, tx *sql.Tx, ts *tableSet, r *cas
 	switch {
 	case r.loaded:
 		agencies, _ := json.Marshal(r.agencies)
-		res, err = tx.ExecContext(ctx, ts.sql(`UPDATE {cases} SET agencies = ?, status = ?, version = ?, position = ?, updated_at = ?
-			WHERE case_id = ?`), string(agencies), r.status, int64(r.version), r.position, updated, r.id)
+		res, err = tx.exec(`UPDATE {cases} SET agencies = ?, status = ?, version = ?, position = ?, updated_at = ?
+			WHERE case_id = ?`, string(agencies), r.status, int64(r.version), r.position, updated, r.id)
 	case r.statusChanged:
-		res, err = tx.ExecContext(ctx, ts.sql(`UPDATE {cases} SET status = ?, version = ?, position = ?, updated_at = ?
-			WHERE case_id = ?`), r.status, int64(r.version), r.position, updated, r.id)
+		res, err = tx.exec(`UPDATE {cases} SET status = ?, version = ?, position = ?, updated_at = ?
+			WHERE case_id = ?`, r.status, int64(r.version), r.position, updated, r.id)
 	default:
-		res, err = tx.ExecContext(ctx, ts.sql(`UPDATE {cases} SET version = ?, position = ?, updated_at = ?
-			WHERE case_id = ?`), int64(r.version), r.position, updated, r.id)
+		res, err = tx.exec(`UPDATE {cases} SET version = ?, position = ?, updated_at = ?
+			WHERE case_id = ?`, int64(r.version), r.position, updated, r.id)
 	}
 	if err != nil {
 		return fmt.Errorf("update case %s: %w", r.id, err)
@@ -240,11 +240,11 @@ func (caseListModel) write(ctx context.Context, tx *sql.Tx, ts *tableSet, r *cas
 	}
 	if len(r.newAgencies) > 0 {
 		var seq int64
-		if err := tx.QueryRowContext(ctx, ts.sql(`SELECT seq FROM {cases} WHERE case_id = ?`), r.id).Scan(&seq); err != nil {
+		if err := tx.scanRow(`SELECT seq FROM {cases} WHERE case_id = ?`, []any{r.id}, &seq); err != nil {
 			return fmt.Errorf("case %s: %w", r.id, err)
 		}
 		for _, a := range r.newAgencies {
-			if _, err := tx.ExecContext(ctx, ts.sql(`INSERT OR IGNORE INTO {case_agencies} (agency, seq) VALUES (?, ?)`), a, seq); err != nil {
+			if _, err := tx.exec(`INSERT OR IGNORE INTO {case_agencies} (agency, seq) VALUES (?, ?)`, a, seq); err != nil {
 				return fmt.Errorf("insert case %s agency: %w", r.id, err)
 			}
 		}
@@ -325,7 +325,7 @@ func (e *Engine) ListCases(ctx context.Context, q CaseQuery) (CasePage, error) {
 	}
 	var page CasePage
 	pos, err := e.readLive(ctx, []string{CaseList}, func(src *source) error {
-		ts := src.tables[CaseList]
+		tx := src.tx(CaseList)
 		where := []string{"1 = 1"}
 		var args []any
 		if !q.AllAgencies {
@@ -354,9 +354,9 @@ func (e *Engine) ListCases(ctx context.Context, q CaseQuery) (CasePage, error) {
 			args = append(args, before)
 		}
 		args = append(args, limit+1)
-		rows, err := src.tx.QueryContext(ctx, ts.sql(`SELECT c.seq, c.case_id, c.reference, c.title, c.lead_agency, c.agencies,
+		rows, err := tx.query(`SELECT c.seq, c.case_id, c.reference, c.title, c.lead_agency, c.agencies,
 			c.crime_types, c.location, c.status, c.version, c.opened_at, c.updated_at FROM {cases} c
-			WHERE `+strings.Join(where, " AND ")+` ORDER BY c.seq DESC LIMIT ?`), args...)
+			WHERE `+strings.Join(where, " AND ")+` ORDER BY c.seq DESC LIMIT ?`, args...)
 		if err != nil {
 			return fmt.Errorf("projections: list cases: %w", err)
 		}

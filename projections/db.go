@@ -120,3 +120,57 @@ func isPoison(err error) bool {
 	}
 	return false
 }
+
+// dbtx is one transaction's view of one generation's tables. Statements are
+// prepared once per database and generation (tableSet.prepared) and bound
+// to the transaction on first use: preparing costs more than most of the
+// statements themselves.
+type dbtx struct {
+	ctx   context.Context
+	tx    *sql.Tx
+	db    *sql.DB // the database tx belongs to
+	ts    *tableSet
+	stmts map[string]*sql.Stmt
+}
+
+func newDBTx(ctx context.Context, db *sql.DB, tx *sql.Tx, ts *tableSet) *dbtx {
+	return &dbtx{ctx: ctx, tx: tx, db: db, ts: ts, stmts: map[string]*sql.Stmt{}}
+}
+
+func (d *dbtx) stmt(tmpl string) (*sql.Stmt, error) {
+	if st, ok := d.stmts[tmpl]; ok {
+		return st, nil
+	}
+	prepared, err := d.ts.prepared(d.ctx, d.db, tmpl)
+	if err != nil {
+		return nil, err
+	}
+	st := d.tx.StmtContext(d.ctx, prepared)
+	d.stmts[tmpl] = st
+	return st, nil
+}
+
+func (d *dbtx) exec(tmpl string, args ...any) (sql.Result, error) {
+	st, err := d.stmt(tmpl)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(d.ctx, args...)
+}
+
+func (d *dbtx) query(tmpl string, args ...any) (*sql.Rows, error) {
+	st, err := d.stmt(tmpl)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(d.ctx, args...)
+}
+
+// scanRow runs a query of one row into dest; sql.ErrNoRows when none.
+func (d *dbtx) scanRow(tmpl string, args []any, dest ...any) error {
+	st, err := d.stmt(tmpl)
+	if err != nil {
+		return err
+	}
+	return st.QueryRowContext(d.ctx, args...).Scan(dest...)
+}

@@ -476,6 +476,7 @@ func (e *Engine) Rebuild(ctx context.Context, name string) error {
 	p.mu.RUnlock()
 	if old != nil {
 		old.retire()
+		old.tables.closeStatements()
 		if err := e.abandonBuilding(ctx, p, old.gen); err != nil {
 			return err
 		}
@@ -549,6 +550,7 @@ func (e *Engine) maybeSwap(ctx context.Context, p *projection) {
 	p.active, p.building = b, nil
 	p.mu.Unlock()
 	a.retire()
+	a.tables.closeStatements()
 	e.log.Info("projections: rebuilt generation swapped in", "projection", p.model.name(),
 		"generation", b.gen, "version", b.version, "position", bp.position)
 	if err := e.dropGeneration(ctx, p.model, a.gen, nil); err != nil {

@@ -2,8 +2,8 @@ package projections
 
 import (
 	"cmp"
-	"context"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -19,14 +19,15 @@ import (
 // A fact model is a read model of countable events (arrests, seizures,
 // detections). Its tables, per generation:
 //
-//	{facts}  one row per event counted: position (the rowid), event_id
-//	         (unique), case_id, occurred_at (Unix ns, indexed), day,
-//	         retracted flag, the dimension columns (agency, location, …),
-//	         the sub-key columns (commodity, unit) and the summed columns
-//	         (people, quantity in millionths).
-//	{days}   pre-aggregated per (dim, day, key, sub-keys): count n and sums,
-//	         where dim is "*" (key "") for totals or a dimension's name.
-//	{months} the same per month.
+//	{facts}   one row per event counted, clustered by (occurred_at,
+//	          position) so that a period is one range of the table:
+//	          event_key (the id's first 8 bytes, indexed, to find the fact
+//	          a retraction names), event_id, retracted flag, the dimension
+//	          columns (agency, location, …), the sub-key columns (commodity,
+//	          unit) and the summed columns (people, quantity in millionths).
+//	{days}    pre-aggregated per (dim, day, key, sub-keys): count n and
+//	          sums, where dim is "*" (key "") for totals, or a dimension.
+//	{months}  the same per month.
 //
 // A report over [from, to) reads month buckets for the whole months, day
 // buckets for the whole days around them and the facts of the partial days
@@ -67,6 +68,9 @@ func (m *factModel) eventTypes() []string {
 
 func (m *factModel) ph(suffix string) string { return "{" + m.spec.name + "_" + suffix + "}" }
 
+// columns lists the fact's own columns: dims, sub-keys, sums.
+func (m *factModel) columns() []string { return slices.Concat(m.spec.dims, m.spec.sub, m.spec.sums) }
+
 func (m *factModel) schema() []string {
 	s := m.spec
 	var cols []string
@@ -79,15 +83,15 @@ func (m *factModel) schema() []string {
 	facts := m.ph("facts")
 	ddl := []string{
 		`CREATE TABLE ` + facts + ` (
-			position    INTEGER PRIMARY KEY,
-			event_id    TEXT NOT NULL,
-			case_id     TEXT NOT NULL,
 			occurred_at INTEGER NOT NULL,
-			day         TEXT NOT NULL,
+			position    INTEGER NOT NULL,
+			event_key   INTEGER NOT NULL,
+			event_id    TEXT NOT NULL,
 			retracted   INTEGER NOT NULL DEFAULT 0,
-			` + strings.Join(cols, ",\n\t\t\t") + `)`,
-		`CREATE UNIQUE INDEX ` + facts + `_event ON ` + facts + ` (event_id)`,
-		`CREATE INDEX ` + facts + `_occurred ON ` + facts + ` (occurred_at)`,
+			` + strings.Join(cols, ",\n\t\t\t") + `,
+			PRIMARY KEY (occurred_at, position)
+		) WITHOUT ROWID`,
+		`CREATE INDEX ` + facts + `_event ON ` + facts + ` (event_key)`,
 	}
 	for _, b := range []struct{ table, period string }{{m.ph("days"), "day"}, {m.ph("months"), "month"}} {
 		var bcols []string
@@ -112,6 +116,9 @@ func (m *factModel) schema() []string {
 	return ddl
 }
 
+// eventKey is the indexed part of an event id.
+func eventKey(id uuid.UUID) int64 { return int64(binary.BigEndian.Uint64(id[:8])) }
+
 // bucketKey identifies one bucket row.
 type bucketKey struct {
 	month  bool
@@ -126,35 +133,11 @@ type bucketDelta struct {
 	sums []int64
 }
 
-func (m *factModel) apply(ctx context.Context, tx *sql.Tx, ts *tableSet, events []eventstore.RecordedEvent) error {
+func (m *factModel) apply(tx *dbtx, events []eventstore.RecordedEvent) error {
 	s := m.spec
-	var insert *sql.Stmt
 	deltas := map[bucketKey]*bucketDelta{}
-	add := func(day string, f fact, sign int64) {
-		sub := strings.Join(f.sub, "\x00")
-		for _, month := range []bool{false, true} {
-			period := day
-			if month {
-				period = day[:7]
-			}
-			keys := [][2]string{{totalDim, ""}}
-			for i, d := range s.dims {
-				keys = append(keys, [2]string{d, f.dims[i]})
-			}
-			for _, k := range keys {
-				bk := bucketKey{month: month, dim: k[0], period: period, key: k[1], sub: sub}
-				d := deltas[bk]
-				if d == nil {
-					d = &bucketDelta{sums: make([]int64, len(s.sums))}
-					deltas[bk] = d
-				}
-				d.n += sign
-				for i, v := range f.sums {
-					d.sums[i] += sign * v
-				}
-			}
-		}
-	}
+	insertSQL := m.insertSQL()
+	args := make([]any, 0, 5+len(m.columns()))
 	for i := range events {
 		ev := &events[i]
 		switch ev.Type {
@@ -171,40 +154,68 @@ func (m *factModel) apply(ctx context.Context, tx *sql.Tx, ts *tableSet, events 
 			if err != nil {
 				return eventError(ev, err)
 			}
-			caseID, _ := domain.CaseIDFromStream(ev.Stream)
-			if insert == nil {
-				if insert, err = tx.PrepareContext(ctx, ts.sql(m.insertSQL())); err != nil {
-					return fmt.Errorf("prepare: %w", err)
-				}
-				defer insert.Close()
+			pos, err := sqlPos(ev.Position)
+			if err != nil {
+				return eventError(ev, err)
 			}
-			day := dayKey(env.OccurredAt)
-			args := []any{int64(ev.Position), ev.ID.String(), caseID.String(), occ, day}
-			for _, v := range slices.Concat(f.dims, f.sub) {
+			args = append(args[:0], occ, pos, eventKey(ev.ID), ev.ID.String())
+			for _, v := range f.dims {
+				args = append(args, v)
+			}
+			for _, v := range f.sub {
 				args = append(args, v)
 			}
 			for _, v := range f.sums {
 				args = append(args, v)
 			}
-			if _, err := insert.ExecContext(ctx, args...); err != nil {
+			if _, err := tx.exec(insertSQL, args...); err != nil {
 				return eventError(ev, fmt.Errorf("insert fact: %w", err))
 			}
-			add(day, f, +1)
+			m.add(deltas, env.OccurredAt, f, +1)
 		case domain.TypeEntryRetracted:
 			target, err := retractedID(ev)
 			if err != nil {
 				return eventError(ev, err)
 			}
-			day, f, found, err := m.retract(ctx, tx, ts, target)
+			occ, f, found, err := m.retract(tx, target)
 			if err != nil {
 				return eventError(ev, err)
 			}
 			if found {
-				add(day, f, -1)
+				m.add(deltas, occ, f, -1)
 			}
 		}
 	}
-	return m.flush(ctx, tx, ts, deltas)
+	return m.flush(tx, deltas)
+}
+
+// add counts a fact (sign +1) or uncounts it (-1) in the batch's deltas: in
+// its day and its month, in the totals and under each dimension.
+func (m *factModel) add(deltas map[bucketKey]*bucketDelta, occurred time.Time, f fact, sign int64) {
+	s := m.spec
+	day := dayKey(occurred)
+	sub := strings.Join(f.sub, "\x00")
+	for _, month := range []bool{false, true} {
+		period := day
+		if month {
+			period = day[:7]
+		}
+		for i := -1; i < len(s.dims); i++ {
+			bk := bucketKey{month: month, dim: totalDim, period: period, sub: sub}
+			if i >= 0 {
+				bk.dim, bk.key = s.dims[i], f.dims[i]
+			}
+			d := deltas[bk]
+			if d == nil {
+				d = &bucketDelta{sums: make([]int64, len(s.sums))}
+				deltas[bk] = d
+			}
+			d.n += sign
+			for j, v := range f.sums {
+				d.sums[j] += sign * v
+			}
+		}
+	}
 }
 
 // retractedID reads the id an EntryRetracted names.
@@ -223,13 +234,11 @@ func retractedID(ev *eventstore.RecordedEvent) (uuid.UUID, error) {
 // retract flags the fact of event id as retracted and returns it, when the
 // model has it (a retraction names an event of any type) and it was not
 // already retracted.
-func (m *factModel) retract(ctx context.Context, tx *sql.Tx, ts *tableSet, id uuid.UUID) (day string, f fact, found bool, err error) {
+func (m *factModel) retract(tx *dbtx, id uuid.UUID) (occurred time.Time, f fact, found bool, err error) {
 	s := m.spec
-	cols := slices.Concat(s.dims, s.sub, s.sums)
-	q := ts.sql(`SELECT position, day, ` + strings.Join(cols, ", ") + ` FROM ` + m.ph("facts") + ` WHERE event_id = ? AND retracted = 0`)
 	f = fact{dims: make([]string, len(s.dims)), sub: make([]string, len(s.sub)), sums: make([]int64, len(s.sums))}
-	var pos int64
-	dest := []any{&pos, &day}
+	var occ, pos int64
+	dest := []any{&occ, &pos}
 	for i := range f.dims {
 		dest = append(dest, &f.dims[i])
 	}
@@ -239,31 +248,32 @@ func (m *factModel) retract(ctx context.Context, tx *sql.Tx, ts *tableSet, id uu
 	for i := range f.sums {
 		dest = append(dest, &f.sums[i])
 	}
-	switch err := tx.QueryRowContext(ctx, q, id.String()).Scan(dest...); {
+	q := `SELECT occurred_at, position, ` + strings.Join(m.columns(), ", ") + ` FROM ` + m.ph("facts") +
+		` WHERE event_key = ? AND event_id = ? AND retracted = 0`
+	switch err := tx.scanRow(q, []any{eventKey(id), id.String()}, dest...); {
 	case errors.Is(err, sql.ErrNoRows):
-		return "", fact{}, false, nil
+		return time.Time{}, fact{}, false, nil
 	case err != nil:
-		return "", fact{}, false, fmt.Errorf("find retracted fact: %w", err)
+		return time.Time{}, fact{}, false, fmt.Errorf("find retracted fact: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, ts.sql(`UPDATE `+m.ph("facts")+` SET retracted = 1 WHERE position = ?`), pos); err != nil {
-		return "", fact{}, false, fmt.Errorf("flag retracted fact: %w", err)
+	if _, err := tx.exec(`UPDATE `+m.ph("facts")+` SET retracted = 1 WHERE occurred_at = ? AND position = ?`, occ, pos); err != nil {
+		return time.Time{}, fact{}, false, fmt.Errorf("flag retracted fact: %w", err)
 	}
-	return day, f, true, nil
+	return time.Unix(0, occ).UTC(), f, true, nil
 }
 
 func (m *factModel) insertSQL() string {
-	s := m.spec
-	cols := slices.Concat([]string{"position", "event_id", "case_id", "occurred_at", "day"}, s.dims, s.sub, s.sums)
+	cols := slices.Concat([]string{"occurred_at", "position", "event_key", "event_id"}, m.columns())
 	return `INSERT INTO ` + m.ph("facts") + ` (` + strings.Join(cols, ", ") + `) VALUES (?` + strings.Repeat(", ?", len(cols)-1) + `)`
 }
 
 // flush writes the batch's bucket deltas: one upsert per bucket touched.
-func (m *factModel) flush(ctx context.Context, tx *sql.Tx, ts *tableSet, deltas map[bucketKey]*bucketDelta) error {
+func (m *factModel) flush(tx *dbtx, deltas map[bucketKey]*bucketDelta) error {
 	if len(deltas) == 0 {
 		return nil
 	}
 	s := m.spec
-	var stmts [2]*sql.Stmt
+	var upserts [2]string
 	for i, b := range []struct{ table, period string }{{m.ph("days"), "day"}, {m.ph("months"), "month"}} {
 		cols := slices.Concat([]string{"dim", b.period, "key"}, s.sub, []string{"n"}, s.sums)
 		conflict := slices.Concat([]string{"dim", b.period, "key"}, s.sub)
@@ -271,22 +281,16 @@ func (m *factModel) flush(ctx context.Context, tx *sql.Tx, ts *tableSet, deltas 
 		for _, c := range s.sums {
 			set = append(set, c+" = "+c+" + excluded."+c)
 		}
-		q := `INSERT INTO ` + b.table + ` (` + strings.Join(cols, ", ") + `) VALUES (?` + strings.Repeat(", ?", len(cols)-1) +
+		upserts[i] = `INSERT INTO ` + b.table + ` (` + strings.Join(cols, ", ") + `) VALUES (?` + strings.Repeat(", ?", len(cols)-1) +
 			`) ON CONFLICT (` + strings.Join(conflict, ", ") + `) DO UPDATE SET ` + strings.Join(set, ", ")
-		st, err := tx.PrepareContext(ctx, ts.sql(q))
-		if err != nil {
-			return fmt.Errorf("prepare bucket upsert: %w", err)
-		}
-		defer st.Close()
-		stmts[i] = st
 	}
-	// Sorted, the upserts walk the bucket B-trees in order.
 	keys := make([]bucketKey, 0, len(deltas))
 	for k, d := range deltas {
 		if d.n != 0 || slices.ContainsFunc(d.sums, func(v int64) bool { return v != 0 }) {
 			keys = append(keys, k)
 		}
 	}
+	// Sorted, the upserts walk the bucket B-trees in order.
 	slices.SortFunc(keys, func(a, b bucketKey) int {
 		if a.month != b.month {
 			if a.month {
@@ -296,9 +300,10 @@ func (m *factModel) flush(ctx context.Context, tx *sql.Tx, ts *tableSet, deltas 
 		}
 		return cmp.Or(cmp.Compare(a.dim, b.dim), cmp.Compare(a.period, b.period), cmp.Compare(a.key, b.key), cmp.Compare(a.sub, b.sub))
 	})
+	args := make([]any, 0, 4+len(s.sub)+len(s.sums))
 	for _, k := range keys {
 		d := deltas[k]
-		args := []any{k.dim, k.period, k.key}
+		args = append(args[:0], k.dim, k.period, k.key)
 		if len(s.sub) > 0 {
 			for _, v := range strings.Split(k.sub, "\x00") {
 				args = append(args, v)
@@ -308,11 +313,11 @@ func (m *factModel) flush(ctx context.Context, tx *sql.Tx, ts *tableSet, deltas 
 		for _, v := range d.sums {
 			args = append(args, v)
 		}
-		st := stmts[0]
+		q := upserts[0]
 		if k.month {
-			st = stmts[1]
+			q = upserts[1]
 		}
-		if _, err := st.ExecContext(ctx, args...); err != nil {
+		if _, err := tx.exec(q, args...); err != nil {
 			return fmt.Errorf("update bucket %s %s %q: %w", k.dim, k.period, k.key, err)
 		}
 	}
@@ -339,109 +344,124 @@ type factGroup struct {
 	ids  []string
 }
 
-// groupExprs returns, for a report's group_by, the bucket dimension to read
-// and the SQL expressions of the key over day buckets, month buckets and
-// facts.
-func (m *factModel) groupExprs(groupBy string) (dim, dayExpr, monthExpr, factExpr string, useMonths bool, err error) {
+// groupKey computes a fact's group key in Go (for facts read one by one).
+type groupKey func(occurred time.Time, dims []string) string
+
+// groupExprs returns, for a report's group_by, the bucket dimension to read,
+// the SQL expressions of the key over day and month buckets, and the key of
+// a single fact.
+func (m *factModel) groupExprs(groupBy string) (dim, dayExpr, monthExpr string, factKey groupKey, useMonths bool, err error) {
 	switch groupBy {
 	case "":
-		return totalDim, "''", "''", "''", true, nil
+		return totalDim, "''", "''", func(time.Time, []string) string { return "" }, true, nil
 	case "day":
-		return totalDim, "day", "", "day", false, nil
+		return totalDim, "day", "", func(t time.Time, _ []string) string { return dayKey(t) }, false, nil
 	case "month":
-		return totalDim, "substr(day, 1, 7)", "month", "substr(day, 1, 7)", true, nil
+		return totalDim, "substr(day, 1, 7)", "month", func(t time.Time, _ []string) string { return monthKey(t) }, true, nil
 	case "year":
-		return totalDim, "substr(day, 1, 4)", "substr(month, 1, 4)", "substr(day, 1, 4)", true, nil
+		return totalDim, "substr(day, 1, 4)", "substr(month, 1, 4)", func(t time.Time, _ []string) string { return dayKey(t)[:4] }, true, nil
 	}
-	if slices.Contains(m.spec.dims, groupBy) {
-		return groupBy, "key", "key", groupBy, true, nil
+	if i := slices.Index(m.spec.dims, groupBy); i >= 0 {
+		return groupBy, "key", "key", func(_ time.Time, dims []string) string { return dims[i] }, true, nil
 	}
-	return "", "", "", "", false, fmt.Errorf("cannot group %s by %q", m.spec.name, groupBy)
+	return "", "", "", nil, false, fmt.Errorf("cannot group %s by %q", m.spec.name, groupBy)
 }
 
 // query answers a report over [from, to) grouped by groupBy ("" for the
 // totals), with explain the event ids of every group. Groups are sorted by
 // key, then sub-keys; groups that add up to nothing are left out.
-func (m *factModel) query(ctx context.Context, tx *sql.Tx, ts *tableSet, from, to time.Time, groupBy string, explain bool) ([]factGroup, error) {
+func (m *factModel) query(tx *dbtx, from, to time.Time, groupBy string, explain bool) ([]factGroup, error) {
 	s := m.spec
-	dim, dayExpr, monthExpr, factExpr, useMonths, err := m.groupExprs(groupBy)
+	dim, dayExpr, monthExpr, factKey, useMonths, err := m.groupExprs(groupBy)
 	if err != nil {
 		return nil, err
 	}
 	segs := split(from, to, useMonths)
 	groups := map[string]*factGroup{}
-	subCols := ""
-	for _, c := range s.sub {
-		subCols += ", " + c
+	group := func(key string, sub []string) *factGroup {
+		id := key + "\x00" + strings.Join(sub, "\x00")
+		g := groups[id]
+		if g == nil {
+			g = &factGroup{key: key, sub: sub, sums: make([]int64, len(s.sums))}
+			groups[id] = g
+		}
+		return g
 	}
-	sumCols := ""
+	subCols, sumCols, groupCols := "", "", "1"
+	for i, c := range s.sub {
+		subCols += ", " + c
+		groupCols += fmt.Sprintf(", %d", i+2)
+	}
 	for _, c := range s.sums {
 		sumCols += ", SUM(" + c + ")"
 	}
-	groupCols := "1"
-	for i := range s.sub {
-		groupCols += fmt.Sprintf(", %d", i+2)
-	}
-	scan := func(rows *sql.Rows) error {
+	scanBuckets := func(rows *sql.Rows) error {
 		defer rows.Close()
 		for rows.Next() {
-			g := factGroup{sub: make([]string, len(s.sub)), sums: make([]int64, len(s.sums))}
-			dest := []any{&g.key}
-			for i := range g.sub {
-				dest = append(dest, &g.sub[i])
+			var key string
+			var n int64
+			sub := make([]string, len(s.sub))
+			sums := make([]int64, len(s.sums))
+			dest := []any{&key}
+			for i := range sub {
+				dest = append(dest, &sub[i])
 			}
-			dest = append(dest, &g.n)
-			for i := range g.sums {
-				dest = append(dest, &g.sums[i])
+			dest = append(dest, &n)
+			for i := range sums {
+				dest = append(dest, &sums[i])
 			}
 			if err := rows.Scan(dest...); err != nil {
 				return err
 			}
-			id := g.key + "\x00" + strings.Join(g.sub, "\x00")
-			if acc, ok := groups[id]; ok {
-				acc.n += g.n
-				for i := range acc.sums {
-					acc.sums[i] += g.sums[i]
-				}
-			} else {
-				groups[id] = &g
+			g := group(key, sub)
+			g.n += n
+			for i := range sums {
+				g.sums[i] += sums[i]
 			}
 		}
 		return rows.Err()
 	}
 	for _, r := range segs.months {
-		rows, err := tx.QueryContext(ctx, ts.sql(`SELECT `+monthExpr+subCols+`, SUM(n)`+sumCols+` FROM `+m.ph("months")+
-			` WHERE dim = ? AND month >= ? AND month < ? GROUP BY `+groupCols), dim, r[0], r[1])
+		rows, err := tx.query(`SELECT `+monthExpr+subCols+`, SUM(n)`+sumCols+` FROM `+m.ph("months")+
+			` WHERE dim = ? AND month >= ? AND month < ? GROUP BY `+groupCols, dim, r[0], r[1])
 		if err == nil {
-			err = scan(rows)
+			err = scanBuckets(rows)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: month buckets: %w", s.name, err)
 		}
 	}
 	for _, r := range segs.days {
-		rows, err := tx.QueryContext(ctx, ts.sql(`SELECT `+dayExpr+subCols+`, SUM(n)`+sumCols+` FROM `+m.ph("days")+
-			` WHERE dim = ? AND day >= ? AND day < ? GROUP BY `+groupCols), dim, r[0], r[1])
+		rows, err := tx.query(`SELECT `+dayExpr+subCols+`, SUM(n)`+sumCols+` FROM `+m.ph("days")+
+			` WHERE dim = ? AND day >= ? AND day < ? GROUP BY `+groupCols, dim, r[0], r[1])
 		if err == nil {
-			err = scan(rows)
+			err = scanBuckets(rows)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: day buckets: %w", s.name, err)
 		}
 	}
+	// The partial days at the ends, fact by fact.
 	for _, r := range segs.facts {
-		rows, err := tx.QueryContext(ctx, ts.sql(`SELECT `+factExpr+subCols+`, COUNT(*)`+sumCols+` FROM `+m.ph("facts")+
-			` WHERE occurred_at >= ? AND occurred_at < ? AND retracted = 0 GROUP BY `+groupCols), r[0], r[1])
-		if err == nil {
-			err = scan(rows)
-		}
+		err := m.eachFact(tx, r[0], r[1], func(occ time.Time, f fact, _ string) {
+			g := group(factKey(occ, f.dims), f.sub)
+			g.n++
+			for i, v := range f.sums {
+				g.sums[i] += v
+			}
+		})
 		if err != nil {
 			return nil, fmt.Errorf("%s: facts: %w", s.name, err)
 		}
 	}
+	// The drill-down: every fact of the period, for its event id.
 	if explain {
-		if err := m.explain(ctx, tx, ts, from, to, factExpr, groups); err != nil {
-			return nil, err
+		err := m.eachFact(tx, nanos(from), nanos(to), func(occ time.Time, f fact, id string) {
+			g := group(factKey(occ, f.dims), f.sub)
+			g.ids = append(g.ids, id)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%s: explain: %w", s.name, err)
 		}
 	}
 	out := make([]factGroup, 0, len(groups))
@@ -459,34 +479,34 @@ func (m *factModel) query(ctx context.Context, tx *sql.Tx, ts *tableSet, from, t
 	return out, nil
 }
 
-// explain lists the event ids behind each group, in log order, from the
-// facts (one index range over occurred_at).
-func (m *factModel) explain(ctx context.Context, tx *sql.Tx, ts *tableSet, from, to time.Time, factExpr string, groups map[string]*factGroup) error {
+// eachFact calls fn with every unretracted fact that occurred in [from, to),
+// in occurred_at order (one range of the clustered table).
+func (m *factModel) eachFact(tx *dbtx, from, to int64, fn func(occurred time.Time, f fact, eventID string)) error {
 	s := m.spec
-	subCols := ""
-	for _, c := range s.sub {
-		subCols += ", " + c
-	}
-	rows, err := tx.QueryContext(ctx, ts.sql(`SELECT `+factExpr+subCols+`, event_id FROM `+m.ph("facts")+
-		` WHERE occurred_at >= ? AND occurred_at < ? AND retracted = 0 ORDER BY position`), nanos(from), nanos(to))
+	rows, err := tx.query(`SELECT occurred_at, event_id, `+strings.Join(m.columns(), ", ")+` FROM `+m.ph("facts")+
+		` WHERE occurred_at >= ? AND occurred_at < ? AND retracted = 0 ORDER BY occurred_at, position`, from, to)
 	if err != nil {
-		return fmt.Errorf("%s: explain: %w", s.name, err)
+		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var key, id string
-		sub := make([]string, len(s.sub))
-		dest := []any{&key}
-		for i := range sub {
-			dest = append(dest, &sub[i])
+		var occ int64
+		var id string
+		f := fact{dims: make([]string, len(s.dims)), sub: make([]string, len(s.sub)), sums: make([]int64, len(s.sums))}
+		dest := []any{&occ, &id}
+		for i := range f.dims {
+			dest = append(dest, &f.dims[i])
 		}
-		dest = append(dest, &id)
+		for i := range f.sub {
+			dest = append(dest, &f.sub[i])
+		}
+		for i := range f.sums {
+			dest = append(dest, &f.sums[i])
+		}
 		if err := rows.Scan(dest...); err != nil {
-			return fmt.Errorf("%s: explain: %w", s.name, err)
+			return err
 		}
-		if g, ok := groups[key+"\x00"+strings.Join(sub, "\x00")]; ok {
-			g.ids = append(g.ids, id)
-		}
+		fn(time.Unix(0, occ).UTC(), f, id)
 	}
 	return rows.Err()
 }

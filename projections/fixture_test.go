@@ -25,11 +25,11 @@ type fixture struct {
 	gang1, gang2, gang3 uuid.UUID
 	// ids of interesting events
 	arrestBeforeFrom, arrestAtFrom, arrestFrench, arrestAtTo, arrestRetracted written
-	dismantleB1, dismantleA1, dismantleB2, dismantleAtTo                     written
-	retractDismantleB1                                                       written
+	dismantleB1, dismantleA1, dismantleB2, dismantleAtTo                      written
+	retractDismantleB1                                                        written
 	// recordedAt of the retraction of the first dismantling (as_of tests)
 	beforeRetraction, afterRetraction time.Time
-	beforeArrestRetraction           time.Time
+	beforeArrestRetraction            time.Time
 }
 
 func writeFixture(w *logWriter) fixture {

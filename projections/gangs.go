@@ -1,7 +1,6 @@
 package projections
 
 import (
-	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -70,7 +69,7 @@ func (gangsModel) schema() []string {
 	}
 }
 
-func (m gangsModel) apply(ctx context.Context, tx *sql.Tx, ts *tableSet, events []eventstore.RecordedEvent) error {
+func (m gangsModel) apply(tx *dbtx, events []eventstore.RecordedEvent) error {
 	touched := map[string]bool{}
 	for i := range events {
 		ev := &events[i]
@@ -90,8 +89,8 @@ func (m gangsModel) apply(ctx context.Context, tx *sql.Tx, ts *tableSet, events 
 			}
 			caseID, _ := domain.CaseIDFromStream(ev.Stream)
 			group := g.GroupID.String()
-			if _, err := tx.ExecContext(ctx, ts.sql(`INSERT INTO {gangs_events}
-				(position, event_id, case_id, group_id, occurred_at, day, agency) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+			if _, err := tx.exec(`INSERT INTO {gangs_events}
+				(position, event_id, case_id, group_id, occurred_at, day, agency) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 				int64(ev.Position), ev.ID.String(), caseID.String(), group, occ, dayKey(env.OccurredAt), env.Agency); err != nil {
 				return eventError(ev, fmt.Errorf("insert dismantling: %w", err))
 			}
@@ -102,8 +101,8 @@ func (m gangsModel) apply(ctx context.Context, tx *sql.Tx, ts *tableSet, events 
 				return eventError(ev, err)
 			}
 			var group string
-			err = tx.QueryRowContext(ctx, ts.sql(`UPDATE {gangs_events} SET retracted = 1
-				WHERE event_id = ? AND retracted = 0 RETURNING group_id`), target.String()).Scan(&group)
+			err = tx.scanRow(`UPDATE {gangs_events} SET retracted = 1
+				WHERE event_id = ? AND retracted = 0 RETURNING group_id`, []any{target.String()}, &group)
 			switch {
 			case errors.Is(err, sql.ErrNoRows): // not a dismantling, or already retracted
 			case err != nil:
@@ -119,7 +118,7 @@ func (m gangsModel) apply(ctx context.Context, tx *sql.Tx, ts *tableSet, events 
 	}
 	slices.Sort(groups)
 	for _, g := range groups {
-		if err := m.recompute(ctx, tx, ts, g); err != nil {
+		if err := m.recompute(tx, g); err != nil {
 			return err
 		}
 	}
@@ -128,7 +127,7 @@ func (m gangsModel) apply(ctx context.Context, tx *sql.Tx, ts *tableSet, events 
 
 // recompute refreshes a group's first dismantling, overall and per agency.
 // Ties on occurred_at go to the earlier event in the log.
-func (gangsModel) recompute(ctx context.Context, tx *sql.Tx, ts *tableSet, group string) error {
+func (gangsModel) recompute(tx *dbtx, group string) error {
 	stmts := []string{
 		`DELETE FROM {gangs_first} WHERE group_id = ?1`,
 		`INSERT INTO {gangs_first} (group_id, occurred_at, day, event_id)
@@ -143,7 +142,7 @@ func (gangsModel) recompute(ctx context.Context, tx *sql.Tx, ts *tableSet, group
 			WHERE rn = 1`,
 	}
 	for _, q := range stmts {
-		if _, err := tx.ExecContext(ctx, ts.sql(q), group); err != nil {
+		if _, err := tx.exec(q, group); err != nil {
 			return fmt.Errorf("recompute group %s: %w", group, err)
 		}
 	}
@@ -152,7 +151,7 @@ func (gangsModel) recompute(ctx context.Context, tx *sql.Tx, ts *tableSet, group
 
 // query counts groups first dismantled in [from, to), grouped by month,
 // year or agency ("" for the total alone).
-func (gangsModel) query(ctx context.Context, tx *sql.Tx, ts *tableSet, from, to time.Time, groupBy string, explain bool) ([]factGroup, error) {
+func (gangsModel) query(tx *dbtx, from, to time.Time, groupBy string, explain bool) ([]factGroup, error) {
 	table, keyExpr := "{gangs_first}", "''"
 	switch groupBy {
 	case "":
@@ -166,8 +165,8 @@ func (gangsModel) query(ctx context.Context, tx *sql.Tx, ts *tableSet, from, to 
 		return nil, fmt.Errorf("cannot group gangs dismantled by %q", groupBy)
 	}
 	if !explain {
-		rows, err := tx.QueryContext(ctx, ts.sql(`SELECT `+keyExpr+`, COUNT(*) FROM `+table+`
-			WHERE occurred_at >= ? AND occurred_at < ? GROUP BY 1 ORDER BY 1`), nanos(from), nanos(to))
+		rows, err := tx.query(`SELECT `+keyExpr+`, COUNT(*) FROM `+table+`
+			WHERE occurred_at >= ? AND occurred_at < ? GROUP BY 1 ORDER BY 1`, nanos(from), nanos(to))
 		if err != nil {
 			return nil, fmt.Errorf("gangs dismantled: %w", err)
 		}
@@ -182,8 +181,8 @@ func (gangsModel) query(ctx context.Context, tx *sql.Tx, ts *tableSet, from, to 
 		}
 		return out, rows.Err()
 	}
-	rows, err := tx.QueryContext(ctx, ts.sql(`SELECT `+keyExpr+`, event_id FROM `+table+`
-		WHERE occurred_at >= ? AND occurred_at < ? ORDER BY 1, occurred_at, event_id`), nanos(from), nanos(to))
+	rows, err := tx.query(`SELECT `+keyExpr+`, event_id FROM `+table+`
+		WHERE occurred_at >= ? AND occurred_at < ? ORDER BY 1, occurred_at, event_id`, nanos(from), nanos(to))
 	if err != nil {
 		return nil, fmt.Errorf("gangs dismantled: %w", err)
 	}

@@ -45,18 +45,25 @@ type model interface {
 	// so that an as_of replay can ask the store for those alone.
 	eventTypes() []string
 	// apply folds events (all of the "case-" streams, in log order, after
-	// the generation's checkpoint) into the generation's tables within tx.
-	// An event it cannot apply is reported as an *EventError.
-	apply(ctx context.Context, tx *sql.Tx, g *tableSet, events []eventstore.RecordedEvent) error
+	// the generation's checkpoint) into the generation's tables within the
+	// transaction. An event it cannot apply is reported as an *EventError.
+	apply(tx *dbtx, events []eventstore.RecordedEvent) error
 }
 
 // tableSet resolves a model's table placeholders for one generation.
 type tableSet struct {
 	gen  int64
 	repl *strings.Replacer
-	// stmts caches the resolved text of SQL templates.
-	mu    sync.Mutex
+	mu   sync.Mutex
+	// stmts caches the resolved text of SQL templates, prep the prepared
+	// statements per database.
 	stmts map[string]string
+	prep  map[prepKey]*sql.Stmt
+}
+
+type prepKey struct {
+	db   *sql.DB
+	tmpl string
 }
 
 func newTableSet(m model, gen int64) *tableSet {
@@ -64,7 +71,34 @@ func newTableSet(m model, gen int64) *tableSet {
 	for _, t := range m.tables() {
 		pairs = append(pairs, "{"+t+"}", fmt.Sprintf("%s_g%d", t, gen))
 	}
-	return &tableSet{gen: gen, repl: strings.NewReplacer(pairs...), stmts: map[string]string{}}
+	return &tableSet{gen: gen, repl: strings.NewReplacer(pairs...), stmts: map[string]string{}, prep: map[prepKey]*sql.Stmt{}}
+}
+
+// prepared returns the statement of a template prepared on db.
+func (t *tableSet) prepared(ctx context.Context, db *sql.DB, tmpl string) (*sql.Stmt, error) {
+	q := t.sql(tmpl)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	k := prepKey{db, tmpl}
+	if st, ok := t.prep[k]; ok {
+		return st, nil
+	}
+	st, err := db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	t.prep[k] = st
+	return st, nil
+}
+
+// closeStatements releases the prepared statements (a dropped generation).
+func (t *tableSet) closeStatements() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for k, st := range t.prep {
+		_ = st.Close()
+		delete(t.prep, k)
+	}
 }
 
 // sql resolves the placeholders of a statement template.

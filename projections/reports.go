@@ -176,9 +176,14 @@ func utcPtr(t *time.Time) *time.Time {
 // on the database, each projection's active generation) or an as_of
 // replay's temporary ones.
 type source struct {
-	tx     *sql.Tx
+	ctx    context.Context
+	db     *sql.DB
+	sqlTx  *sql.Tx
 	tables map[string]*tableSet
 }
+
+// tx is the read transaction over one projection's tables.
+func (s *source) tx(name string) *dbtx { return newDBTx(s.ctx, s.db, s.sqlTx, s.tables[name]) }
 
 // read runs fn on the live read models of the named projections, or on a
 // replay as of asOf.
@@ -217,7 +222,7 @@ func (e *Engine) readLive(ctx context.Context, names []string, fn func(src *sour
 		return 0, fmt.Errorf("projections: begin read: %w", err)
 	}
 	defer tx.Rollback()
-	src.tx = tx
+	src.ctx, src.db, src.sqlTx = ctx, e.rdb, tx
 	var pos eventstore.Position
 	for i, in := range insts {
 		cp, err := e.checkpoint(ctx, tx, in.p.model.name(), in.gen)
@@ -265,8 +270,8 @@ func (e *Engine) Arrests(ctx context.Context, q ReportQuery) (ArrestsReport, err
 	r := ArrestsReport{From: utcPtr(q.From), To: utcPtr(q.To), AsOf: utcPtr(q.AsOf), GroupBy: q.GroupBy, Groups: []CountGroup{}}
 	m := e.factModel(Arrests)
 	pos, err := e.read(ctx, []string{Arrests}, q.AsOf, func(src *source) error {
-		ts := src.tables[Arrests]
-		total, err := m.query(ctx, src.tx, ts, from, to, "", q.Explain)
+		tx := src.tx(Arrests)
+		total, err := m.query(tx, from, to, "", q.Explain)
 		if err != nil {
 			return err
 		}
@@ -276,7 +281,7 @@ func (e *Engine) Arrests(ctx context.Context, q ReportQuery) (ArrestsReport, err
 		if q.GroupBy == "" {
 			return nil
 		}
-		groups, err := m.query(ctx, src.tx, ts, from, to, q.GroupBy, q.Explain)
+		groups, err := m.query(tx, from, to, q.GroupBy, q.Explain)
 		for _, g := range groups {
 			r.Groups = append(r.Groups, CountGroup{Key: g.key, Count: g.n, EventIDs: g.ids})
 		}
@@ -296,8 +301,8 @@ func (e *Engine) GangsDismantled(ctx context.Context, q ReportQuery) (GangsRepor
 	r := GangsReport{From: utcPtr(q.From), To: utcPtr(q.To), AsOf: utcPtr(q.AsOf), GroupBy: q.GroupBy, Groups: []CountGroup{}}
 	m := e.gangsModel()
 	pos, err := e.read(ctx, []string{GangsDismantled}, q.AsOf, func(src *source) error {
-		ts := src.tables[GangsDismantled]
-		total, err := m.query(ctx, src.tx, ts, from, to, "", q.Explain)
+		tx := src.tx(GangsDismantled)
+		total, err := m.query(tx, from, to, "", q.Explain)
 		if err != nil {
 			return err
 		}
@@ -307,7 +312,7 @@ func (e *Engine) GangsDismantled(ctx context.Context, q ReportQuery) (GangsRepor
 		if q.GroupBy == "" {
 			return nil
 		}
-		groups, err := m.query(ctx, src.tx, ts, from, to, q.GroupBy, q.Explain)
+		groups, err := m.query(tx, from, to, q.GroupBy, q.Explain)
 		for _, g := range groups {
 			r.Groups = append(r.Groups, CountGroup{Key: g.key, Count: g.n, EventIDs: g.ids})
 		}
@@ -335,8 +340,8 @@ func (e *Engine) Seizures(ctx context.Context, q ReportQuery) (SeizuresReport, e
 	r := SeizuresReport{From: utcPtr(q.From), To: utcPtr(q.To), AsOf: utcPtr(q.AsOf), GroupBy: q.GroupBy, Groups: []SeizureGroup{}}
 	m := e.factModel(Seizures)
 	pos, err := e.read(ctx, []string{Seizures}, q.AsOf, func(src *source) error {
-		ts := src.tables[Seizures]
-		total, err := m.query(ctx, src.tx, ts, from, to, "", q.Explain)
+		tx := src.tx(Seizures)
+		total, err := m.query(tx, from, to, "", q.Explain)
 		if err != nil {
 			return err
 		}
@@ -344,7 +349,7 @@ func (e *Engine) Seizures(ctx context.Context, q ReportQuery) (SeizuresReport, e
 		if q.GroupBy == "" {
 			return nil
 		}
-		groups, err := m.query(ctx, src.tx, ts, from, to, q.GroupBy, q.Explain)
+		groups, err := m.query(tx, from, to, q.GroupBy, q.Explain)
 		for _, g := range groups {
 			r.Groups = append(r.Groups, SeizureGroup{Key: g.key, Commodity: g.sub[0], Unit: g.sub[1],
 				Quantity: domain.QuantityFromMicros(g.sums[0]), Count: g.n, EventIDs: g.ids})
@@ -365,8 +370,8 @@ func (e *Engine) Detections(ctx context.Context, q ReportQuery) (DetectionsRepor
 	r := DetectionsReport{From: utcPtr(q.From), To: utcPtr(q.To), AsOf: utcPtr(q.AsOf), GroupBy: q.GroupBy, Groups: []DetectionGroup{}}
 	m := e.factModel(Detections)
 	pos, err := e.read(ctx, []string{Detections}, q.AsOf, func(src *source) error {
-		ts := src.tables[Detections]
-		total, err := m.query(ctx, src.tx, ts, from, to, "", q.Explain)
+		tx := src.tx(Detections)
+		total, err := m.query(tx, from, to, "", q.Explain)
 		if err != nil {
 			return err
 		}
@@ -376,7 +381,7 @@ func (e *Engine) Detections(ctx context.Context, q ReportQuery) (DetectionsRepor
 		if q.GroupBy == "" {
 			return nil
 		}
-		groups, err := m.query(ctx, src.tx, ts, from, to, q.GroupBy, q.Explain)
+		groups, err := m.query(tx, from, to, q.GroupBy, q.Explain)
 		for _, g := range groups {
 			r.Groups = append(r.Groups, DetectionGroup{Key: g.key, Incidents: g.n, People: g.sums[0], EventIDs: g.ids})
 		}
@@ -404,26 +409,26 @@ func (e *Engine) Summary(ctx context.Context, q ReportQuery) (SummaryReport, err
 	}
 	r := SummaryReport{From: utcPtr(q.From), To: utcPtr(q.To), AsOf: utcPtr(q.AsOf), Seizures: []SeizureTotal{}}
 	pos, err := e.read(ctx, SummaryProjections, q.AsOf, func(src *source) error {
-		gangs, err := e.gangsModel().query(ctx, src.tx, src.tables[GangsDismantled], from, to, "", q.Explain)
+		gangs, err := e.gangsModel().query(src.tx(GangsDismantled), from, to, "", q.Explain)
 		if err != nil {
 			return err
 		}
 		if len(gangs) > 0 {
 			r.GangsDismantled, r.GangsDismantledEventIDs = gangs[0].n, gangs[0].ids
 		}
-		arrests, err := e.factModel(Arrests).query(ctx, src.tx, src.tables[Arrests], from, to, "", q.Explain)
+		arrests, err := e.factModel(Arrests).query(src.tx(Arrests), from, to, "", q.Explain)
 		if err != nil {
 			return err
 		}
 		if len(arrests) > 0 {
 			r.Arrests, r.ArrestsEventIDs = arrests[0].n, arrests[0].ids
 		}
-		seizures, err := e.factModel(Seizures).query(ctx, src.tx, src.tables[Seizures], from, to, "", q.Explain)
+		seizures, err := e.factModel(Seizures).query(src.tx(Seizures), from, to, "", q.Explain)
 		if err != nil {
 			return err
 		}
 		r.Seizures = seizureTotals(seizures)
-		detections, err := e.factModel(Detections).query(ctx, src.tx, src.tables[Detections], from, to, "", q.Explain)
+		detections, err := e.factModel(Detections).query(src.tx(Detections), from, to, "", q.Explain)
 		if err != nil {
 			return err
 		}

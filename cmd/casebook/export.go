@@ -150,10 +150,10 @@ func runExport(a *app, args []string) error {
 	case a.json && *out != "" && *out != "-":
 		return a.printJSON(rep)
 	case *out != "" && *out != "-":
-		a.printf("Exported %d events of %d streams from %s to %s (log up to position %d).\n", rep.Events, rep.Streams, rep.Store, rep.Out, rep.Head)
+		a.printf("Exported %d events of %d stream(s) from %s to %s (log up to position %d).\n", rep.Events, rep.Streams, rep.Store, rep.Out, rep.Head)
 	default:
 		// the NDJSON is on stdout; the summary goes to stderr
-		fmt.Fprintf(a.stdio.Err, "Exported %d events of %d streams (log up to position %d).\n", rep.Events, rep.Streams, rep.Head)
+		fmt.Fprintf(a.stdio.Err, "Exported %d events of %d stream(s) (log up to position %d).\n", rep.Events, rep.Streams, rep.Head)
 	}
 	return nil
 }

@@ -87,3 +87,18 @@ func TestReadOnlyCommandsOnAMissingStoreFail(t *testing.T) {
 		t.Fatalf("verify on an empty dir: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
+
+func TestEnvironmentSelectsTheStore(t *testing.T) {
+	t.Parallel()
+	dir := demoData(t)
+	r := runWith(t, "", map[string]string{"CASEBOOK_DATA": dir}, "verify", "--json")
+	if r.code != 0 || !strings.Contains(r.stdout, `"valid": true`) {
+		t.Fatalf("verify with CASEBOOK_DATA: exit %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	// CASEBOOK_STORE names a store too (here a data directory), and a
+	// global flag before the command name wins over the environment.
+	r = runWith(t, "", map[string]string{"CASEBOOK_STORE": t.TempDir()}, "--store", dir, "verify")
+	if r.code != 0 {
+		t.Fatalf("--store before the command: exit %d %s", r.code, r.stderr)
+	}
+}

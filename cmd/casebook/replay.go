@@ -136,7 +136,7 @@ func printReplay(w io.Writer, rep replayReport) {
 
 	fmt.Fprintln(w, "Timeline (times UTC; \"occurred\" is when it happened, \"logged\" when it was recorded):")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  ver\toccurred\tlogged\tby\tevent\t")
+	fmt.Fprintln(tw, "  ver\toccurred\tlogged\tby\tevent")
 	names := map[uuid.UUID]string{}
 	byID := map[uuid.UUID]domain.Entry{}
 	for _, e := range rep.Timeline {
@@ -148,7 +148,7 @@ func printReplay(w io.Writer, rep replayReport) {
 			names[ev.GroupID] = ev.Name
 		}
 		by := e.Metadata.Actor.Agency + " " + e.Metadata.Actor.Subject
-		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s: %s\t\n", e.Version,
+		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s: %s\n", e.Version,
 			e.Metadata.OccurredAt.UTC().Format(timeLayout), e.Metadata.RecordedAt.UTC().Format(timeLayout),
 			by, e.Type, describe(e, names, byID))
 	}

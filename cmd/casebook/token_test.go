@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	casehttp "github.com/casebook/casebook/http"
 )
 
 func TestTokenCreateAppendsALineWithAFreshToken(t *testing.T) {
@@ -41,6 +43,18 @@ func TestTokenCreateAppendsALineWithAFreshToken(t *testing.T) {
 	}
 	if perm := st.Mode().Perm(); perm != 0o600 {
 		t.Fatalf("tokens file mode %o, want 600", perm)
+	}
+	// casebookd reads the file and knows both holders.
+	set, err := casehttp.LoadTokens(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, ok := set.Lookup(tok1)
+	if !ok || p.Subject != "officer-17" || p.Role != "investigator" || p.Agency != "UKBA" {
+		t.Fatalf("casebookd's view of the first token: %+v %v", p, ok)
+	}
+	if p, ok := set.Lookup(tok2); !ok || p.Subject != "audit-1" {
+		t.Fatalf("casebookd's view of the second token: %+v %v", p, ok)
 	}
 }
 

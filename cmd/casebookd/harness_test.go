@@ -3,6 +3,7 @@ package main_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -261,7 +262,12 @@ func (s *server) do(t testing.TB, r req) *response {
 
 func (s *server) checkSpec(t testing.TB, method, path string, r *response) {
 	t.Helper()
-	if err := openAPI(t).CheckResponse(method, path, r.Status, r.Header.Get("Content-Type"), r.Body); err != nil {
+	err := openAPI(t).CheckResponse(method, path, r.Status, r.Header.Get("Content-Type"), r.Body)
+	if errors.Is(err, openapitest.ErrNoOperation) && (r.Status == http.StatusNotFound || r.Status == http.StatusMethodNotAllowed) {
+		// Unknown routes and methods answer a problem document.
+		err = openAPI(t).ValidateSchema("Problem", r.Body)
+	}
+	if err != nil {
 		t.Errorf("answer does not match the OpenAPI document: %v\nbody: %s", err, tail(string(r.Body), 2000))
 	}
 }

@@ -718,3 +718,47 @@ func TestDecodeRecorded(t *testing.T) {
 		}
 	}
 }
+
+// A node's cached state may be behind when another node wrote the case.
+// The cache is only a head start: every answer is judged on state caught up
+// with the store.
+func TestStaleCacheNeverDecidesAnOutcome(t *testing.T) {
+	f := newFixture(t, cases.Options{})
+	nodeB := cases.NewService(f.store, cases.Options{Now: f.clock.Now})
+	id := f.open(openData)
+	f.record(id, domain.TypeSuspectIdentified, identify(personA)) // node A caches version 1
+	personB := uuid.New()
+	// Node B identifies a second suspect; node A's cache does not know.
+	if _, err := nodeB.Record(f.ctx, french, id, cases.Command{Type: domain.TypeSuspectIdentified, Data: json.RawMessage(identify(personB))}); err != nil {
+		t.Fatal(err)
+	}
+	// Arresting them on node A: refused by the stale state, accepted on
+	// the fresh one.
+	res := f.record(id, domain.TypeArrestMade, arrest(personB))
+	if res.Version != 3 {
+		t.Fatalf("result %+v", res)
+	}
+	// If-Match with a version node A has not seen yet.
+	eventID := uuid.New()
+	v := uint64(4)
+	if _, err := nodeB.Record(f.ctx, french, id, cases.Command{EventID: eventID, Type: domain.TypeIntelligenceLogged, Data: json.RawMessage(`{"summary":"s","grading":"1A1"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := f.svc.Record(f.ctx, ukba, id, cases.Command{Type: domain.TypeArrestMade, Data: json.RawMessage(arrest(personA)), ExpectedVersion: &v})
+	if err != nil || res.Version != 5 {
+		t.Fatalf("If-Match on a version written by the other node: %+v %v", res, err)
+	}
+	// A retry, on node B, of what node A just wrote, and on node A of
+	// what node B wrote: both find the original.
+	again, err := f.svc.Record(f.ctx, french, id, cases.Command{EventID: eventID, Type: domain.TypeIntelligenceLogged, Data: json.RawMessage(`{"summary":"s","grading":"1A1"}`)})
+	if err != nil || !again.Duplicate || again.Version != 4 {
+		t.Fatalf("retry: %+v %v", again, err)
+	}
+	// Node B's cache is now behind by one event: a stale If-Match there is
+	// still answered with the store's current version.
+	stale := uint64(4)
+	_, err = nodeB.Record(f.ctx, french, id, cases.Command{Type: domain.TypeIntelligenceLogged, Data: json.RawMessage(`{"summary":"t","grading":"1A1"}`), ExpectedVersion: &stale})
+	if de := wantCode(t, err, domain.CodeVersionConflict); *de.CurrentVersion != 5 {
+		t.Fatalf("%+v", de)
+	}
+}

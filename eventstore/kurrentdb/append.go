@@ -110,21 +110,35 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 			actual = tail[0].EventNumber
 		}
 	}
+	if expected.IsAny() {
+		// KurrentDB refuses an "any" append whose first event ID it
+		// remembers in this stream with other events after it.
+		return eventstore.AppendResult{}, &eventstore.EventIDReusedError{EventID: events[0].ID, Stream: stream}
+	}
+	if !actualExists {
+		// Nothing is stored: this cannot be a retry.
+		return eventstore.AppendResult{}, &eventstore.WrongExpectedRevisionError{Stream: stream, Expected: expected}
+	}
+	// A retry (with any expectation) whose events lie among the newest.
+	if window == 1 {
+		tail, err := s.readStream(ctx, stream, esdb.Backwards, esdb.End{}, tailWindow+1)
+		if err != nil {
+			return eventstore.AppendResult{}, s.translate(ctx, op, err)
+		}
+		if res, found, err := s.matchTail(ctx, stream, tail, events); found || err != nil {
+			return res, s.appendError(ctx, op, err)
+		}
+	}
+	// A deeper retry that repeats its original expectation: its events sit
+	// right after the revision it expected.
 	var first uint64
 	candidate := false
 	if r, exact := expected.Revision(); exact {
 		first, candidate = r+1, true
 	} else if expected.IsNoStream() {
 		first, candidate = 0, true
-	} else if expected.IsAny() {
-		// KurrentDB refuses an "any" append whose first event ID it
-		// remembers in this stream with other events after it.
-		return eventstore.AppendResult{}, &eventstore.EventIDReusedError{EventID: events[0].ID, Stream: stream}
 	}
-	// Where the tail read before the write covered that revision, the
-	// events were not there; only a deeper retry needs another read.
-	deep := exists && first+window <= current
-	if candidate && deep && actualExists && actual >= first+uint64(len(events))-1 {
+	if candidate && first+tailWindow+1 <= actual && actual >= first+uint64(len(events))-1 {
 		res, found, err := s.matchAt(ctx, stream, first, events)
 		if err != nil || found {
 			return res, s.appendError(ctx, op, err)

@@ -210,6 +210,13 @@ func BenchmarkAppend64Writers(b *testing.B) {
 		}
 	})
 	reportRate(b, b.N)
+	reportBatching(b, s)
+}
+
+func reportBatching(b *testing.B, s *sqlitestore.Store) {
+	if st := s.Stats(); st.Commits > 0 {
+		b.ReportMetric(float64(st.Events)/float64(st.Commits), "events/commit")
+	}
 }
 
 // BenchmarkAppendBatch100: appends of 100 events each, one at a time.

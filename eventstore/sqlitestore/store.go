@@ -225,7 +225,7 @@ func dsn(path string, readOnly bool) string {
 	} else {
 		v.Add("_pragma", "journal_mode(WAL)")
 		v.Add("_pragma", "synchronous(FULL)")
-		v.Add("_pragma", "cache_size(-65536)") // KiB: 64 MiB for the writer
+		v.Add("_pragma", "cache_size(-8192)") // KiB: 8 MiB for the writer
 		v.Add("_pragma", "journal_size_limit(67108864)")
 		v.Add("_pragma", "temp_store(MEMORY)") // statement journals of careful inserts
 	}
@@ -346,6 +346,26 @@ func (s *Store) BackupTo(ctx context.Context, file string) error {
 		return s.wrapErr(ctx, "backup", err)
 	}
 	return nil
+}
+
+// Stats are counters of the writer since Open.
+type Stats struct {
+	Commits uint64 // transactions committed (group commits)
+	Appends uint64 // appends written (not counting duplicates and failures)
+	Events  uint64 // events written
+}
+
+// Stats returns the writer's counters; zero for a read-only store.
+// Events/Commits is the average group-commit size.
+func (s *Store) Stats() Stats {
+	if s.w == nil {
+		return Stats{}
+	}
+	return Stats{
+		Commits: s.w.stats.commits.Load(),
+		Appends: s.w.stats.appends.Load(),
+		Events:  s.w.stats.events.Load(),
+	}
 }
 
 // Path is the database file's absolute path.

@@ -32,6 +32,8 @@ const (
 	// insertCacheSize bounds the prepared multi-row INSERTs kept, one per
 	// row count seen.
 	insertCacheSize = 64
+	// maxGatherWait caps how long gather waits for a group to fill.
+	maxGatherWait = time.Millisecond
 )
 
 // headCacheSize is the number of stream heads the writer remembers per
@@ -82,6 +84,8 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 		return eventstore.AppendResult{}, err
 	}
 	r := &appendRequest{stream: stream, expected: expected, events: events, done: make(chan appendOutcome, 1)}
+	s.w.inAppend.Add(1)
+	defer s.w.inAppend.Add(-1)
 	select {
 	case s.w.queue <- r:
 	case <-s.closing:
@@ -117,9 +121,15 @@ type writer struct {
 	done  chan struct{}
 
 	committed atomic.Int64 // position of the last committed event
+	inAppend  atomic.Int64 // Append calls past validation and not returned
+	stats     struct{ commits, appends, events atomic.Uint64 }
 
 	// Writer goroutine only.
 	nextPos  int64 // position the next event will take
+	// lastBatch is the size of the previous group commit, commitTime a
+	// moving average of how long a commit takes; gather uses both.
+	lastBatch  int
+	commitTime time.Duration
 	reload   bool  // nextPos and heads must be re-read (after a failure)
 	heads    *headCache
 	overlay  map[string]streamHead // heads changed by the open transaction
@@ -232,18 +242,59 @@ func (w *writer) run() {
 // gather forms a group commit: the first request plus whatever else is
 // queued right now. Appends arriving while a commit syncs wait in the queue
 // and form the next group, so the batch size follows the load.
+//
+// One refinement: right after a group is acknowledged, its appenders are
+// still waking up and re-submitting, and taking only the first few would
+// split them into a small group and a large one, each paying a sync. So
+// when the previous group was larger than what is queued, the writer waits
+// for as many appends as that group had, but no longer than a quarter of a
+// typical commit: a lone appender (previous group of one) never waits.
 func (w *writer) gather(first *appendRequest) []*appendRequest {
 	batch := append(w.batchBuf[:0], first)
 	events := len(first.events)
-	for len(batch) < maxBatchRequests && events < maxBatchEvents {
+	full := func() bool { return len(batch) >= maxBatchRequests || events >= maxBatchEvents }
+	for !full() {
 		select {
 		case r := <-w.queue:
 			batch = append(batch, r)
 			events += len(r.events)
+			continue
 		default:
-			return batch
+		}
+		break
+	}
+	// Appenders inside Append: an upper bound on how many can still come.
+	target := min(w.lastBatch, int(w.inAppend.Load()))
+	if len(batch) < target && !full() {
+		wait := min(w.commitTime/4, maxGatherWait)
+		if wait > 0 {
+			timer := time.NewTimer(wait)
+			defer timer.Stop()
+		waiting:
+			for len(batch) < target && !full() {
+				select {
+				case r := <-w.queue:
+					batch = append(batch, r)
+					events += len(r.events)
+				case <-timer.C:
+					break waiting
+				case <-w.s.closing:
+					break waiting
+				}
+			}
+		}
+		for !full() { // and whoever came meanwhile
+			select {
+			case r := <-w.queue:
+				batch = append(batch, r)
+				events += len(r.events)
+				continue
+			default:
+			}
+			break
 		}
 	}
+	w.lastBatch = len(batch)
 	return batch
 }
 
@@ -268,6 +319,7 @@ func (w *writer) process(batch []*appendRequest) {
 	now := w.s.now().UTC()
 	recordedAt := formatRecordedAt(now)
 
+	start := time.Now()
 	err := w.reloadIfNeeded(ctx)
 	if err == nil {
 		err = w.execute(ctx, taken, false, recordedAt)
@@ -275,6 +327,7 @@ func (w *writer) process(batch []*appendRequest) {
 			err = w.execute(ctx, taken, true, recordedAt)
 		}
 	}
+	w.commitTime += (time.Since(start) - w.commitTime) / 8
 	if err != nil {
 		w.reload = true
 		w.s.log.Error("event store: group commit failed", "appends", len(taken), "err", err)
@@ -285,7 +338,12 @@ func (w *writer) process(batch []*appendRequest) {
 		return
 	}
 	w.committed.Store(w.nextPos - 1)
+	w.stats.commits.Add(1)
 	for _, r := range taken {
+		if r.wrote {
+			w.stats.appends.Add(1)
+			w.stats.events.Add(uint64(len(r.events)))
+		}
 		r.done <- appendOutcome{res: r.res, err: r.err}
 	}
 	if w.s.hub.active() {

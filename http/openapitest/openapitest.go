@@ -119,17 +119,33 @@ func (d *Document) Match(path string) (string, bool) {
 	return best, bestLiterals >= 0
 }
 
+// ErrNoOperation is returned by CheckResponse when no documented operation
+// matches the request (an unknown route or method).
+var ErrNoOperation = errors.New("no documented operation")
+
+// ValidateSchema validates a JSON body against a named component schema
+// (#/components/schemas/<name>).
+func (d *Document) ValidateSchema(name string, body []byte) error {
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		return fmt.Errorf("body is not JSON: %w", err)
+	}
+	return d.Validate(map[string]any{"$ref": "#/components/schemas/" + name}, v)
+}
+
 // CheckResponse validates one answer: the status must be documented for the
 // operation (or covered by "default"), the content type must be one the
 // response lists, and a JSON body must validate against its schema.
 func (d *Document) CheckResponse(method, path string, status int, contentType string, body []byte) error {
 	tmpl, ok := d.Match(path)
 	if !ok {
-		return fmt.Errorf("%s %s: no documented path matches", method, path)
+		return fmt.Errorf("%s %s: %w (no path matches)", method, path, ErrNoOperation)
 	}
 	op, ok := d.Operation(method, tmpl)
 	if !ok {
-		return fmt.Errorf("%s %s: %s is documented without %s", method, path, tmpl, method)
+		return fmt.Errorf("%s %s: %w (%s is documented without %s)", method, path, ErrNoOperation, tmpl, method)
 	}
 	responses, _ := op["responses"].(map[string]any)
 	resp, ok := responses[strconv.Itoa(status)]
