@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -89,7 +90,8 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 			return eventstore.AppendResult{}, fmt.Errorf("kurrentdb: %s: the store reported revision %d without writing, but the events are not there", op, wr.NextExpectedVersion)
 		}
 		s.recent.add(stream, wr.NextExpectedVersion+1-uint64(len(events)), events)
-		return eventstore.AppendResult{Revision: wr.NextExpectedVersion, Position: eventstore.Position(wr.CommitPosition)}, nil
+		pos := s.appendedPosition(ctx, stream, wr)
+		return eventstore.AppendResult{Revision: wr.NextExpectedVersion, Position: pos}, nil
 	}
 
 	var esErr *esdb.Error
@@ -119,7 +121,24 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 		// Nothing is stored: this cannot be a retry.
 		return eventstore.AppendResult{}, &eventstore.WrongExpectedRevisionError{Stream: stream, Expected: expected}
 	}
-	// A retry (with any expectation) whose events lie among the newest.
+	// A stale exact expectation is the ordinary race between writers: a
+	// retry that repeats its original expectation never gets here (KurrentDB
+	// answers it with the original success, handled above), so answer the
+	// conflict without further reads.
+	if r, exact := expected.Revision(); exact && r < actual {
+		return eventstore.AppendResult{}, &eventstore.WrongExpectedRevisionError{
+			Stream: stream, Expected: expected, ActualExists: true, ActualRevision: actual,
+		}
+	}
+	// Otherwise (no-stream on an existing stream, a revision the stream has
+	// not reached) it may be a retry sent with another expectation: look for
+	// the events where a no-stream append puts them, then among the newest.
+	if expected.IsNoStream() {
+		res, found, err := s.matchAt(ctx, stream, 0, events)
+		if err != nil || found {
+			return res, s.appendError(ctx, op, err)
+		}
+	}
 	if window == 1 {
 		tail, err := s.readStream(ctx, stream, esdb.Backwards, esdb.End{}, tailWindow+1)
 		if err != nil {
@@ -129,24 +148,45 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 			return res, s.appendError(ctx, op, err)
 		}
 	}
-	// A deeper retry that repeats its original expectation: its events sit
-	// right after the revision it expected.
-	var first uint64
-	candidate := false
-	if r, exact := expected.Revision(); exact {
-		first, candidate = r+1, true
-	} else if expected.IsNoStream() {
-		first, candidate = 0, true
-	}
-	if candidate && first+tailWindow+1 <= actual && actual >= first+uint64(len(events))-1 {
-		res, found, err := s.matchAt(ctx, stream, first, events)
-		if err != nil || found {
-			return res, s.appendError(ctx, op, err)
-		}
-	}
 	return eventstore.AppendResult{}, &eventstore.WrongExpectedRevisionError{
 		Stream: stream, Expected: expected, ActualExists: actualExists, ActualRevision: actual,
 	}
+}
+
+// Position trust states: whether the node's write result carries the last
+// event's $all position (KurrentDB ≥ 20.6 does), learnt from the first append.
+const (
+	positionUnchecked int32 = iota
+	positionTrusted
+	positionReadBack
+)
+
+// appendedPosition returns the $all position of the last event an append
+// wrote. The first append checks the node's write result against the event
+// as read back; should they differ (or the result carry none), every later
+// append reads its position back, so that Position always means the
+// event's place in $all (read-your-writes waits on it).
+func (s *Store) appendedPosition(ctx context.Context, stream string, wr *esdb.WriteResult) eventstore.Position {
+	state := s.positionTrust.Load()
+	if state == positionTrusted && wr.CommitPosition != 0 {
+		return eventstore.Position(wr.CommitPosition)
+	}
+	last, err := s.readStream(ctx, stream, esdb.Forwards, esdb.Revision(wr.NextExpectedVersion), 1)
+	if err != nil || len(last) == 0 || last[0].Position.Commit == 0 || last[0].Position.Commit == math.MaxUint64 {
+		// Cannot tell (an old node leaves positions out of stream reads):
+		// keep the node's answer.
+		return eventstore.Position(wr.CommitPosition)
+	}
+	read := last[0].Position.Commit
+	if state == positionUnchecked {
+		if read == wr.CommitPosition {
+			s.positionTrust.CompareAndSwap(positionUnchecked, positionTrusted)
+		} else if s.positionTrust.CompareAndSwap(positionUnchecked, positionReadBack) {
+			s.log.Warn("kurrentdb: the node's append results do not carry the last event's position; reading it back after every append",
+				"reported", wr.CommitPosition, "event", read)
+		}
+	}
+	return eventstore.Position(read)
 }
 
 // appendError translates an append failure, saying when the outcome is

@@ -35,18 +35,27 @@
 // # What the adapter adds to the client
 //
 //   - Durable idempotency. KurrentDB recognises a retried append by its
-//     event IDs only from an in-memory cache (for "any" appends) or at the
-//     exact revisions an expected revision names, and cannot say whether an
-//     append it accepted was a retry. Append therefore reads the stream's
-//     tail first: when the events are already there it answers the
-//     original result with Duplicate set (or *EventIDReusedError when the
-//     IDs carry other content) without writing; when the node reports a
-//     success or a wrong expected version that is explained by the events
-//     being stored already, it reads them back and answers the same way.
-//     Limits: an "any"/"stream-exists" retry whose events are buried under
-//     more than tailWindow later events of the stream is written again
-//     after a node restart; an event ID reused in another stream is not
-//     detected (KurrentDB has no index by event ID).
+//     event IDs only at the revisions an exact or no-stream expectation
+//     names (from its stored events) or, for "any", from an in-memory cache
+//     it loses on restart; it never compares content and cannot say whether
+//     a success was a retry. The Store therefore reads the stream's newest
+//     event (the newest 33 for "any" and "stream-exists") before writing,
+//     and reads the events back when the node's answer shows they were
+//     stored already. A retry is answered with the original result and
+//     Duplicate set, or *EventIDReusedError when the IDs carry other
+//     content, and nothing is written:
+//     always, when it repeats the original expected revision, or when its
+//     events are the stream's newest (the newest 33 for "any",
+//     "stream-exists", no-stream and revisions beyond the stream's end);
+//     a retry sent with a stale exact revision gets the conflict error.
+//     The Store also remembers the appends it wrote (Options.RecentAppends)
+//     to recognise, until it is restarted, retries with any expectation,
+//     partial retries (a prefix or suffix of an earlier append) and IDs
+//     reused in another stream. KurrentDB keeps neither append boundaries
+//     nor an index by event ID, so after a restart a partial retry is
+//     answered as a duplicate, an ID reused in another stream or deeper in
+//     the same stream is written, and an "any" retry buried under more than
+//     32 newer events of its stream is written again.
 //   - System events ($-streams and $-types: stats, settings, projections)
 //     never appear in ReadAll, Subscribe or Head.
 //   - Server-side filters on subscriptions (stream prefixes or event types,

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
@@ -79,7 +80,8 @@ type Store struct {
 	opts Options
 	log  *slog.Logger
 
-	recent *recentAppends
+	recent        *recentAppends
+	positionTrust atomic.Int32 // see appendedPosition
 
 	base   context.Context // cancelled by Close: ends every call in flight
 	cancel context.CancelFunc
@@ -152,8 +154,11 @@ func clientLogger(l *slog.Logger) esdb.LoggingFunc {
 		switch level {
 		case esdb.LogError, esdb.LogWarn:
 			lvl = slog.LevelWarn
+			// Cancelled calls, refused positions (handled by the Store) and
+			// discovery attempts (the Store reports the outcome) are noise.
 			if strings.Contains(msg, "context canceled") || strings.Contains(msg, "code = Canceled") ||
-				strings.Contains(msg, "invalid position") {
+				strings.Contains(msg, "invalid position") || strings.Contains(msg, "candidate") ||
+				strings.Contains(msg, "discovery") {
 				lvl = slog.LevelDebug
 			}
 		}
@@ -306,8 +311,12 @@ func (s *Store) runProbe(p *probe, g *generation) {
 		if ctx.Err() != nil && !isUnavailable(err) {
 			p.err = fmt.Errorf("kurrentdb: connect: %w: no answer within %s", eventstore.ErrUnavailable, s.opts.ConnectTimeout)
 		}
+		if s.lastFail.IsZero() {
+			s.log.Warn("kurrentdb: store unreachable", "err", err)
+		} else {
+			s.log.Debug("kurrentdb: store still unreachable", "err", err)
+		}
 		s.lastFail, s.lastErr = time.Now(), p.err
-		s.log.Warn("kurrentdb: store unreachable", "err", err)
 	}
 	s.probe = nil
 	close(p.done)
@@ -381,8 +390,13 @@ func (s *Store) translate(ctx context.Context, op string, err error) error {
 		return fmt.Errorf("kurrentdb: %s: %w: %v", op, eventstore.ErrUnavailable, err)
 	}
 	var esErr *esdb.Error
-	if errors.As(err, &esErr) && esErr.Code() == esdb.ErrorCodeDeadlineExceeded {
-		// The client's own deadline (ctx had none): the node is not answering.
+	if (errors.As(err, &esErr) && esErr.Code() == esdb.ErrorCodeDeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded {
+		if d, ok := ctx.Deadline(); ok && time.Until(d) < time.Second {
+			// The node enforced the caller's own deadline (gRPC sends it
+			// along), a moment before the caller's context noticed.
+			return fmt.Errorf("kurrentdb: %s: %w", op, context.DeadlineExceeded)
+		}
+		// The client's own default deadline: the node is not answering.
 		return fmt.Errorf("kurrentdb: %s: %w: %v", op, eventstore.ErrUnavailable, err)
 	}
 	return fmt.Errorf("kurrentdb: %s: %w", op, err)

@@ -29,6 +29,21 @@ const (
 	defaultGossipTimeoutSec    = 3
 )
 
+// IsConnectionString reports whether s names a KurrentDB store (esdb://,
+// esdb+discover://, kurrentdb:// or kurrentdb+discover://), so that a
+// command line can choose the backend from --store.
+func IsConnectionString(s string) bool {
+	scheme, _, ok := strings.Cut(strings.TrimSpace(s), "://")
+	if !ok {
+		return false
+	}
+	switch strings.ToLower(scheme) {
+	case "esdb", "esdb+discover", "kurrentdb", "kurrentdb+discover":
+		return true
+	}
+	return false
+}
+
 // ParseURL turns a Casebook connection string into the client's
 // configuration. It accepts esdb://, esdb+discover://, kurrentdb:// and
 // kurrentdb+discover://. It does not contact the store.

@@ -132,15 +132,15 @@ func TestRecordedAtFormat(t *testing.T) {
 		time.Date(2024, 2, 29, 12, 0, 0, 1, time.FixedZone("CET", 3600)),
 	} {
 		text := formatRecordedAt(tm)
-		back, err := parseRecordedAt([]byte(text))
+		back, err := parseRecordedAt(text)
 		if err != nil || !back.Equal(tm) || back.Location() != time.UTC {
 			t.Fatalf("%v -> %q -> %v, %v", tm, text, back, err)
 		}
 	}
-	if back, err := parseRecordedAt([]byte("2011-07-14T09:30:00.5+01:00")); err != nil || back.Hour() != 8 {
+	if back, err := parseRecordedAt("2011-07-14T09:30:00.5+01:00"); err != nil || back.Hour() != 8 {
 		t.Fatalf("RFC 3339 fallback: %v %v", back, err)
 	}
-	if _, err := parseRecordedAt([]byte("yesterday")); err == nil {
+	if _, err := parseRecordedAt("yesterday"); err == nil {
 		t.Fatal("garbage parsed")
 	}
 }

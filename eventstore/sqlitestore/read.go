@@ -180,10 +180,14 @@ func prefixEnd(p string) string {
 	return string(b)
 }
 
-// scanner turns rows into RecordedEvents, reusing its buffers.
+// scanner turns rows into RecordedEvents, reusing its buffers: only the
+// event's own strings and byte slices are allocated per row.
 type scanner struct {
-	id, recordedAt sql.RawBytes
-	lastText       []byte    // recorded_at text of the previous row
+	pos, rev       int64
+	stream, typ    string
+	data, meta     []byte
+	id, recordedAt string
+	lastText       string    // recorded_at text of the previous row
 	lastTime       time.Time // and its parsed value
 }
 
@@ -195,25 +199,32 @@ func (sc *scanner) scanPage(rows *sql.Rows, page []eventstore.RecordedEvent, lim
 			err = cerr
 		}
 	}()
+	dest := []any{&sc.pos, &sc.stream, &sc.rev, &sc.id, &sc.typ, &sc.data, &sc.meta, &sc.recordedAt}
 	bytesRead := 0
 	for rows.Next() {
-		var ev eventstore.RecordedEvent
-		var pos, rev int64
-		if err := rows.Scan(&pos, &ev.Stream, &rev, &sc.id, &ev.Type, &ev.Data, &ev.Metadata, &sc.recordedAt); err != nil {
+		sc.data, sc.meta = nil, nil // Scan allocates fresh ones: they go to the caller
+		if err := rows.Scan(dest...); err != nil {
 			return page, false, err
 		}
-		ev.Position, ev.Revision = eventstore.Position(pos), uint64(rev)
-		if ev.ID, err = uuid.ParseBytes(sc.id); err != nil {
-			return page, false, fmt.Errorf("event at position %d: event_id: %w", pos, err)
+		ev := eventstore.RecordedEvent{
+			Type:     sc.typ,
+			Data:     sc.data,
+			Metadata: sc.meta,
+			Stream:   sc.stream,
+			Revision: uint64(sc.rev),
+			Position: eventstore.Position(sc.pos),
+		}
+		if ev.ID, err = uuid.Parse(sc.id); err != nil {
+			return page, false, fmt.Errorf("event at position %d: event_id: %w", sc.pos, err)
 		}
 		// Events of one commit share recorded_at: parse it once.
-		if sc.lastText != nil && string(sc.recordedAt) == string(sc.lastText) {
+		if sc.recordedAt == sc.lastText && sc.lastText != "" {
 			ev.RecordedAt = sc.lastTime
 		} else {
 			if ev.RecordedAt, err = parseRecordedAt(sc.recordedAt); err != nil {
-				return page, false, fmt.Errorf("event at position %d: %w", pos, err)
+				return page, false, fmt.Errorf("event at position %d: %w", sc.pos, err)
 			}
-			sc.lastText = append(sc.lastText[:0], sc.recordedAt...)
+			sc.lastText = sc.recordedAt
 			sc.lastTime = ev.RecordedAt
 		}
 		if ev.Data == nil {

@@ -222,6 +222,7 @@ func dsn(path string, readOnly bool) string {
 	if readOnly {
 		v.Add("mode", "ro")
 		v.Add("_pragma", "cache_size(-16384)") // KiB: 16 MiB per reader
+		v.Add("_pragma", "mmap_size(268435456)")
 	} else {
 		v.Add("_pragma", "journal_mode(WAL)")
 		v.Add("_pragma", "synchronous(FULL)")

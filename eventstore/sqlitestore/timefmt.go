@@ -14,7 +14,7 @@ func formatRecordedAt(t time.Time) string { return t.UTC().Format(recordedAtLayo
 // parseRecordedAt parses the column written by formatRecordedAt. It takes a
 // fast path for exactly that layout (reading the log parses one per event)
 // and falls back to RFC 3339 for anything else.
-func parseRecordedAt(b []byte) (time.Time, error) {
+func parseRecordedAt(b string) (time.Time, error) {
 	if len(b) == len(recordedAtLayout) && b[4] == '-' && b[7] == '-' && b[10] == 'T' &&
 		b[13] == ':' && b[16] == ':' && b[19] == '.' && b[29] == 'Z' {
 		year, ok1 := digits(b[0:4])
@@ -29,16 +29,17 @@ func parseRecordedAt(b []byte) (time.Time, error) {
 			return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC), nil
 		}
 	}
-	t, err := time.Parse(time.RFC3339Nano, string(b))
+	t, err := time.Parse(time.RFC3339Nano, b)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("recorded_at %q: %w", b, err)
 	}
 	return t.UTC(), nil
 }
 
-func digits(b []byte) (int, bool) {
+func digits(b string) (int, bool) {
 	n := 0
-	for _, c := range b {
+	for i := 0; i < len(b); i++ {
+		c := b[i]
 		if c < '0' || c > '9' {
 			return 0, false
 		}

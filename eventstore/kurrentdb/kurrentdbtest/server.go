@@ -2,7 +2,6 @@ package kurrentdbtest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -29,6 +28,10 @@ type Options struct {
 	IdempotencyCacheSize int
 	// Now is the node's clock. Default time.Now.
 	Now func() time.Time
+	// ReportEndOfWrite makes append results carry the log position after
+	// the write instead of the last event's, to test clients against nodes
+	// whose results differ from what their $all reads say.
+	ReportEndOfWrite bool
 }
 
 // Server is the KurrentDB test double. Create it with New or Start.
@@ -255,8 +258,6 @@ func sleep(ctx context.Context, d time.Duration) error {
 		return ctx.Err()
 	}
 }
-
-var errStopped = errors.New("kurrentdbtest: node stopped")
 
 type featuresService struct {
 	serverfeatures.UnimplementedServerFeaturesServer

@@ -205,7 +205,13 @@ func (s *streamsService) decideAppend(stream grpc.ServerStream, name string, exp
 	s.srv.mu.Lock()
 	s.srv.written++
 	s.srv.mu.Unlock()
-	return success(int64(written[len(written)-1].revision), written), nil
+	resp := success(int64(written[len(written)-1].revision), written)
+	if s.srv.opts.ReportEndOfWrite {
+		resp.GetSuccess().PositionOption = &streams.AppendResp_Success_Position{Position: &streams.AppendResp_Position{
+			CommitPosition: l.next, PreparePosition: written[0].position,
+		}}
+	}
+	return resp, nil
 }
 
 // matchAtLocked reports whether events sit in stream from revision from on,
