@@ -33,7 +33,10 @@ type LoadOptions struct {
 // LoadResult says what was loaded.
 type LoadResult struct {
 	Cases  int
-	Events int
+	Events int // events recorded (new or already there)
+	// Duplicates were already in the store, recorded by an earlier load of
+	// the same seed: the service answered them as retries and wrote nothing.
+	Duplicates int
 	// Head is the largest global position answered by the store.
 	Head uint64
 }
@@ -49,9 +52,12 @@ func Load(ctx context.Context, svc Service, p Plan, opts LoadOptions) (LoadResul
 		res  LoadResult
 		errs []error
 	)
-	progress := func(pos uint64) {
+	progress := func(pos uint64, duplicate bool) {
 		mu.Lock()
 		res.Events++
+		if duplicate {
+			res.Duplicates++
+		}
 		res.Head = max(res.Head, pos)
 		n := res.Events
 		mu.Unlock()
@@ -97,7 +103,7 @@ feed:
 	return res, nil
 }
 
-func loadCase(ctx context.Context, svc Service, c Case, progress func(uint64)) error {
+func loadCase(ctx context.Context, svc Service, c Case, progress func(pos uint64, duplicate bool)) error {
 	opened := c.OpenedAt
 	data, err := json.Marshal(c.Opened)
 	if err != nil {
@@ -112,7 +118,7 @@ func loadCase(ctx context.Context, svc Service, c Case, progress func(uint64)) e
 	if err != nil {
 		return fmt.Errorf("demo: open case %s (%s): %w", c.Opened.Reference, c.ID, err)
 	}
-	progress(uint64(r.Position))
+	progress(uint64(r.Position), r.Duplicate)
 	for i, s := range c.Steps {
 		data, err := s.MarshalData()
 		if err != nil {
@@ -130,7 +136,7 @@ func loadCase(ctx context.Context, svc Service, c Case, progress func(uint64)) e
 		if err != nil {
 			return fmt.Errorf("demo: case %s step %d (%s at %s): %w", c.Opened.Reference, i+1, s.Type, s.OccurredAt.Format(time.RFC3339), err)
 		}
-		progress(uint64(r.Position))
+		progress(uint64(r.Position), r.Duplicate)
 	}
 	return nil
 }

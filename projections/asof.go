@@ -37,17 +37,13 @@ func (e *Engine) replay(ctx context.Context, names []string, asOf time.Time, fn 
 	for _, p := range ps {
 		models = append(models, p.model)
 	}
-	db, src, last, err := replayInto(ctx, e.store, models, asOf, e.opts.BatchSize)
+	db, w, src, last, err := replayInto(ctx, e.store, models, asOf, e.opts.BatchSize)
 	if err != nil {
 		return 0, err
 	}
 	defer db.Close()
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, fmt.Errorf("projections: replay: %w", err)
-	}
-	defer tx.Rollback()
-	src.ctx, src.db, src.sqlTx = ctx, db, tx
+	defer w.close()
+	src.ctx, src.p, src.cache = ctx, w.conn, w.stmts
 	if err := fn(src); err != nil {
 		return 0, err
 	}
@@ -56,20 +52,26 @@ func (e *Engine) replay(ctx context.Context, names []string, asOf time.Time, fn 
 
 // replayInto builds temporary read models of models in a private in-memory
 // database from the events of store recorded at or before asOf.
-func replayInto(ctx context.Context, store eventstore.Store, models []model, asOf time.Time, batchSize int) (*sql.DB, *source, eventstore.Position, error) {
+func replayInto(ctx context.Context, store eventstore.Store, models []model, asOf time.Time, batchSize int) (*sql.DB, *writer, *source, eventstore.Position, error) {
 	db, err := openMemoryDB(ctx)
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, nil, nil, 0, err
 	}
-	fail := func(err error) (*sql.DB, *source, eventstore.Position, error) {
+	w, err := newWriter(ctx, db)
+	if err != nil {
 		db.Close()
-		return nil, nil, 0, err
+		return nil, nil, nil, 0, err
+	}
+	fail := func(err error) (*sql.DB, *writer, *source, eventstore.Position, error) {
+		w.close()
+		db.Close()
+		return nil, nil, nil, 0, err
 	}
 	src := &source{tables: map[string]*tableSet{}}
 	filter := caseFilter
 	allTypes := false
 	for _, m := range models {
-		if err := createGenerationIn(ctx, db, m, 0, nil); err != nil {
+		if err := createGenerationIn(ctx, w, m, 0, nil); err != nil {
 			return fail(err)
 		}
 		src.tables[m.name()] = newTableSet(m, 0)
@@ -95,13 +97,13 @@ func replayInto(ctx context.Context, store eventstore.Store, models []model, asO
 		if len(batch) == 0 {
 			return nil
 		}
-		tx, err := db.BeginTx(ctx, nil)
+		tx, err := w.begin(ctx)
 		if err != nil {
 			return err
 		}
 		defer tx.Rollback()
 		for _, m := range models {
-			if err := m.apply(newDBTx(ctx, db, tx, src.tables[m.name()]), batch); err != nil {
+			if err := m.apply(tx.on(ctx, src.tables[m.name()]), batch); err != nil {
 				return fmt.Errorf("%w: %s cannot replay the log: %w", ErrProjectionFailed, m.name(), err)
 			}
 		}
@@ -136,5 +138,5 @@ func replayInto(ctx context.Context, store eventstore.Store, models []model, asO
 		}
 		return fail(fmt.Errorf("projections: replay: %w", err))
 	}
-	return db, src, head, nil
+	return db, w, src, head, nil
 }

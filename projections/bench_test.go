@@ -178,17 +178,21 @@ func BenchmarkApply(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if err := createGenerationIn(ctx, w, m, 1, nil); err != nil {
+				wr, err := newWriter(ctx, w)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := createGenerationIn(ctx, wr, m, 1, nil); err != nil {
 					b.Fatal(err)
 				}
 				ts := newTableSet(m, 1)
 				b.StartTimer()
 				for i := 0; i < len(events); i += batch {
-					tx, err := w.BeginTx(ctx, nil)
+					tx, err := wr.begin(ctx)
 					if err != nil {
 						b.Fatal(err)
 					}
-					if err := m.apply(newDBTx(ctx, w, tx, ts), events[i:min(i+batch, len(events))]); err != nil {
+					if err := m.apply(tx.on(ctx, ts), events[i:min(i+batch, len(events))]); err != nil {
 						b.Fatal(err)
 					}
 					if err := tx.Commit(); err != nil {
@@ -197,6 +201,7 @@ func BenchmarkApply(b *testing.B) {
 				}
 				applied += len(events)
 				b.StopTimer()
+				wr.close()
 				w.Close()
 				r.Close()
 				b.StartTimer()

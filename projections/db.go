@@ -121,32 +121,124 @@ func isPoison(err error) bool {
 	return false
 }
 
-// dbtx is one transaction's view of one generation's tables. Statements are
-// prepared once per database and generation (tableSet.prepared) and bound
-// to the transaction on first use: preparing costs more than most of the
-// statements themselves.
-type dbtx struct {
-	ctx   context.Context
-	tx    *sql.Tx
-	db    *sql.DB // the database tx belongs to
-	ts    *tableSet
-	stmts map[string]*sql.Stmt
+// writer is the read-model database's one writing connection, pinned:
+// transactions are begun and ended by statement, so that prepared
+// statements outlive them (preparing costs more than most statements
+// do). Callers serialise its use (Engine.writeMu).
+type writer struct {
+	conn  *sql.Conn
+	stmts map[prepKey]*sql.Stmt
 }
 
-func newDBTx(ctx context.Context, db *sql.DB, tx *sql.Tx, ts *tableSet) *dbtx {
-	return &dbtx{ctx: ctx, tx: tx, db: db, ts: ts, stmts: map[string]*sql.Stmt{}}
+type prepKey struct {
+	ts   *tableSet
+	tmpl string
+}
+
+func newWriter(ctx context.Context, db *sql.DB) (*writer, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("projections: writer connection: %w", err)
+	}
+	return &writer{conn: conn, stmts: map[prepKey]*sql.Stmt{}}, nil
+}
+
+func (w *writer) close() error {
+	w.forget(nil)
+	return w.conn.Close()
+}
+
+// forget closes the statements prepared for a generation (all when ts is
+// nil): it is being dropped.
+func (w *writer) forget(ts *tableSet) {
+	for k, st := range w.stmts {
+		if ts == nil || k.ts == ts {
+			_ = st.Close()
+			delete(w.stmts, k)
+		}
+	}
+}
+
+// wtx is a write transaction on the writer's connection.
+type wtx struct {
+	w    *writer
+	done bool
+}
+
+func (w *writer) begin(ctx context.Context) (*wtx, error) {
+	if _, err := w.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	return &wtx{w: w}, nil
+}
+
+func (t *wtx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return t.w.conn.ExecContext(ctx, query, args...)
+}
+
+func (t *wtx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return t.w.conn.QueryContext(ctx, query, args...)
+}
+
+func (t *wtx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return t.w.conn.QueryRowContext(ctx, query, args...)
+}
+
+// Commit commits, or rolls back if the commit fails.
+func (t *wtx) Commit() error {
+	if t.done {
+		return errors.New("transaction already ended")
+	}
+	t.done = true
+	if _, err := t.w.conn.ExecContext(context.Background(), "COMMIT"); err != nil {
+		_, _ = t.w.conn.ExecContext(context.Background(), "ROLLBACK")
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// Rollback ends the transaction unless it already ended (so it can be
+// deferred).
+func (t *wtx) Rollback() error {
+	if t.done {
+		return nil
+	}
+	t.done = true
+	_, err := t.w.conn.ExecContext(context.Background(), "ROLLBACK")
+	return err
+}
+
+// preparer prepares statements: a read transaction or the writer's
+// connection.
+type preparer interface {
+	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
+}
+
+// dbtx is one transaction's view of one generation's tables, with its
+// statements prepared once (per read transaction, or once and for all on
+// the writer's connection).
+type dbtx struct {
+	ctx   context.Context
+	p     preparer
+	ts    *tableSet
+	cache map[prepKey]*sql.Stmt
+}
+
+// writeTx is the view of a generation from a write transaction.
+func (t *wtx) on(ctx context.Context, ts *tableSet) *dbtx {
+	return &dbtx{ctx: ctx, p: t.w.conn, ts: ts, cache: t.w.stmts}
 }
 
 func (d *dbtx) stmt(tmpl string) (*sql.Stmt, error) {
-	if st, ok := d.stmts[tmpl]; ok {
+	k := prepKey{d.ts, tmpl}
+	if st, ok := d.cache[k]; ok {
 		return st, nil
 	}
-	prepared, err := d.ts.prepared(d.ctx, d.db, tmpl)
+	st, err := d.p.PrepareContext(d.ctx, d.ts.sql(tmpl))
 	if err != nil {
 		return nil, err
 	}
-	st := d.tx.StmtContext(d.ctx, prepared)
-	d.stmts[tmpl] = st
+	d.cache[k] = st
 	return st, nil
 }
 

@@ -81,7 +81,8 @@ type Engine struct {
 	log   *slog.Logger
 	path  string
 
-	wdb *sql.DB // the single writer connection
+	wdb *sql.DB // the pool of the single writer connection
+	w   *writer // that connection, pinned
 	rdb *sql.DB // read-only connections
 	// writeMu serialises write transactions (batches, rebuild starts,
 	// swaps) in Go rather than in SQLite's busy loop.
@@ -144,8 +145,14 @@ func OpenFile(ctx context.Context, path string, store eventstore.Store, opts Opt
 	if err != nil {
 		return nil, err
 	}
+	w, err := newWriter(ctx, wdb)
+	if err != nil {
+		wdb.Close()
+		rdb.Close()
+		return nil, err
+	}
 	e := &Engine{
-		store: store, opts: opts, log: opts.Logger, path: path, wdb: wdb, rdb: rdb,
+		store: store, opts: opts, log: opts.Logger, path: path, wdb: wdb, w: w, rdb: rdb,
 		byName: map[string]*projection{}, replays: make(chan struct{}, opts.MaxReplays),
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
@@ -173,13 +180,13 @@ func (e *Engine) load(ctx context.Context, p *projection) error {
 	name, version := p.model.name(), p.model.version()
 	var activeGen, activeVersion int64
 	var buildingGen, buildingVersion sql.NullInt64
-	err := e.wdb.QueryRowContext(ctx,
+	err := e.w.conn.QueryRowContext(ctx,
 		`SELECT active_gen, active_version, building_gen, building_version FROM projection_meta WHERE name = ?`, name).
 		Scan(&activeGen, &activeVersion, &buildingGen, &buildingVersion)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		// A new read model: generation 1, empty, catching up from the start.
-		if err := e.createGeneration(ctx, p.model, 1, func(tx *sql.Tx) error {
+		if err := e.createGeneration(ctx, p.model, 1, func(tx *wtx) error {
 			_, err := tx.ExecContext(ctx, `INSERT INTO projection_meta (name, active_gen, active_version) VALUES (?, 1, ?)`, name, version)
 			return err
 		}); err != nil {
@@ -190,14 +197,14 @@ func (e *Engine) load(ctx context.Context, p *projection) error {
 	case err != nil:
 		return fmt.Errorf("projections: load %s: %w", name, err)
 	}
-	cp, err := e.checkpoint(ctx, e.wdb, name, activeGen)
+	cp, err := e.checkpoint(ctx, e.w.conn, name, activeGen)
 	if err != nil {
 		return err
 	}
 	p.active = newInstance(p, activeGen, int(activeVersion), cp)
 	if buildingGen.Valid {
 		if int(buildingVersion.Int64) == version {
-			bcp, err := e.checkpoint(ctx, e.wdb, name, buildingGen.Int64)
+			bcp, err := e.checkpoint(ctx, e.w.conn, name, buildingGen.Int64)
 			if err != nil {
 				return err
 			}
@@ -231,14 +238,14 @@ func (e *Engine) checkpoint(ctx context.Context, q interface {
 
 // createGeneration creates a generation's tables and its checkpoint (0) in
 // one transaction, together with whatever meta change also does.
-func (e *Engine) createGeneration(ctx context.Context, m model, gen int64, also func(tx *sql.Tx) error) error {
+func (e *Engine) createGeneration(ctx context.Context, m model, gen int64, also func(tx *wtx) error) error {
 	e.writeMu.Lock()
 	defer e.writeMu.Unlock()
-	return createGenerationIn(ctx, e.wdb, m, gen, also)
+	return createGenerationIn(ctx, e.w, m, gen, also)
 }
 
-func createGenerationIn(ctx context.Context, db *sql.DB, m model, gen int64, also func(tx *sql.Tx) error) error {
-	tx, err := db.BeginTx(ctx, nil)
+func createGenerationIn(ctx context.Context, w *writer, m model, gen int64, also func(tx *wtx) error) error {
+	tx, err := w.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("projections: create %s generation %d: %w", m.name(), gen, err)
 	}
@@ -274,7 +281,7 @@ func createGenerationIn(ctx context.Context, db *sql.DB, m model, gen int64, als
 func (e *Engine) startBuilding(ctx context.Context, p *projection) error {
 	gen := p.active.gen + 1
 	version := p.model.version()
-	if err := e.createGeneration(ctx, p.model, gen, func(tx *sql.Tx) error {
+	if err := e.createGeneration(ctx, p.model, gen, func(tx *wtx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE projection_meta SET building_gen = ?, building_version = ? WHERE name = ?`,
 			gen, version, p.model.name())
 		return err
@@ -292,15 +299,15 @@ func (e *Engine) startBuilding(ctx context.Context, p *projection) error {
 func (e *Engine) abandonBuilding(ctx context.Context, p *projection, gen int64) error {
 	e.writeMu.Lock()
 	defer e.writeMu.Unlock()
-	return e.dropGeneration(ctx, p.model, gen, func(tx *sql.Tx) error {
+	return e.dropGeneration(ctx, p.model, gen, func(tx *wtx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE projection_meta SET building_gen = NULL, building_version = NULL WHERE name = ?`, p.model.name())
 		return err
 	})
 }
 
 // dropGeneration drops a generation's tables and checkpoint. writeMu is held.
-func (e *Engine) dropGeneration(ctx context.Context, m model, gen int64, also func(tx *sql.Tx) error) error {
-	tx, err := e.wdb.BeginTx(ctx, nil)
+func (e *Engine) dropGeneration(ctx context.Context, m model, gen int64, also func(tx *wtx) error) error {
+	tx, err := e.w.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("projections: drop %s generation %d: %w", m.name(), gen, err)
 	}
@@ -325,7 +332,7 @@ func (e *Engine) dropGeneration(ctx context.Context, m model, gen int64, also fu
 // dropOrphans drops tables of generations that are neither active nor being
 // built (left by a crash between a swap and its clean-up).
 func (e *Engine) dropOrphans(ctx context.Context) error {
-	rows, err := e.wdb.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table'`)
+	rows, err := e.w.conn.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table'`)
 	if err != nil {
 		return err
 	}
@@ -370,7 +377,7 @@ func (e *Engine) dropOrphans(ctx context.Context) error {
 	e.writeMu.Lock()
 	defer e.writeMu.Unlock()
 	for _, n := range drop {
-		if _, err := e.wdb.ExecContext(ctx, `DROP TABLE IF EXISTS "`+n+`"`); err != nil {
+		if _, err := e.w.conn.ExecContext(ctx, `DROP TABLE IF EXISTS "`+n+`"`); err != nil {
 			return err
 		}
 		e.log.Info("projections: dropped table of a retired generation", "table", n)
@@ -443,7 +450,7 @@ func (e *Engine) Close() error {
 }
 
 func (e *Engine) closeDBs() error {
-	return errors.Join(e.rdb.Close(), e.wdb.Close())
+	return errors.Join(e.rdb.Close(), e.w.close(), e.wdb.Close())
 }
 
 func (e *Engine) isClosed() bool {
@@ -476,7 +483,6 @@ func (e *Engine) Rebuild(ctx context.Context, name string) error {
 	p.mu.RUnlock()
 	if old != nil {
 		old.retire()
-		old.tables.closeStatements()
 		if err := e.abandonBuilding(ctx, p, old.gen); err != nil {
 			return err
 		}
@@ -529,7 +535,7 @@ func (e *Engine) maybeSwap(ctx context.Context, p *projection) {
 	if bp.retired || bp.state != StateLive || (bp.position < ap.position && ap.state != StateFailed) {
 		return
 	}
-	tx, err := e.wdb.BeginTx(ctx, nil)
+	tx, err := e.w.begin(ctx)
 	if err != nil {
 		e.log.Warn("projections: swap postponed", "projection", p.model.name(), "error", err)
 		return
@@ -550,7 +556,7 @@ func (e *Engine) maybeSwap(ctx context.Context, p *projection) {
 	p.active, p.building = b, nil
 	p.mu.Unlock()
 	a.retire()
-	a.tables.closeStatements()
+	e.w.forget(a.tables)
 	e.log.Info("projections: rebuilt generation swapped in", "projection", p.model.name(),
 		"generation", b.gen, "version", b.version, "position", bp.position)
 	if err := e.dropGeneration(ctx, p.model, a.gen, nil); err != nil {

@@ -22,8 +22,6 @@ import (
 //	                      (indexed by occurred_at): what totals count
 //	{gangs_agency_first}  per (agency, group), that agency's first
 //	                      dismantling of it: what group_by=agency counts
-//
-// A batch recomputes the two "first" tables for the groups it touched.
 type gangsModel struct{}
 
 func newGangsModel() *gangsModel { return &gangsModel{} }
@@ -53,6 +51,7 @@ func (gangsModel) schema() []string {
 		`CREATE TABLE {gangs_first} (
 			group_id    TEXT PRIMARY KEY,
 			occurred_at INTEGER NOT NULL,
+			position    INTEGER NOT NULL,
 			day         TEXT NOT NULL,
 			event_id    TEXT NOT NULL
 		) WITHOUT ROWID`,
@@ -61,6 +60,7 @@ func (gangsModel) schema() []string {
 			agency      TEXT NOT NULL,
 			group_id    TEXT NOT NULL,
 			occurred_at INTEGER NOT NULL,
+			position    INTEGER NOT NULL,
 			day         TEXT NOT NULL,
 			event_id    TEXT NOT NULL,
 			PRIMARY KEY (agency, group_id)
@@ -70,7 +70,10 @@ func (gangsModel) schema() []string {
 }
 
 func (m gangsModel) apply(tx *dbtx, events []eventstore.RecordedEvent) error {
-	touched := map[string]bool{}
+	// A new dismantling can only move a group's first dismantling earlier:
+	// an upsert does. A retraction may move it later: the group's firsts
+	// are recomputed from its dismantlings at the end of the batch.
+	recompute := map[string]bool{}
 	for i := range events {
 		ev := &events[i]
 		switch ev.Type {
@@ -87,14 +90,31 @@ func (m gangsModel) apply(tx *dbtx, events []eventstore.RecordedEvent) error {
 			if err != nil {
 				return eventError(ev, err)
 			}
+			pos, err := sqlPos(ev.Position)
+			if err != nil {
+				return eventError(ev, err)
+			}
 			caseID, _ := domain.CaseIDFromStream(ev.Stream)
-			group := g.GroupID.String()
+			group, day, id := g.GroupID.String(), dayKey(env.OccurredAt), ev.ID.String()
 			if _, err := tx.exec(`INSERT INTO {gangs_events}
 				(position, event_id, case_id, group_id, occurred_at, day, agency) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-				int64(ev.Position), ev.ID.String(), caseID.String(), group, occ, dayKey(env.OccurredAt), env.Agency); err != nil {
+				pos, id, caseID.String(), group, occ, day, env.Agency); err != nil {
 				return eventError(ev, fmt.Errorf("insert dismantling: %w", err))
 			}
-			touched[group] = true
+			if _, err := tx.exec(`INSERT INTO {gangs_first} (group_id, occurred_at, position, day, event_id)
+				VALUES (?, ?, ?, ?, ?) ON CONFLICT (group_id) DO UPDATE SET
+				occurred_at = excluded.occurred_at, position = excluded.position, day = excluded.day, event_id = excluded.event_id
+				WHERE (excluded.occurred_at, excluded.position) < (occurred_at, position)`,
+				group, occ, pos, day, id); err != nil {
+				return eventError(ev, fmt.Errorf("first dismantling: %w", err))
+			}
+			if _, err := tx.exec(`INSERT INTO {gangs_agency_first} (agency, group_id, occurred_at, position, day, event_id)
+				VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (agency, group_id) DO UPDATE SET
+				occurred_at = excluded.occurred_at, position = excluded.position, day = excluded.day, event_id = excluded.event_id
+				WHERE (excluded.occurred_at, excluded.position) < (occurred_at, position)`,
+				env.Agency, group, occ, pos, day, id); err != nil {
+				return eventError(ev, fmt.Errorf("agency's first dismantling: %w", err))
+			}
 		case domain.TypeEntryRetracted:
 			target, err := retractedID(ev)
 			if err != nil {
@@ -108,12 +128,12 @@ func (m gangsModel) apply(tx *dbtx, events []eventstore.RecordedEvent) error {
 			case err != nil:
 				return eventError(ev, fmt.Errorf("flag retracted dismantling: %w", err))
 			default:
-				touched[group] = true
+				recompute[group] = true
 			}
 		}
 	}
-	groups := make([]string, 0, len(touched))
-	for g := range touched {
+	groups := make([]string, 0, len(recompute))
+	for g := range recompute {
 		groups = append(groups, g)
 	}
 	slices.Sort(groups)
@@ -130,13 +150,13 @@ func (m gangsModel) apply(tx *dbtx, events []eventstore.RecordedEvent) error {
 func (gangsModel) recompute(tx *dbtx, group string) error {
 	stmts := []string{
 		`DELETE FROM {gangs_first} WHERE group_id = ?1`,
-		`INSERT INTO {gangs_first} (group_id, occurred_at, day, event_id)
-			SELECT group_id, occurred_at, day, event_id FROM {gangs_events}
+		`INSERT INTO {gangs_first} (group_id, occurred_at, position, day, event_id)
+			SELECT group_id, occurred_at, position, day, event_id FROM {gangs_events}
 			WHERE group_id = ?1 AND retracted = 0 ORDER BY occurred_at, position LIMIT 1`,
 		`DELETE FROM {gangs_agency_first} WHERE group_id = ?1`,
-		`INSERT INTO {gangs_agency_first} (agency, group_id, occurred_at, day, event_id)
-			SELECT agency, group_id, occurred_at, day, event_id FROM (
-				SELECT agency, group_id, occurred_at, day, event_id,
+		`INSERT INTO {gangs_agency_first} (agency, group_id, occurred_at, position, day, event_id)
+			SELECT agency, group_id, occurred_at, position, day, event_id FROM (
+				SELECT agency, group_id, occurred_at, position, day, event_id,
 					row_number() OVER (PARTITION BY agency ORDER BY occurred_at, position) AS rn
 				FROM {gangs_events} WHERE group_id = ?1 AND retracted = 0)
 			WHERE rn = 1`,

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -36,6 +38,9 @@ func openTestEngine(t testing.TB, dir string, store eventstore.Store, opts Optio
 	t.Helper()
 	if opts.Now == nil {
 		opts.Now = func() time.Time { return fixedNow }
+	}
+	if opts.Logger == nil && os.Getenv("CASEBOOK_TEST_LOG") != "" {
+		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	if opts.RetryMin == 0 {
 		opts.RetryMin = 5 * time.Millisecond

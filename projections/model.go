@@ -1,8 +1,6 @@
 package projections
 
 import (
-	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 	"sync"
@@ -54,16 +52,9 @@ type model interface {
 type tableSet struct {
 	gen  int64
 	repl *strings.Replacer
-	mu   sync.Mutex
-	// stmts caches the resolved text of SQL templates, prep the prepared
-	// statements per database.
+	// stmts caches the resolved text of SQL templates.
+	mu    sync.Mutex
 	stmts map[string]string
-	prep  map[prepKey]*sql.Stmt
-}
-
-type prepKey struct {
-	db   *sql.DB
-	tmpl string
 }
 
 func newTableSet(m model, gen int64) *tableSet {
@@ -71,34 +62,7 @@ func newTableSet(m model, gen int64) *tableSet {
 	for _, t := range m.tables() {
 		pairs = append(pairs, "{"+t+"}", fmt.Sprintf("%s_g%d", t, gen))
 	}
-	return &tableSet{gen: gen, repl: strings.NewReplacer(pairs...), stmts: map[string]string{}, prep: map[prepKey]*sql.Stmt{}}
-}
-
-// prepared returns the statement of a template prepared on db.
-func (t *tableSet) prepared(ctx context.Context, db *sql.DB, tmpl string) (*sql.Stmt, error) {
-	q := t.sql(tmpl)
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	k := prepKey{db, tmpl}
-	if st, ok := t.prep[k]; ok {
-		return st, nil
-	}
-	st, err := db.PrepareContext(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	t.prep[k] = st
-	return st, nil
-}
-
-// closeStatements releases the prepared statements (a dropped generation).
-func (t *tableSet) closeStatements() {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for k, st := range t.prep {
-		_ = st.Close()
-		delete(t.prep, k)
-	}
+	return &tableSet{gen: gen, repl: strings.NewReplacer(pairs...), stmts: map[string]string{}}
 }
 
 // sql resolves the placeholders of a statement template.

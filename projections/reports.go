@@ -177,13 +177,15 @@ func utcPtr(t *time.Time) *time.Time {
 // replay's temporary ones.
 type source struct {
 	ctx    context.Context
-	db     *sql.DB
-	sqlTx  *sql.Tx
+	p      preparer
+	cache  map[prepKey]*sql.Stmt
 	tables map[string]*tableSet
 }
 
 // tx is the read transaction over one projection's tables.
-func (s *source) tx(name string) *dbtx { return newDBTx(s.ctx, s.db, s.sqlTx, s.tables[name]) }
+func (s *source) tx(name string) *dbtx {
+	return &dbtx{ctx: s.ctx, p: s.p, ts: s.tables[name], cache: s.cache}
+}
 
 // read runs fn on the live read models of the named projections, or on a
 // replay as of asOf.
@@ -222,7 +224,7 @@ func (e *Engine) readLive(ctx context.Context, names []string, fn func(src *sour
 		return 0, fmt.Errorf("projections: begin read: %w", err)
 	}
 	defer tx.Rollback()
-	src.ctx, src.db, src.sqlTx = ctx, e.rdb, tx
+	src.ctx, src.p, src.cache = ctx, tx, map[prepKey]*sql.Stmt{}
 	var pos eventstore.Position
 	for i, in := range insts {
 		cp, err := e.checkpoint(ctx, tx, in.p.model.name(), in.gen)

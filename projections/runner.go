@@ -2,7 +2,6 @@ package projections
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -219,7 +218,7 @@ func (r *runner) applyBatch(ctx context.Context, events []eventstore.RecordedEve
 
 func (r *runner) applyLocked(ctx context.Context, members []*instance, events []eventstore.RecordedEvent) ([]memberResult, error) {
 	e := r.e
-	tx, err := e.wdb.BeginTx(ctx, nil)
+	tx, err := e.w.begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("begin batch: %w", err)
 	}
@@ -236,7 +235,7 @@ func (r *runner) applyLocked(ctx context.Context, members []*instance, events []
 		if len(evs) == 0 {
 			continue
 		}
-		res, err := applyMember(ctx, e.wdb, tx, m, evs, e.opts.Now())
+		res, err := applyMember(ctx, tx, m, evs, e.opts.Now())
 		if err != nil {
 			return nil, err
 		}
@@ -253,10 +252,10 @@ func (r *runner) applyLocked(ctx context.Context, members []*instance, events []
 // by one to find the one at fault: the member keeps everything before it
 // and fails on it. Errors returned (rather than recorded as a failure) are
 // not the events' fault and abort the whole batch.
-func applyMember(ctx context.Context, db *sql.DB, tx *sql.Tx, m *instance, evs []eventstore.RecordedEvent, now time.Time) (memberResult, error) {
+func applyMember(ctx context.Context, tx *wtx, m *instance, evs []eventstore.RecordedEvent, now time.Time) (memberResult, error) {
 	res := memberResult{m: m}
 	name := m.p.model.name()
-	err := inSavepoint(ctx, tx, func() error { return applyAndCheckpoint(ctx, db, tx, m, evs) })
+	err := inSavepoint(ctx, tx, func() error { return applyAndCheckpoint(ctx, tx, m, evs) })
 	if err == nil {
 		last := evs[len(evs)-1]
 		res.checkpoint, res.recorded = last.Position, last.RecordedAt
@@ -267,7 +266,7 @@ func applyMember(ctx context.Context, db *sql.DB, tx *sql.Tx, m *instance, evs [
 	}
 	for i := range evs {
 		one := evs[i : i+1]
-		err := inSavepoint(ctx, tx, func() error { return applyAndCheckpoint(ctx, db, tx, m, one) })
+		err := inSavepoint(ctx, tx, func() error { return applyAndCheckpoint(ctx, tx, m, one) })
 		if err == nil {
 			res.checkpoint, res.recorded = one[0].Position, one[0].RecordedAt
 			continue
@@ -286,8 +285,8 @@ func applyMember(ctx context.Context, db *sql.DB, tx *sql.Tx, m *instance, evs [
 	return res, nil
 }
 
-func applyAndCheckpoint(ctx context.Context, db *sql.DB, tx *sql.Tx, m *instance, evs []eventstore.RecordedEvent) error {
-	if err := m.p.model.apply(newDBTx(ctx, db, tx, m.tables), evs); err != nil {
+func applyAndCheckpoint(ctx context.Context, tx *wtx, m *instance, evs []eventstore.RecordedEvent) error {
+	if err := m.p.model.apply(tx.on(ctx, m.tables), evs); err != nil {
 		return err
 	}
 	cp, err := sqlPos(evs[len(evs)-1].Position)
@@ -302,7 +301,7 @@ func applyAndCheckpoint(ctx context.Context, db *sql.DB, tx *sql.Tx, m *instance
 }
 
 // inSavepoint runs fn inside a savepoint, rolled back if fn fails.
-func inSavepoint(ctx context.Context, tx *sql.Tx, fn func() error) error {
+func inSavepoint(ctx context.Context, tx *wtx, fn func() error) error {
 	if _, err := tx.ExecContext(ctx, `SAVEPOINT member`); err != nil {
 		return fmt.Errorf("savepoint: %w", err)
 	}

@@ -59,6 +59,9 @@ func TestBackupDuringAWriteLoadRestoresAVerifiableStore(t *testing.T) {
 	for wrote.Load() < 50 {
 		time.Sleep(5 * time.Millisecond)
 	}
+	// Read-only commands work beside the writer and do not disturb it.
+	must(t, "verify", "--data", dir)
+	must(t, "export", "--data", dir, "--out", filepath.Join(t.TempDir(), "during-load.ndjson"))
 	backup := filepath.Join(t.TempDir(), "casebook-backup.db")
 	r := must(t, "backup", "--data", dir, "--to", backup, "--json")
 	before := wrote.Load()

@@ -14,6 +14,7 @@ type demoReport struct {
 	Seed     uint64        `json:"seed"`
 	Cases    int           `json:"cases"`
 	Events   int           `json:"events"`
+	New      int           `json:"new_events"` // events written (the rest were there already)
 	Position uint64        `json:"position"`
 	Seconds  float64       `json:"seconds"`
 	Figures  *demoFigures  `json:"figures,omitempty"` // as the reports give them
@@ -58,7 +59,8 @@ func runDemo(a *app, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%w (%d events loaded)", err, res.Events)
 	}
-	rep := demoReport{Store: ref.String(), Seed: *seed, Cases: res.Cases, Events: res.Events, Position: res.Head, Seconds: time.Since(start).Seconds()}
+	rep := demoReport{Store: ref.String(), Seed: *seed, Cases: res.Cases, Events: res.Events, New: res.Events - res.Duplicates,
+		Position: res.Head, Seconds: time.Since(start).Seconds()}
 
 	if !*noProjections {
 		figs, err := a.reportFigures(st, eventstore.Position(res.Head))
@@ -72,6 +74,9 @@ func runDemo(a *app, args []string) error {
 		return a.printJSON(rep)
 	}
 	a.printf("Loaded the demo data set (seed %d) into %s: %d cases, %d events in %.1fs.\n", rep.Seed, rep.Store, rep.Cases, rep.Events, rep.Seconds)
+	if res.Duplicates > 0 {
+		a.printf("%d of them were already in the store (this seed was loaded before) and were not written again.\n", res.Duplicates)
+	}
 	if rep.Figures != nil {
 		a.printf("\nThe reports now show (read models in %s):\n", a.data)
 		rep.Figures.print(a)

@@ -144,6 +144,13 @@ func TestDemoRefusesANonEmptyStoreAndIsDeterministic(t *testing.T) {
 	if r.code != exitProblems || !strings.Contains(r.stderr, "already holds events") {
 		t.Fatalf("demo on a loaded store: exit %d %s", r.code, r.stderr)
 	}
+	// Loading the same seed again with --force writes nothing new: every
+	// command is answered as a retry of the one already recorded.
+	r = must(t, "demo", "--data", dir, "--force", "--no-projections", "--json")
+	var rep demoReport
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || rep.New != 0 || rep.Events != demoPlan().Events() {
+		t.Fatalf("demo --force with the same seed: %v %+v", err, rep)
+	}
 	// The same seed loads the same events (ids, streams, revisions), in the
 	// same order: the plan's, which is a pure function of the seed.
 	log := logOf(t, dir)

@@ -764,30 +764,42 @@ func TestMetrics(t *testing.T) {
 	}
 }
 
+
+// slowPost starts a POST of body over a raw connection, sending the headers
+// and the first part of the body only; finish sends the rest and returns
+// the status line. The request is in a handler (holding a concurrency
+// slot, in flight for shutdown) until finish is called.
+func (s *server) slowPost(t *testing.T, path string, first, rest string) (finish func() string) {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: casebook\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+		path, tokenOf[invUKBA], len(first)+len(rest), first)
+	return func() string {
+		if _, err := conn.Write([]byte(rest)); err != nil {
+			return "write: " + err.Error()
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		line, err := bufio.NewReader(conn).ReadString('\n')
+		if err != nil {
+			return "read: " + err.Error()
+		}
+		return strings.TrimSpace(line)
+	}
+}
+
 func TestConcurrencyCapAndTimeouts(t *testing.T) {
 	s := startServer(t, func(c *main.Config) {
 		c.MaxRequests = 1
 		c.ReadHeaderTimeout = 300 * time.Millisecond
-		c.ReadTimeout = 2 * time.Second
 	})
 	c := s.openCase(t, invUKBA, "UKBA-CAP-1")
 
 	// A request whose body trickles in holds the only slot...
-	pr, pw := io.Pipe()
-	slow := make(chan int, 1)
-	go func() {
-		hr, _ := http.NewRequest("POST", s.url+"/v1/cases/"+c.ID+"/events", pr)
-		hr.Header.Set("Authorization", "Bearer "+tokenOf[invUKBA])
-		hr.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(hr)
-		if err != nil {
-			slow <- 0
-			return
-		}
-		resp.Body.Close()
-		slow <- resp.StatusCode
-	}()
-	_, _ = pw.Write([]byte(`{"type":"IntelligenceLogged",`))
+	finish := s.slowPost(t, "/v1/cases/"+c.ID+"/events", `{"type":"IntelligenceLogged",`, `"data":{"summary":"slow","grading":"1A1"}}`)
 	// ...so another is refused at once with 503 and Retry-After.
 	deadline := time.Now().Add(5 * time.Second)
 	var r *response
@@ -804,11 +816,10 @@ func TestConcurrencyCapAndTimeouts(t *testing.T) {
 	}
 	// Probes are not capped.
 	mustStatus(t, s.do(t, req{method: "GET", path: "/healthz"}), http.StatusOK)
-	_, _ = pw.Write([]byte(`"data":{"summary":"slow","grading":"1A1"}}`))
-	pw.Close()
-	if st := <-slow; st != http.StatusCreated {
-		t.Errorf("slow request: %d", st)
+	if st := finish(); st != "HTTP/1.1 201 Created" {
+		t.Errorf("slow request: %s", st)
 	}
+	mustStatus(t, s.do(t, req{method: "GET", path: "/v1/cases/" + c.ID, as: invUKBA}), http.StatusOK)
 
 	// A client that never finishes its headers is disconnected.
 	conn, err := net.Dial("tcp", strings.TrimPrefix(s.url, "http://"))
@@ -828,27 +839,15 @@ func TestConcurrencyCapAndTimeouts(t *testing.T) {
 func TestGracefulShutdownDrainsInFlight(t *testing.T) {
 	s := startServer(t)
 	c := s.openCase(t, invUKBA, "UKBA-SHUT-1")
-	pr, pw := io.Pipe()
-	done := make(chan int, 1)
-	go func() {
-		hr, _ := http.NewRequest("POST", s.url+"/v1/cases/"+c.ID+"/events", pr)
-		hr.Header.Set("Authorization", "Bearer "+tokenOf[invUKBA])
-		resp, err := http.DefaultClient.Do(hr)
-		if err != nil {
-			done <- 0
-			return
-		}
-		resp.Body.Close()
-		done <- resp.StatusCode
-	}()
-	_, _ = pw.Write([]byte(`{"type":"IntelligenceLogged",`))
-	time.Sleep(100 * time.Millisecond) // the request is in flight
+	finish := s.slowPost(t, "/v1/cases/"+c.ID+"/events", `{"type":"IntelligenceLogged",`, `"data":{"summary":"last words","grading":"1A1"}}`)
+	time.Sleep(100 * time.Millisecond) // the request is in its handler
 
 	closed := make(chan error, 1)
 	go func() { closed <- s.m.Close() }()
 	time.Sleep(100 * time.Millisecond)
 	// New connections are refused while the in-flight request finishes.
-	if _, err := net.DialTimeout("tcp", strings.TrimPrefix(s.url, "http://"), time.Second); err == nil {
+	if conn, err := net.DialTimeout("tcp", strings.TrimPrefix(s.url, "http://"), time.Second); err == nil {
+		conn.Close()
 		t.Error("still accepting connections while shutting down")
 	}
 	select {
@@ -856,10 +855,8 @@ func TestGracefulShutdownDrainsInFlight(t *testing.T) {
 		t.Fatalf("Close returned (%v) before the in-flight request finished", err)
 	default:
 	}
-	_, _ = pw.Write([]byte(`"data":{"summary":"last words","grading":"1A1"}}`))
-	pw.Close()
-	if st := <-done; st != http.StatusCreated {
-		t.Fatalf("in-flight request: %d", st)
+	if st := finish(); st != "HTTP/1.1 201 Created" {
+		t.Fatalf("in-flight request: %s", st)
 	}
 	if err := <-closed; err != nil {
 		t.Fatal(err)

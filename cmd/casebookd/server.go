@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/casebook/casebook/domain/cases"
 	"github.com/casebook/casebook/eventstore"
+	"github.com/casebook/casebook/eventstore/kurrentdb"
 	"github.com/casebook/casebook/eventstore/sqlitestore"
 	"github.com/casebook/casebook/projections"
 )
@@ -36,6 +38,10 @@ type Config struct {
 	LogLevel        slog.Level
 	LogFormat       string
 	ShutdownTimeout time.Duration
+	// PprofAddr, when set, serves net/http/pprof on a separate listener
+	// (keep it on loopback): profiling under load without exposing it on
+	// the API's address.
+	PprofAddr string
 
 	// HTTP server timeouts: a slow or stalled client cannot hold a
 	// connection or a goroutine for long. Live streams (SSE) lift the read
@@ -146,6 +152,8 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.StringVar(&c.LogFormat, "log-format", env("CASEBOOK_LOG_FORMAT", c.LogFormat), "log format: json or text (env CASEBOOK_LOG_FORMAT)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDuration("CASEBOOK_SHUTDOWN_TIMEOUT", c.ShutdownTimeout),
 		"time allowed to drain in-flight requests on shutdown (env CASEBOOK_SHUTDOWN_TIMEOUT)")
+	fs.StringVar(&c.PprofAddr, "pprof-addr", env("CASEBOOK_PPROF_ADDR", c.PprofAddr),
+		"serve net/http/pprof on this address, apart from the API (empty: off) (env CASEBOOK_PPROF_ADDR)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -172,15 +180,18 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	return nil
 }
 
-// storeKind tells which backend a --store URL selects.
+// storeKind tells which backend a --store URL selects, and checks it
+// (without contacting the store).
 func storeKind(raw string) (string, error) {
+	if kurrentdb.IsConnectionString(raw) {
+		if _, err := kurrentdb.ParseURL(raw); err != nil {
+			return "", fmt.Errorf("--store: %w", err)
+		}
+		return "kurrentdb", nil
+	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Scheme == "" {
 		return "", fmt.Errorf("--store %q: not a URL (leave it empty for the embedded store)", redactURL(raw))
-	}
-	switch u.Scheme {
-	case "esdb", "esdb+discover", "kurrentdb", "kurrentdb+discover", "kdb", "kdb+discover":
-		return "kurrentdb", nil
 	}
 	return "", fmt.Errorf("--store %q: unknown scheme %q (want esdb://, esdb+discover://, kurrentdb:// or kurrentdb+discover://)", redactURL(raw), u.Scheme)
 }
@@ -271,6 +282,11 @@ func (m *Main) Run(ctx context.Context) error {
 			m.failed <- err
 		}
 	}()
+	if c.PprofAddr != "" {
+		if err := m.servePprof(c.PprofAddr); err != nil {
+			return err
+		}
+	}
 	m.Logger.Info("casebookd listening", "addr", ln.Addr().String(), "data", c.DataDir, "store", m.storeName())
 	return nil
 }
@@ -349,4 +365,21 @@ func (m *Main) Close() error {
 		}
 	})
 	return m.closeErr
+}
+
+// servePprof serves the profiler on its own listener.
+func (m *Main) servePprof(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--pprof-addr %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	m.closers = append(m.closers, srv.Close)
+	m.Logger.Warn("profiler listening", "addr", ln.Addr().String())
+	return nil
 }

@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 
 	"github.com/casebook/casebook/eventstore"
+	"github.com/casebook/casebook/eventstore/kurrentdb"
 )
 
-// openKurrentDB opens a KurrentDB (EventStoreDB) store.
+// openKurrentDB opens a KurrentDB (EventStoreDB) store by connection string.
 func openKurrentDB(ctx context.Context, url string, logger *slog.Logger) (eventstore.Store, error) {
-	return nil, errors.New("--store: the KurrentDB backend is not available in this build yet")
+	s, err := kurrentdb.Open(ctx, url, kurrentdb.Options{Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }

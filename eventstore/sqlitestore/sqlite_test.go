@@ -318,3 +318,42 @@ func TestCancelledAppendsAreNeverHalfReported(t *testing.T) {
 	}
 	t.Logf("%d appended, %d gave up before the writer took them", ok, cancelled)
 }
+
+func TestOddPath(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data dir?x=1#frag%20")
+	path := filepath.Join(dir, "events.db")
+	s := openStore(t, path)
+	mustAppend(t, s, "case-1", ev("CaseOpened", 1))
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("store file not where asked: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ro, err := sqlitestore.Open(context.Background(), path, sqlitestore.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = ro.Close() }()
+	if n := len(readAll(t, ro)); n != 1 {
+		t.Fatalf("%d events", n)
+	}
+}
+
+func TestRefusesForeignDatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "other.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("CREATE TABLE events (id INTEGER PRIMARY KEY, what TEXT)"); err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Close()
+	if _, err := sqlitestore.Open(context.Background(), path, sqlitestore.Options{}); err == nil {
+		t.Fatal("opened a database that is not an event store")
+	}
+	if _, err := sqlitestore.Open(context.Background(), path, sqlitestore.Options{ReadOnly: true}); err == nil {
+		t.Fatal("opened a database that is not an event store, read-only")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -158,6 +159,9 @@ func (s *liveSub) isOverflowed() bool {
 //
 // On a read-only store the live phase polls the file instead, since the
 // writing process is another one.
+//
+// Live events delivered to several subscribers share their Data and
+// Metadata arrays: treat them as read-only.
 func (s *Store) Subscribe(ctx context.Context, opts eventstore.SubscribeOptions) iter.Seq2[eventstore.RecordedEvent, error] {
 	return func(yield func(eventstore.RecordedEvent, error) bool) {
 		if err := s.check(ctx); err != nil {
@@ -245,7 +249,11 @@ func (sub *subscription) register() bool {
 // read finds nothing more. It returns false when the sequence must end
 // (error yielded, or consumer stopped).
 func (sub *subscription) catchUp() bool {
-	sub.reader = logReader{s: sub.s, filter: sub.filter, cursor: toSQLPosition(sub.last) + 1, args: sub.reader.args, page: sub.reader.page, sc: sub.reader.sc}
+	cursor := toSQLPosition(sub.last)
+	if cursor < math.MaxInt64 {
+		cursor++ // the first position after the last one delivered
+	}
+	sub.reader = logReader{s: sub.s, filter: sub.filter, cursor: cursor, args: sub.reader.args, page: sub.reader.page, sc: sub.reader.sc}
 	for {
 		page, more, err := sub.reader.next(sub.ctx, pageSize)
 		if err != nil {

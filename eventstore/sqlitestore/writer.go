@@ -32,8 +32,10 @@ const (
 	// insertCacheSize bounds the prepared multi-row INSERTs kept, one per
 	// row count seen.
 	insertCacheSize = 64
-	// maxGatherWait caps how long gather waits for a group to fill.
+	// maxGatherWait caps how long gather waits for a group to fill, and
+	// gatherPoll is how often it re-checks while waiting.
 	maxGatherWait = time.Millisecond
+	gatherPoll    = 50 * time.Microsecond
 )
 
 // headCacheSize is the number of stream heads the writer remembers per
@@ -125,19 +127,17 @@ type writer struct {
 	stats     struct{ commits, appends, events atomic.Uint64 }
 
 	// Writer goroutine only.
-	nextPos  int64 // position the next event will take
-	// lastBatch is the size of the previous group commit, commitTime a
-	// moving average of how long a commit takes; gather uses both.
-	lastBatch  int
+	nextPos int64 // position the next event will take
+	// commitTime is a moving average of how long a commit takes.
 	commitTime time.Duration
-	reload   bool  // nextPos and heads must be re-read (after a failure)
-	heads    *headCache
-	overlay  map[string]streamHead // heads changed by the open transaction
-	pending  []*appendRequest      // accepted, rows not inserted yet
-	args     []any                 // parameters of the INSERT being built
-	argRows  int
-	grouped  bool // the open transaction runs grouped inserts (see execute)
-	batchBuf []*appendRequest
+	reload     bool // nextPos and heads must be re-read (after a failure)
+	heads      *headCache
+	overlay    map[string]streamHead // heads changed by the open transaction
+	pending    []*appendRequest      // accepted, rows not inserted yet
+	args       []any                 // parameters of the INSERT being built
+	argRows    int
+	grouped    bool // the open transaction runs grouped inserts (see execute)
+	batchBuf   []*appendRequest
 
 	begin, commit, rollback          *sql.Stmt
 	savepoint, release, rollbackTo   *sql.Stmt
@@ -246,55 +246,50 @@ func (w *writer) run() {
 // One refinement: right after a group is acknowledged, its appenders are
 // still waking up and re-submitting, and taking only the first few would
 // split them into a small group and a large one, each paying a sync. So
-// when the previous group was larger than what is queued, the writer waits
-// for as many appends as that group had, but no longer than a quarter of a
-// typical commit: a lone appender (previous group of one) never waits.
+// while fewer appends are gathered than there are callers inside Append,
+// the writer waits for the others, but no longer than a quarter of a
+// typical commit. A lone appender never waits.
 func (w *writer) gather(first *appendRequest) []*appendRequest {
 	batch := append(w.batchBuf[:0], first)
 	events := len(first.events)
 	full := func() bool { return len(batch) >= maxBatchRequests || events >= maxBatchEvents }
-	for !full() {
-		select {
-		case r := <-w.queue:
-			batch = append(batch, r)
-			events += len(r.events)
-			continue
-		default:
-		}
-		break
+	take := func(r *appendRequest) {
+		batch = append(batch, r)
+		events += len(r.events)
 	}
-	// Appenders inside Append: an upper bound on how many can still come.
-	target := min(w.lastBatch, int(w.inAppend.Load()))
-	if len(batch) < target && !full() {
-		wait := min(w.commitTime/4, maxGatherWait)
-		if wait > 0 {
-			timer := time.NewTimer(wait)
-			defer timer.Stop()
-		waiting:
-			for len(batch) < target && !full() {
-				select {
-				case r := <-w.queue:
-					batch = append(batch, r)
-					events += len(r.events)
-				case <-timer.C:
-					break waiting
-				case <-w.s.closing:
-					break waiting
-				}
-			}
-		}
-		for !full() { // and whoever came meanwhile
+	drain := func() {
+		for !full() {
 			select {
 			case r := <-w.queue:
-				batch = append(batch, r)
-				events += len(r.events)
-				continue
+				take(r)
 			default:
+				return
 			}
-			break
 		}
 	}
-	w.lastBatch = len(batch)
+	drain()
+	coming := func() bool { return !full() && int(w.inAppend.Load()) > len(batch) }
+	if !coming() {
+		return batch
+	}
+	deadline := time.Now().Add(min(w.commitTime/4, maxGatherWait))
+	poll := time.NewTicker(gatherPoll)
+	defer poll.Stop()
+	for coming() {
+		select {
+		case r := <-w.queue:
+			take(r)
+			drain()
+		case now := <-poll.C:
+			// Callers may also leave Append without queueing (their
+			// context ended): re-check, and give up at the deadline.
+			if now.After(deadline) {
+				return batch
+			}
+		case <-w.s.closing:
+			return batch
+		}
+	}
 	return batch
 }
 

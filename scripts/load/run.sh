@@ -21,8 +21,14 @@ CONNS=${CONNS:-64}
 THREADS=${THREADS:-2}
 CASES=${CASES:-64}
 LOG_LEVEL=${LOG_LEVEL:-info}
-CB_ADDR=127.0.0.1:${CB_PORT:-18080}
-BARE_ADDR=127.0.0.1:${BARE_PORT:-18081}
+CB_ADDR=127.0.0.1:${CB_PORT:-28080}
+BARE_ADDR=127.0.0.1:${BARE_PORT:-28081}
+for addr in "$CB_ADDR" "$BARE_ADDR"; do
+  if (exec 3<>"/dev/tcp/${addr%:*}/${addr#*:}") 2>/dev/null; then
+    echo "something already listens on $addr; set CB_PORT / BARE_PORT" >&2
+    exit 1
+  fi
+done
 
 if ! command -v wrk >/dev/null; then
   echo "== installing wrk"
@@ -61,7 +67,7 @@ echo "== opening $CASES cases"
 for i in $(seq "$CASES"); do
   curl -fsS -H "Authorization: Bearer $INV_TOKEN" -H 'Content-Type: application/json' \
     -d "{\"reference\":\"LOAD-$i\",\"title\":\"Load case $i\",\"crime_types\":[\"people_smuggling\"],\"location\":\"Calais\"}" \
-    "http://$CB_ADDR/v1/cases" | sed -n 's/.*"id":"\([0-9a-f-]\{36\}\)".*/\1/p' | head -n1
+    "http://$CB_ADDR/v1/cases" | grep -o '"id":"[0-9a-f-]\{36\}"' | head -n1 | cut -d'"' -f4
 done >"$work/cases.txt"
 [ "$(wc -l <"$work/cases.txt")" -eq "$CASES" ] || { echo "could not open the cases"; cat "$work/casebookd.log" | tail -5; exit 1; }
 
