@@ -2,7 +2,6 @@ package casehttp
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strconv"
 
@@ -59,7 +58,7 @@ func (a *api) listCases(c *gin.Context) {
 	} else {
 		q.VisibleTo = p.Agency
 	}
-	if err := a.waitForReadModel(c, a.cfg.CaseList, minPos, projections.CaseList); err != nil {
+	if err := waitMinPosition(c, a.cfg.CaseList, a.cfg.ReadModelWait, minPos, projections.CaseList); err != nil {
 		writeProblem(c, err)
 		return
 	}
@@ -77,30 +76,4 @@ func (a *api) listCases(c *gin.Context) {
 	}
 	c.Header("Casebook-Position", strconv.FormatUint(page.Position, 10))
 	c.JSON(http.StatusOK, gin.H{"cases": page.Cases, "next_cursor": next, "position": page.Position})
-}
-
-// readModelWaiter is what waiting for read-your-writes needs.
-type readModelWaiter interface {
-	WaitFor(ctx context.Context, pos eventstore.Position, names ...string) error
-}
-
-// waitForReadModel makes a read model route read-your-writes: with
-// min_position it waits (up to ReadModelWait) until the projections have
-// reached that position, and answers 503 with Retry-After past the bound.
-func (a *api) waitForReadModel(c *gin.Context, w readModelWaiter, minPos uint64, names ...string) error {
-	if minPos == 0 {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(c.Request.Context(), a.cfg.ReadModelWait)
-	defer cancel()
-	err := w.WaitFor(ctx, eventstore.Position(minPos), names...)
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, context.DeadlineExceeded) && c.Request.Context().Err() == nil {
-		p := newProblem(ProblemUnavailable, "The read model has not reached position %d within %s; retry shortly.", minPos, a.cfg.ReadModelWait)
-		p.RetryAfter = 1
-		return p
-	}
-	return err
 }

@@ -122,8 +122,9 @@ func (a *api) openCase(c *gin.Context) {
 		writeProblem(c, err)
 		return
 	}
-	// Answer the case as it now stands, read back from its stream.
-	state, err := a.cfg.Cases.Load(c.Request.Context(), res.CaseID, cases.At{})
+	// Answer the case as the open left it (for a retry, the original
+	// answer, whatever was recorded since), read back from its stream.
+	state, err := a.cfg.Cases.Load(c.Request.Context(), res.CaseID, cases.At{Version: &res.Version})
 	if err != nil {
 		writeProblem(c, err)
 		return

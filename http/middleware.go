@@ -32,7 +32,7 @@ func requestID(c *gin.Context) string { return c.GetString(ctxRequestID) }
 
 func loggerFrom(c *gin.Context) *slog.Logger {
 	if l, ok := c.Get(ctxLogger); ok {
-		if logger, ok := l.(*slog.Logger); ok {
+		if logger, ok := l.(*slog.Logger); ok && logger != nil {
 			return logger
 		}
 	}

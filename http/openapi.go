@@ -168,7 +168,10 @@ func openAPIDocument() obj {
 			"post": op("Open a case",
 				"An investigator opens a case for their own agency (lead_agency defaults to it; another agency is 403). Answers the case at version 0.",
 				rolesInvestigator, nil, ref("OpenCaseRequest"),
-				obj{"201": response("Opened.", ref("Case"), "Location", "ETag")},
+				obj{
+					"201": response("Opened.", ref("Case"), "Location", "ETag"),
+					"200": response("Already opened by an earlier identical request with the same id (a retry); nothing new was written.", ref("Case"), "Location", "ETag"),
+				},
 				http.StatusBadRequest, http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity),
 			"get": op("List visible cases",
 				"The caller's visible cases from the case-list read model (investigators: their agency's cases, led or joined; auditors: all), newest first, cursor-paged.",

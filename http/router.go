@@ -32,6 +32,9 @@ type Config struct {
 	// CaseList serves GET /v1/cases from the projections' read model; nil
 	// answers that route 503.
 	CaseList CaseLister
+	// Reports serves the report and projection routes (reports.go); nil
+	// answers them 503.
+	Reports ReportReader
 	// ReadModelWait bounds how long a read-model route waits for its
 	// min_position (default 2s).
 	ReadModelWait time.Duration
@@ -143,7 +146,9 @@ func New(cfg Config) (*gin.Engine, error) {
 	streams.GET("/events/live", auditors, a.liveLog)
 	v1.GET("/access-log", auditors, a.accessLog)
 
-	// TODO(integration): registerReportRoutes from reports.go once it lands.
+	// Reports (analysts, auditors, admins) and projections (admins):
+	// reports.go.
+	registerReportRoutes(v1, cfg.Reports, cfg.ReadModelWait)
 	return e, nil
 }
 

@@ -34,7 +34,6 @@ type app struct {
 	ctx    context.Context
 	stdio  Stdio
 	getenv func(string) string
-	now    func() time.Time
 
 	// global flags
 	data     string
@@ -46,7 +45,7 @@ type app struct {
 // command is a subcommand.
 type command struct {
 	name    string
-	usage   string // arguments, after the name
+	usage   string // arguments, after the name (shown by "casebook help")
 	summary string
 	run     func(a *app, args []string) error
 }
@@ -72,7 +71,7 @@ func Main(ctx context.Context, args []string, stdio Stdio, getenv func(string) s
 	if getenv == nil {
 		getenv = func(string) string { return "" }
 	}
-	a := &app{ctx: ctx, stdio: stdio, getenv: getenv, now: time.Now}
+	a := &app{ctx: ctx, stdio: stdio, getenv: getenv}
 	return a.main(args)
 }
 
@@ -111,13 +110,14 @@ func (a *app) usage(w io.Writer) {
 	cs := commands()
 	sort.Slice(cs, func(i, j int) bool { return cs[i].name < cs[j].name })
 	for _, c := range cs {
-		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-12s %s\n  %-12s   casebook %s %s\n", c.name, c.summary, "", c.name, c.usage)
 	}
 	fmt.Fprintf(w, `
 Global flags (also accepted after the command name):
   --data DIR   data directory of the embedded store (env CASEBOOK_DATA; default ./data)
   --store URL  event store: a data directory, or esdb:// / esdb+discover:// / kurrentdb:// (env CASEBOOK_STORE)
   --json       machine-readable output
+  --quiet      no progress bar (it is drawn only on a terminal anyway)
 
 Run "casebook COMMAND --help" for a command's flags.
 Exit status: 0 ok, 1 problems found or the command failed, 2 usage error.

@@ -98,7 +98,7 @@ func runExport(a *app, args []string) error {
 	}
 	nw := ndjson.NewWriter(w)
 	streams := map[string]struct{}{}
-	bar := a.bar("export", "events", int64(head))
+	bar := a.bar("export", logUnit(ref), int64(head))
 
 	var events func(yield func(eventstore.RecordedEvent, error) bool)
 	if rep.Case != nil {

@@ -76,7 +76,7 @@ func runMigrate(a *app, args []string) error {
 		return fmt.Errorf("target: %w", err)
 	}
 	sourceCounts := map[string]int64{}
-	bar := a.bar("migrate", "events", int64(head))
+	bar := a.bar("migrate", logUnit(from), int64(head))
 	for ev, err := range src.ReadAll(a.ctx, eventstore.ReadAllOptions{}) {
 		if err != nil {
 			bar.Done()

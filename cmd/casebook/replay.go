@@ -161,11 +161,11 @@ func printReplay(w io.Writer, rep replayReport) {
 	point := "now"
 	switch {
 	case rep.Version != nil:
-		point = fmt.Sprintf("version %d", *rep.Version)
+		point = fmt.Sprintf("at version %d", *rep.Version)
 	case rep.AsOf != nil:
 		point = "as known at " + rep.AsOf.UTC().Format(time.RFC3339)
 	}
-	fmt.Fprintf(w, "State at %s (version %d, last logged %s):\n", point, c.Version, c.UpdatedAt.UTC().Format(time.RFC3339))
+	fmt.Fprintf(w, "State %s (version %d, last logged %s):\n", point, c.Version, c.UpdatedAt.UTC().Format(time.RFC3339))
 	status := c.Status
 	if c.Status == domain.StatusClosed && c.Outcome != "" {
 		status += " (" + c.Outcome + ")"

@@ -124,3 +124,13 @@ func redactURL(s string) string {
 	}
 	return s
 }
+
+// logUnit names what a progress bar over a store's log positions counts:
+// the embedded store's positions are dense (1, 2, 3, ...), so they count
+// events; KurrentDB's are offsets in its transaction log.
+func logUnit(r storeRef) string {
+	if r.embedded() {
+		return "events"
+	}
+	return "log position"
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/casebook/casebook/eventstore"
 )
@@ -55,13 +56,16 @@ func runVerify(a *app, args []string) error {
 	}
 	rep.Position = uint64(head)
 	checker := newChainChecker()
-	bar := a.bar("verify", "events", int64(head))
+	bar := a.bar("verify", logUnit(ref), int64(head))
 	for ev, err := range st.ReadAll(a.ctx, eventstore.ReadAllOptions{}) {
 		if err != nil {
 			return fmt.Errorf("read the log: %w", err)
 		}
 		if ev.Position > head {
 			break
+		}
+		if strings.HasPrefix(ev.Stream, "$") {
+			continue // a KurrentDB system stream, not Casebook's
 		}
 		checker.add(ev)
 		bar.Set(int64(ev.Position))

@@ -351,6 +351,39 @@ func TestIdempotentRetries(t *testing.T) {
 	}
 }
 
+func TestOpenCaseIsIdempotentWithAnID(t *testing.T) {
+	s := startServer(t)
+	id := uuid.NewString()
+	body := map[string]any{"id": id, "reference": "UKBA-IDEM-OPEN", "title": "Retry me", "crime_types": []string{"cash"},
+		"location": "Dover", "occurred_at": "2011-01-10T08:00:00Z"}
+	first := s.do(t, req{method: "POST", path: "/v1/cases", as: invUKBA, body: body})
+	mustStatus(t, first, http.StatusCreated)
+	again := s.do(t, req{method: "POST", path: "/v1/cases", as: invUKBA, body: body})
+	mustStatus(t, again, http.StatusOK)
+	var a, b caseView
+	first.decode(t, &a)
+	again.decode(t, &b)
+	if a.ID != id || b.ID != id || b.Version != 0 || again.Header.Get("Location") != "/v1/cases/"+id {
+		t.Errorf("first %+v, retry %+v", a, b)
+	}
+	body["title"] = "Something else"
+	r := s.do(t, req{method: "POST", path: "/v1/cases", as: invUKBA, body: body})
+	mustStatus(t, r, http.StatusConflict)
+	// Validation of the case's data is the domain's, naming the field.
+	r = s.do(t, req{method: "POST", path: "/v1/cases", as: invUKBA, body: map[string]any{
+		"reference": "X", "title": "t", "crime_types": []string{"tea"}, "location": "Dover"}})
+	mustStatus(t, r, http.StatusUnprocessableEntity)
+	if p := r.problem(t); p.Field == "" || !strings.HasPrefix(p.Field, "crime_types") {
+		t.Errorf("problem %+v", p)
+	}
+	r = s.do(t, req{method: "POST", path: "/v1/cases", as: invUKBA, body: map[string]any{
+		"reference": "X", "title": "t", "crime_types": []string{"cash"}, "location": "Dover", "colour": "red"}})
+	mustStatus(t, r, http.StatusUnprocessableEntity)
+	if p := r.problem(t); p.Field != "colour" {
+		t.Errorf("problem %+v", p)
+	}
+}
+
 func TestBadInput(t *testing.T) {
 	s := startServer(t)
 	c := s.openCase(t, invUKBA, "UKBA-BAD-1")
@@ -587,6 +620,28 @@ func TestGlobalLogAndLiveStream(t *testing.T) {
 	}
 	mustStatus(t, s.do(t, req{method: "GET", path: "/v1/events?type=TeaBreak", as: auditor}), http.StatusBadRequest)
 
+	// Reading the global log is reading those cases' history: each case
+	// whose events were served has the read in its access log.
+	for _, id := range []string{a.ID, b.ID} {
+		r := s.do(t, req{method: "GET", path: "/v1/access-log?case=" + id, as: auditor})
+		var log struct {
+			Entries []struct {
+				Subject string `json:"subject"`
+				Route   string `json:"route"`
+			} `json:"entries"`
+		}
+		r.decode(t, &log)
+		n := 0
+		for _, e := range log.Entries {
+			if e.Route == "GET /v1/events" && e.Subject == "auditor.bea" {
+				n++
+			}
+		}
+		if want := map[string]int{a.ID: 3, b.ID: 2}[id]; n != want { // pages 1, 2 and the type filter; b is not on page 2
+			t.Errorf("case %s: %d global-log reads in its access log, want %d: %+v", id, n, want, log.Entries)
+		}
+	}
+
 	// Live: history from a position, then new events as they come; then
 	// a reconnection with Last-Event-ID resumes after the last one seen.
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
@@ -764,7 +819,6 @@ func TestMetrics(t *testing.T) {
 	}
 }
 
-
 // slowPost starts a POST of body over a raw connection, sending the headers
 // and the first part of the body only; finish sends the rest and returns
 // the status line. The request is in a handler (holding a concurrency
@@ -915,4 +969,26 @@ func TestHealthz(t *testing.T) {
 	if v["status"] != "ok" {
 		t.Errorf("healthz %v", v)
 	}
+}
+
+func TestShutdownEndsLiveStreams(t *testing.T) {
+	s := startServer(t)
+	c := s.openCase(t, invUKBA, "UKBA-LIVE-SHUT")
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	stream := s.openStream(t, ctx, "/v1/events/live?from_position=0", "")
+	if got := stream.next(t, 1); got[0].event != "CaseOpened" || !strings.Contains(got[0].data, c.ID) {
+		t.Fatalf("first event %+v", got)
+	}
+	start := time.Now()
+	if err := s.m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("Close took %v with a live stream open", d)
+	}
+	if got := stream.next(t, 1); got[0].event != "shutdown" {
+		t.Errorf("stream ended with %+v, want a shutdown event", got)
+	}
+	stream.close()
 }

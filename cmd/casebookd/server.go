@@ -223,6 +223,7 @@ func (m *Main) Run(ctx context.Context) error {
 			return err
 		}
 		tokens = t
+		m.warnIfTokensExposed()
 	} else {
 		m.Logger.Warn("no --tokens file: every /v1 route will answer 401")
 	}
@@ -244,7 +245,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.closers = append(m.closers, engine.Close)
 
-	metrics := casehttp.NewMetrics(nil)
+	metrics := casehttp.NewMetrics(casehttp.ProjectionLagFunc(engine))
 	instrumented := metrics.InstrumentStore(store)
 	service := cases.NewService(instrumented, cases.Options{})
 
@@ -253,6 +254,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Store:         instrumented,
 		Cases:         service,
 		CaseList:      engine,
+		Reports:       engine,
 		ReadModelWait: c.ReadModelWait,
 		Auth:          m.auth,
 		Metrics:       metrics,
@@ -336,7 +338,15 @@ func (m *Main) ReloadTokens() error {
 	}
 	m.auth.Replace(t)
 	m.Logger.Info("tokens reloaded", "count", t.Len())
+	m.warnIfTokensExposed()
 	return nil
+}
+
+// warnIfTokensExposed warns when other users may read the tokens file.
+func (m *Main) warnIfTokensExposed() {
+	if fi, err := os.Stat(m.Config.TokensFile); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		m.Logger.Warn("the tokens file is readable by other users; chmod 600 it", "path", m.Config.TokensFile, "mode", fi.Mode().Perm().String())
+	}
 }
 
 // Close shuts down gracefully: stop accepting, end live streams, drain

@@ -13,10 +13,16 @@ wrk.headers["Content-Type"] = "application/json"
 if token ~= "" then wrk.headers["Authorization"] = "Bearer " .. token end
 local body = '{"type":"IntelligenceLogged","data":{"summary":"Lorry with concealed compartment seen at Coquelles","grading":"2B1"}}'
 
+-- Threads start half the list apart (with 2 threads) so that they do not
+-- chase each other through the same cases.
 local thread_seq = 0
 function setup(thread)
-  thread:set("offset", thread_seq * 17)
+  thread:set("seq", thread_seq)
   thread_seq = thread_seq + 1
+end
+
+function init(args)
+  offset = (seq or 0) * math.floor(#ids / 2)
 end
 
 local n = 0
