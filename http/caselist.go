@@ -74,6 +74,6 @@ func (a *api) listCases(c *gin.Context) {
 	if page.NextCursor != "" {
 		next = &page.NextCursor
 	}
-	c.Header("Casebook-Position", strconv.FormatUint(page.Position, 10))
+	c.Header(HeaderPosition, strconv.FormatUint(page.Position, 10))
 	c.JSON(http.StatusOK, gin.H{"cases": page.Cases, "next_cursor": next, "position": page.Position})
 }

@@ -18,12 +18,13 @@ import (
 	"sync"
 	"time"
 
-	casehttp "github.com/casebook/casebook/http"
+	"github.com/google/uuid"
 
 	"github.com/casebook/casebook/domain/cases"
 	"github.com/casebook/casebook/eventstore"
 	"github.com/casebook/casebook/eventstore/kurrentdb"
 	"github.com/casebook/casebook/eventstore/sqlitestore"
+	casehttp "github.com/casebook/casebook/http"
 	"github.com/casebook/casebook/projections"
 )
 
@@ -247,7 +248,7 @@ func (m *Main) Run(ctx context.Context) error {
 
 	metrics := casehttp.NewMetrics(casehttp.ProjectionLagFunc(engine))
 	instrumented := metrics.InstrumentStore(store)
-	service := cases.NewService(instrumented, cases.Options{})
+	service := cases.NewService(instrumented, cases.Options{NewID: newTimeOrderedID})
 
 	handler, err := casehttp.New(casehttp.Config{
 		Logger:        m.Logger,
@@ -260,6 +261,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Metrics:       metrics,
 		MaxConcurrent: c.MaxRequests,
 		Shutdown:      m.shutdown,
+		NewID:         newTimeOrderedID,
 	})
 	if err != nil {
 		return err
@@ -392,4 +394,18 @@ func (m *Main) servePprof(addr string) error {
 	m.closers = append(m.closers, srv.Close)
 	m.Logger.Warn("profiler listening", "addr", ln.Addr().String())
 	return nil
+}
+
+// newTimeOrderedID makes the ids of new cases and events (when the client
+// does not choose them) UUIDv7: time-ordered ids land at the end of the
+// store's event-id index instead of at random pages of it, which makes
+// durable appends markedly cheaper (see the sqlitestore benchmarks
+// Append64Writers vs Append64WritersUUIDv7). They reveal the creation time
+// to the millisecond, which the case record shows anyway.
+func newTimeOrderedID() uuid.UUID {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return uuid.New() // the clock or the random source failed: still unique
+	}
+	return id
 }

@@ -121,4 +121,4 @@ if [ -f "$work/casebookd-get" ]; then
   report "casebookd GET /v1/reports/summary" casebookd-get bare-get 0.6
 fi
 echo "casebookd peak RSS (VmHWM): $hwm"
-echo "events appended by casebookd (store appends acknowledged, incl. access log): ${events:-?}"
+echo "durable appends acknowledged by casebookd's store during the run: ${events:-?}"
