@@ -46,7 +46,7 @@ func openFileDB(ctx context.Context, path string, readers int) (w, r *sql.DB, er
 		return nil, nil, fmt.Errorf("projections: database path %q must not contain ? or #", path)
 	}
 	common := "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)" +
-		"&_pragma=cache_size(-65536)&_pragma=temp_store(MEMORY)"
+		"&_pragma=cache_size(-131072)&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(16384)&_pragma=journal_size_limit(67108864)"
 	w, err = sql.Open("sqlite", path+common+"&_txlock=immediate")
 	if err != nil {
 		return nil, nil, fmt.Errorf("projections: open %s: %w", path, err)

@@ -6,9 +6,53 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/casebook/casebook/domain"
 	"github.com/casebook/casebook/eventstore"
 )
+
+// entry is one event of the log as the read models see it: the recorded
+// event and what decoding it gave. Decoding happens once per event, before
+// the models apply it (on the runner's reading goroutine, in parallel with
+// the writing one); a model that needs what could not be decoded fails on
+// that event, the others go on.
+type entry struct {
+	eventstore.RecordedEvent
+	env    envelope
+	envErr error
+	// data is the typed event data, for the types some model reads
+	// (dataTypes); nil for the others.
+	data    domain.Event
+	dataErr error
+}
+
+// dataTypes are the event types whose data some read model reads. The
+// others (intelligence, suspects, charges, groups linked, closings) only
+// move a case's version in the case list.
+var dataTypes = map[string]bool{
+	domain.TypeCaseOpened: true, domain.TypeAgencyJoined: true, domain.TypeArrestMade: true,
+	domain.TypeSeizureRecorded: true, domain.TypeStowawaysDetected: true, domain.TypeGangDismantled: true,
+	domain.TypeEntryRetracted: true,
+}
+
+// decodeEntry decodes what the read models need of one event.
+func decodeEntry(ev eventstore.RecordedEvent) entry {
+	e := entry{RecordedEvent: ev}
+	e.env, e.envErr = decodeEnvelope(ev.Metadata)
+	if e.envErr == nil && dataTypes[ev.Type] {
+		e.data, e.dataErr = decodeEventData(ev.Type, e.env.SchemaVersion, ev.Data)
+	}
+	return e
+}
+
+func decodeEntries(events []eventstore.RecordedEvent) []entry {
+	out := make([]entry, len(events))
+	for i, ev := range events {
+		out[i] = decodeEntry(ev)
+	}
+	return out
+}
 
 // envelope is what the read models need of an event's metadata.
 type envelope struct {
@@ -37,27 +81,152 @@ func decodeEnvelope(meta []byte) (envelope, error) {
 	return envelope{SchemaVersion: m.SchemaVersion, OccurredAt: m.OccurredAt.UTC(), RecordedAt: m.RecordedAt.UTC(), Agency: m.Actor.Agency}, nil
 }
 
-// decodeData decodes an event's data into its typed event T. Data of the
-// current schema version is decoded directly (stored data was canonical and
-// validated when it was written); older versions, and anything the direct
-// decode refuses, go through domain.DecodeEventData and its upcasters.
-func decodeData[T domain.Event](ev *eventstore.RecordedEvent, env envelope) (T, error) {
-	var v T
-	if env.SchemaVersion == domain.SchemaVersion(ev.Type) {
-		if err := json.Unmarshal(ev.Data, &v); err == nil {
-			return v, nil
+// decodeEventData decodes an event's data into its typed event. Data of the
+// current schema version takes a fast path (a scanner for the frequent fact
+// types): stored data was canonical and validated when it was written.
+// Older versions, and anything the fast path does not handle, go through
+// domain.DecodeEventData and its upcasters, whose answer (and error) is
+// authoritative.
+func decodeEventData(eventType string, schemaVersion int, data []byte) (domain.Event, error) {
+	if schemaVersion == domain.SchemaVersion(eventType) {
+		if ev, ok := fastDecode(eventType, data); ok {
+			return ev, nil
 		}
-		v = *new(T)
 	}
-	d, err := domain.DecodeEventData(ev.Type, env.SchemaVersion, ev.Data)
+	ev, err := domain.DecodeEventData(eventType, schemaVersion, data)
 	if err != nil {
-		return v, fmt.Errorf("data: %w", err)
+		return nil, fmt.Errorf("data: %w", err)
 	}
-	t, ok := d.(T)
+	return ev, nil
+}
+
+// dataAs returns an entry's typed data as T.
+func dataAs[T domain.Event](e *entry) (T, error) {
+	var zero T
+	if e.envErr != nil {
+		return zero, e.envErr
+	}
+	if e.dataErr != nil {
+		return zero, e.dataErr
+	}
+	v, ok := e.data.(T)
 	if !ok {
-		return v, fmt.Errorf("data: decoded as %T, want %T", d, v)
+		return zero, fmt.Errorf("data: decoded as %T, want %T", e.data, zero)
 	}
-	return t, nil
+	return v, nil
+}
+
+// fastDecode decodes the current schema of the frequent types with the
+// scanner; ok is false when it cannot (escapes, unknown or missing fields,
+// another type), and the caller decodes the slow way.
+func fastDecode(eventType string, data []byte) (domain.Event, bool) {
+	s := scanner{b: data}
+	var ok bool
+	var ev domain.Event
+	switch eventType {
+	case domain.TypeArrestMade:
+		var a domain.ArrestMade
+		var person, loc, off bool
+		ok = s.object(func(key []byte) bool {
+			switch string(key) {
+			case "person_id":
+				a.PersonID, person = s.uuid()
+				return person
+			case "location":
+				a.Location, loc = s.str()
+				return loc
+			case "offence":
+				a.Offence, off = s.str()
+				return off
+			case "agency":
+				var ok bool
+				a.Agency, ok = s.str()
+				return ok
+			}
+			return false
+		}) && person && loc && off
+		ev = a
+	case domain.TypeSeizureRecorded:
+		var z domain.SeizureRecorded
+		var com, qty, unit, loc bool
+		ok = s.object(func(key []byte) bool {
+			switch string(key) {
+			case "commodity":
+				z.Commodity, com = s.str()
+				return com
+			case "quantity":
+				z.Quantity, qty = s.quantity()
+				return qty
+			case "unit":
+				z.Unit, unit = s.str()
+				return unit
+			case "location":
+				z.Location, loc = s.str()
+				return loc
+			case "exhibit_ref":
+				var ok bool
+				z.ExhibitRef, ok = s.str()
+				return ok
+			}
+			return false
+		}) && com && qty && unit && loc
+		ev = z
+	case domain.TypeStowawaysDetected:
+		var d domain.StowawaysDetected
+		var loc, method, people bool
+		ok = s.object(func(key []byte) bool {
+			switch string(key) {
+			case "location":
+				d.Location, loc = s.str()
+				return loc
+			case "method":
+				d.Method, method = s.str()
+				return method
+			case "people":
+				d.People, people = s.int()
+				return people
+			case "vehicle":
+				var ok bool
+				d.Vehicle, ok = s.str()
+				return ok
+			}
+			return false
+		}) && loc && method && people
+		ev = d
+	case domain.TypeEntryRetracted:
+		var r domain.EntryRetracted
+		var id, reason bool
+		ok = s.object(func(key []byte) bool {
+			switch string(key) {
+			case "event_id":
+				r.EventID, id = s.uuid()
+				return id
+			case "reason":
+				reason = s.skip() // not needed; may hold escapes
+				return reason
+			}
+			return false
+		}) && id && reason
+		ev = r
+	case domain.TypeGangDismantled:
+		var g domain.GangDismantled
+		var id bool
+		ok = s.object(func(key []byte) bool {
+			if string(key) == "group_id" {
+				g.GroupID, id = s.uuid()
+				return id
+			}
+			return false
+		}) && id
+		ev = g
+	default:
+		return nil, false
+	}
+	s.ws()
+	if !ok || s.i != len(s.b) {
+		return nil, false
+	}
+	return ev, true
 }
 
 // scanEnvelope is the fast path of decodeEnvelope: a strict little scanner
@@ -195,11 +364,90 @@ func (s *scanner) time() (time.Time, bool) {
 	if !ok {
 		return time.Time{}, false
 	}
+	if t, ok := parseUTC(v); ok {
+		return t, true
+	}
 	t, err := time.Parse(time.RFC3339Nano, string(v))
 	if err != nil {
 		return time.Time{}, false
 	}
 	return t.UTC(), true
+}
+
+// parseUTC parses the canonical form times are stored in,
+// 2006-01-02T15:04:05[.fraction]Z, without time.Parse's generality.
+func parseUTC(b []byte) (time.Time, bool) {
+	if len(b) < 20 || b[len(b)-1] != 'Z' || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
+		return time.Time{}, false
+	}
+	num := func(b []byte) (int, bool) {
+		n := 0
+		for _, c := range b {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n, true
+	}
+	y, ok1 := num(b[0:4])
+	mo, ok2 := num(b[5:7])
+	d, ok3 := num(b[8:10])
+	h, ok4 := num(b[11:13])
+	mi, ok5 := num(b[14:16])
+	sec, ok6 := num(b[17:19])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	ns := 0
+	rest := b[19 : len(b)-1]
+	if len(rest) > 0 {
+		if rest[0] != '.' || len(rest) < 2 || len(rest) > 10 {
+			return time.Time{}, false
+		}
+		f, ok := num(rest[1:])
+		if !ok {
+			return time.Time{}, false
+		}
+		for range 10 - len(rest) {
+			f *= 10
+		}
+		ns = f
+	}
+	t := time.Date(y, time.Month(mo), d, h, mi, sec, ns, time.UTC)
+	if t.Day() != d { // 31 April and the like
+		return time.Time{}, false
+	}
+	return t, true
+}
+
+// str reads a string without escapes.
+func (s *scanner) str() (string, bool) {
+	v, ok := s.plainString()
+	return string(v), ok
+}
+
+func (s *scanner) uuid() (uuid.UUID, bool) {
+	v, ok := s.plainString()
+	if !ok || len(v) != 36 {
+		return uuid.Nil, false
+	}
+	id, err := uuid.ParseBytes(v)
+	return id, err == nil
+}
+
+// quantity reads a number literal as an exact Quantity.
+func (s *scanner) quantity() (domain.Quantity, bool) {
+	s.ws()
+	start := s.i
+	for s.i < len(s.b) && isNumberByte(s.b[s.i]) {
+		s.i++
+	}
+	if s.i == start {
+		return domain.Quantity{}, false
+	}
+	q, err := domain.ParseQuantity(string(s.b[start:s.i]))
+	return q, err == nil
 }
 
 // skip consumes one JSON value of any kind.

@@ -25,7 +25,7 @@ type Options struct {
 	// Now is the clock (lag_seconds, the summary's default period); nil
 	// means time.Now.
 	Now func() time.Time
-	// BatchSize caps the events applied in one transaction. Default 8192.
+	// BatchSize caps the events applied in one transaction. Default 32768.
 	BatchSize int
 	// Readers is the number of read-only connections. Default 8.
 	Readers int
@@ -52,7 +52,7 @@ func (o Options) withDefaults() Options {
 		o.Now = time.Now
 	}
 	if o.BatchSize <= 0 {
-		o.BatchSize = 8192
+		o.BatchSize = 32768
 	}
 	if o.Readers <= 0 {
 		o.Readers = 8
