@@ -64,12 +64,19 @@ func TestConformanceTestDouble(t *testing.T) {
 		Open: func(t *testing.T) eventstore.Store {
 			return openStore(t, srv.URL(), opts)
 		},
-		// Reopen is left out: after a restart KurrentDB cannot tell a retry
-		// of part of an earlier append (e.g. its last two events) from a
-		// retry of a whole append, since it keeps no append boundaries, so
-		// the suite's IdempotencyAfterReopen fails on its partial-retry
-		// check (the Store answers Duplicate). Everything else that subtest
-		// and Reopen check is covered by TestRestart* in this package.
+		// Reopen restarts the node too, so KurrentDB's in-memory memory of
+		// event IDs is gone and only the adapter's durable recognition of
+		// retries is left. After a restart KurrentDB cannot tell a retry of
+		// part of an earlier append from a retry of a whole one (it keeps
+		// no append boundaries), hence NoAppendBoundariesAfterReopen.
+		Reopen: func(t *testing.T, s eventstore.Store) eventstore.Store {
+			_ = s.Close()
+			if err := srv.Restart(); err != nil {
+				t.Fatalf("restart the test double: %v", err)
+			}
+			return openStore(t, srv.URL(), opts)
+		},
+		NoAppendBoundariesAfterReopen: true,
 		SubscriberBuffer: conformanceBuffer,
 	})
 }
@@ -100,7 +107,13 @@ func TestConformanceKurrentDB(t *testing.T) {
 			}
 			return s
 		},
-		// No Reopen, as for the test double (see there).
+		// Reopen restarts our side only (the node keeps running), which
+		// still drops everything the adapter remembers in memory.
+		Reopen: func(t *testing.T, s eventstore.Store) eventstore.Store {
+			_ = s.Close()
+			return openStore(t, url, opts)
+		},
+		NoAppendBoundariesAfterReopen: true,
 		Limits:           opts.Limits,
 		SubscriberBuffer: conformanceBuffer,
 	})

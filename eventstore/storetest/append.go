@@ -362,8 +362,15 @@ func testIdempotencyAfterReopen(t *testing.T, h Harness) {
 	if _, err := s.Append(ctx, stream, eventstore.Any, changed...); !errors.Is(err, eventstore.ErrEventIDReused) {
 		t.Fatalf("reused id after reopen: err %v, want ErrEventIDReused", err)
 	}
-	if _, err := s.Append(ctx, stream, eventstore.Any, first[1:]...); !errors.Is(err, eventstore.ErrEventIDReused) && !errors.Is(err, eventstore.ErrWrongExpectedRevision) {
-		t.Fatalf("partial retry after reopen: err %v, want ErrEventIDReused", err)
+	res, err := s.Append(ctx, stream, eventstore.Any, first[1:]...)
+	switch {
+	case errors.Is(err, eventstore.ErrEventIDReused), errors.Is(err, eventstore.ErrWrongExpectedRevision):
+	case err == nil && res.Duplicate && h.NoAppendBoundariesAfterReopen:
+		// Answered as a retry: acceptable where the backend keeps no
+		// append boundaries, as long as nothing was written (checked
+		// below by the stream's length).
+	default:
+		t.Fatalf("partial retry after reopen: %+v, err %v, want ErrEventIDReused", res, err)
 	}
 	r3 := mustAppend(t, ctx, s, stream, eventstore.Exact(3), event(typ, 4))
 	if r3.Revision != 4 || r3.Position <= r2.Position {
