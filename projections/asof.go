@@ -92,7 +92,7 @@ func replayInto(ctx context.Context, store eventstore.Store, models []model, asO
 	if err != nil {
 		return fail(fmt.Errorf("projections: replay: head of the log: %w", err))
 	}
-	batch := make([]eventstore.RecordedEvent, 0, batchSize)
+	batch := make([]entry, 0, batchSize)
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
@@ -117,15 +117,13 @@ func replayInto(ctx context.Context, store eventstore.Store, models []model, asO
 		if ev.Position > head {
 			break
 		}
-		env, err := decodeEnvelope(ev.Metadata)
-		if err != nil {
-			// Let the models say what they make of it.
-			batch = append(batch, ev)
-		} else if env.RecordedAt.After(asOf) {
+		e := decodeEntry(ev)
+		if e.envErr == nil && e.env.RecordedAt.After(asOf) {
 			continue
-		} else {
-			batch = append(batch, ev)
 		}
+		// (An event whose metadata cannot be read is kept: the models say
+		// what they make of it.)
+		batch = append(batch, e)
 		if len(batch) == batchSize {
 			if err := flush(); err != nil {
 				return fail(err)

@@ -6,11 +6,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/casebook/casebook/domain"
 	"github.com/casebook/casebook/eventstore"
 	"github.com/casebook/casebook/eventstore/sqlitestore"
 )
@@ -49,7 +53,7 @@ func benchStore(b *testing.B) (*sqlitestore.Store, string, int) {
 			}
 			dir = d
 		} else {
-			dir = filepath.Join(dir, fmt.Sprintf("log-%d", n))
+			dir = filepath.Join(dir, fmt.Sprintf("log-v2-%d", n))
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				benchLog.err = err
 				return
@@ -161,12 +165,12 @@ func BenchmarkRebuild(b *testing.B) {
 func BenchmarkApply(b *testing.B) {
 	store, _, _ := benchStore(b)
 	ctx := context.Background()
-	var events []eventstore.RecordedEvent
+	var events []entry
 	for ev, err := range store.ReadAll(ctx, eventstore.ReadAllOptions{From: 1, Filter: caseFilter}) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		events = append(events, ev)
+		events = append(events, decodeEntry(ev))
 	}
 	const batch = 8192
 	for _, m := range newModels(nil) {
@@ -208,5 +212,203 @@ func BenchmarkApply(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(applied), "ns/event")
 		})
+	}
+}
+
+// benchEngine opens the read models of the benchmark log (built on first
+// use, and kept beside the log when CASEBOOK_BENCH_DIR is set), caught up.
+func benchEngine(b *testing.B) (*Engine, *sqlitestore.Store) {
+	b.Helper()
+	store, dir, _ := benchStore(b)
+	e, err := Open(context.Background(), dir, store, Options{Now: func() time.Time { return benchNow }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = e.Close() })
+	head, _ := store.Head(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	if err := e.WaitFor(ctx, head); err != nil {
+		b.Fatal(err)
+	}
+	return e, store
+}
+
+// benchNow is "now" for the benchmark log, which ends in mid-2011.
+var benchNow = time.Date(2011, 6, 6, 12, 0, 0, 0, time.UTC)
+
+// steadyWriter appends case events at about rate per second until stop is
+// closed, as a server taking investigators' writes would.
+func steadyWriter(b *testing.B, store eventstore.Store, rate int, stop <-chan struct{}) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		w := newLogWriter(b, store)
+		w.recordedAt = time.Now().UTC()
+		caseID := uuid.New()
+		w.one(caseID, domain.CaseOpened{Reference: "LOAD-" + caseID.String()[:8], Title: "Load", LeadAgency: ukba,
+			CrimeTypes: []string{domain.CrimeCash}, Location: "Dover"}, benchNow, ukba)
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		per := max(1, rate/100)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			evs := make([]pending, per)
+			for i := range evs {
+				evs[i] = pending{ev: domain.ArrestMade{PersonID: uuid.New(), Location: "Dover", Offence: "facilitation"},
+					occurred: benchNow.Add(-time.Hour), agency: ukba}
+			}
+			w.write(caseID, evs...)
+		}
+	}()
+	return &wg
+}
+
+// BenchmarkReports measures each report's latency on the benchmark log's
+// read models while a writer adds 500 events/s (which the projections
+// apply meanwhile). p50 and p99 are reported per query.
+func BenchmarkReports(b *testing.B) {
+	e, store := benchEngine(b)
+	ctx := context.Background()
+	year := ReportQuery{From: ptr(benchNow.AddDate(-1, 0, 0)), To: &benchNow}
+	odd := ReportQuery{From: ptr(time.Date(2010, 3, 17, 13, 20, 0, 0, time.UTC)), To: ptr(time.Date(2011, 2, 9, 7, 45, 0, 0, time.UTC))}
+	with := func(q ReportQuery, groupBy string) ReportQuery { q.GroupBy = groupBy; return q }
+	queries := []struct {
+		name string
+		run  func() error
+	}{
+		{"summary_default", func() error { _, err := e.Summary(ctx, ReportQuery{}); return err }},
+		{"summary_all_time", func() error { _, err := e.Summary(ctx, ReportQuery{From: ptr(beginningOfTime), To: ptr(endOfTime)}); return err }},
+		{"arrests_by_month", func() error { _, err := e.Arrests(ctx, with(year, "month")); return err }},
+		{"arrests_by_day", func() error { _, err := e.Arrests(ctx, with(year, "day")); return err }},
+		{"arrests_by_location_odd_period", func() error { _, err := e.Arrests(ctx, with(odd, "location")); return err }},
+		{"arrests_by_offence_all_time", func() error { _, err := e.Arrests(ctx, ReportQuery{GroupBy: "offence"}); return err }},
+		{"gangs_by_agency", func() error { _, err := e.GangsDismantled(ctx, with(year, "agency")); return err }},
+		{"gangs_by_month_odd_period", func() error { _, err := e.GangsDismantled(ctx, with(odd, "month")); return err }},
+		{"seizures_by_location", func() error { _, err := e.Seizures(ctx, with(year, "location")); return err }},
+		{"seizures_by_year_all_time", func() error { _, err := e.Seizures(ctx, ReportQuery{GroupBy: "year"}); return err }},
+		{"detections_by_method_odd_period", func() error { _, err := e.Detections(ctx, with(odd, "method")); return err }},
+		{"case_list_agency_first_page", func() error {
+			_, err := e.ListCases(ctx, CaseQuery{VisibleTo: "SOCA", Limit: 50})
+			return err
+		}},
+	}
+	stop := make(chan struct{})
+	wg := steadyWriter(b, store, 500, stop)
+	defer func() { close(stop); wg.Wait() }()
+	for _, q := range queries {
+		b.Run(q.name, func(b *testing.B) {
+			var lat []time.Duration
+			for b.Loop() {
+				start := time.Now()
+				if err := q.run(); err != nil {
+					b.Fatal(err)
+				}
+				lat = append(lat, time.Since(start))
+			}
+			reportLatencies(b, lat)
+		})
+	}
+}
+
+func reportLatencies(b *testing.B, lat []time.Duration) {
+	if len(lat) == 0 {
+		return
+	}
+	slices.Sort(lat)
+	pct := func(p float64) float64 {
+		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
+	}
+	b.ReportMetric(pct(0.50), "p50-ms")
+	b.ReportMetric(pct(0.99), "p99-ms")
+}
+
+// BenchmarkLiveLag appends 5,000 events/s for a few seconds (five writers
+// on five cases) and measures how long after each append returned the
+// read models reflect it; it reports the p50 and p99 of that lag.
+func BenchmarkLiveLag(b *testing.B) {
+	e, store := benchEngine(b)
+	ctx := context.Background()
+	const rate, writers, perAppend = 5000, 5, 5
+	duration := 3 * time.Second
+	type appended struct {
+		pos eventstore.Position
+		at  time.Time
+	}
+	for b.Loop() {
+		var mu sync.Mutex
+		var log []appended
+		var wg sync.WaitGroup
+		start := time.Now()
+		for range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				w := newLogWriter(b, store)
+				w.recordedAt = time.Now().UTC()
+				caseID := uuid.New()
+				w.one(caseID, domain.CaseOpened{Reference: "LAG-" + caseID.String()[:8], Title: "Lag", LeadAgency: ukba,
+					CrimeTypes: []string{domain.CrimeCash}, Location: "Dover"}, benchNow, ukba)
+				interval := time.Duration(float64(time.Second) * perAppend * writers / rate)
+				next := time.Now()
+				for time.Since(start) < duration {
+					next = next.Add(interval)
+					time.Sleep(time.Until(next))
+					evs := make([]pending, perAppend)
+					for i := range evs {
+						evs[i] = pending{ev: domain.SeizureRecorded{Commodity: domain.CommodityCash, Unit: domain.UnitGBP,
+							Quantity: domain.QuantityFromMicros(1_000_000), Location: "Calais"}, occurred: benchNow.Add(-time.Hour), agency: ukba}
+					}
+					res := w.write(caseID, evs...)
+					now := time.Now()
+					mu.Lock()
+					for _, r := range res {
+						log = append(log, appended{r.Position, now})
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		// Watch the projections' progress: the moment the slowest of them
+		// passes each appended position.
+		reached := map[eventstore.Position]time.Time{}
+		watchDone := make(chan struct{})
+		go func() {
+			defer close(watchDone)
+			for {
+				pos, _ := e.Position()
+				now := time.Now()
+				mu.Lock()
+				for _, a := range log {
+					if _, ok := reached[a.pos]; !ok && a.pos <= pos {
+						reached[a.pos] = now
+					}
+				}
+				n := len(log)
+				mu.Unlock()
+				if time.Since(start) > duration+5*time.Second || (time.Since(start) > duration && len(reached) == n) {
+					return
+				}
+				time.Sleep(200 * time.Microsecond)
+			}
+		}()
+		wg.Wait()
+		<-watchDone
+		var lags []time.Duration
+		for _, a := range log {
+			if t, ok := reached[a.pos]; ok {
+				lags = append(lags, max(0, t.Sub(a.at)))
+			} else {
+				lags = append(lags, 5*time.Second)
+			}
+		}
+		b.ReportMetric(float64(len(log))/duration.Seconds(), "events/s")
+		reportLatencies(b, lags)
+		_ = ctx
 	}
 }

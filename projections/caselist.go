@@ -95,53 +95,53 @@ type caseRow struct {
 
 const timeLayout = time.RFC3339Nano
 
-func (m caseListModel) apply(tx *dbtx, events []eventstore.RecordedEvent) error {
+func (m caseListModel) apply(tx *dbtx, events []entry) error {
 	rows := map[uuid.UUID]*caseRow{}
 	var order []*caseRow
 	for i := range events {
 		ev := &events[i]
 		id, ok := domain.CaseIDFromStream(ev.Stream)
 		if !ok {
-			return eventError(ev, fmt.Errorf("stream %q is not a case stream", ev.Stream))
+			return eventError(&ev.RecordedEvent, fmt.Errorf("stream %q is not a case stream", ev.Stream))
 		}
-		env, err := decodeEnvelope(ev.Metadata)
-		if err != nil {
-			return eventError(ev, err)
+		if ev.envErr != nil {
+			return eventError(&ev.RecordedEvent, ev.envErr)
 		}
+		env := ev.env
 		pos, err := sqlPos(ev.Position)
 		if err != nil {
-			return eventError(ev, err)
+			return eventError(&ev.RecordedEvent, err)
 		}
 		row := rows[id]
 		if ev.Type == domain.TypeCaseOpened {
 			if row != nil {
-				return eventError(ev, errors.New("CaseOpened on a case already open"))
+				return eventError(&ev.RecordedEvent, errors.New("CaseOpened on a case already open"))
 			}
-			o, err := decodeData[domain.CaseOpened](ev, env)
+			o, err := dataAs[domain.CaseOpened](ev)
 			if err != nil {
-				return eventError(ev, err)
+				return eventError(&ev.RecordedEvent, err)
 			}
 			row = &caseRow{
 				seq: pos, id: id.String(), reference: o.Reference, title: o.Title, lead: o.LeadAgency,
 				agencies: []string{o.LeadAgency}, crimeTypes: slices.Clone(o.CrimeTypes), location: o.Location,
-				status: domain.StatusOpen, openedAt: env.OccurredAt, isNew: true, loaded: true, first: ev,
+				status: domain.StatusOpen, openedAt: env.OccurredAt, isNew: true, loaded: true, first: &ev.RecordedEvent,
 			}
 			rows[id] = row
 			order = append(order, row)
 		} else if row == nil {
-			row = &caseRow{id: id.String(), first: ev}
+			row = &caseRow{id: id.String(), first: &ev.RecordedEvent}
 			rows[id] = row
 			order = append(order, row)
 		}
 		switch ev.Type {
 		case domain.TypeAgencyJoined:
-			j, err := decodeData[domain.AgencyJoined](ev, env)
+			j, err := dataAs[domain.AgencyJoined](ev)
 			if err != nil {
-				return eventError(ev, err)
+				return eventError(&ev.RecordedEvent, err)
 			}
 			if !row.loaded {
 				if err := m.load(tx, row); err != nil {
-					return eventError(ev, err)
+					return eventError(&ev.RecordedEvent, err)
 				}
 			}
 			if !slices.Contains(row.agencies, j.Agency) {

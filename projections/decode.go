@@ -236,38 +236,60 @@ func fastDecode(eventType string, data []byte) (domain.Event, bool) {
 // syntax): the slow path then decides.
 func scanEnvelope(b []byte) (env envelope, ok bool) {
 	s := scanner{b: b}
-	var haveSV, haveOcc, haveRec bool
-	ok = s.object(func(key []byte) bool {
+	var haveSV, haveOcc, haveRec, haveAgency bool
+	if s.peek() != '{' {
+		return env, false
+	}
+	s.i++
+	for {
+		key, ok := s.plainString()
+		if !ok || s.peek() != ':' {
+			return env, false
+		}
+		s.i++
 		switch string(key) {
 		case "schema_version":
 			n, ok := s.int()
 			if !ok || n < 1 {
-				return false
+				return env, false
 			}
 			env.SchemaVersion, haveSV = n, true
-			return true
 		case "occurred_at":
-			t, ok := s.time()
-			env.OccurredAt, haveOcc = t, ok
-			return ok
+			if env.OccurredAt, haveOcc = s.time(); !haveOcc {
+				return env, false
+			}
 		case "recorded_at":
-			t, ok := s.time()
-			env.RecordedAt, haveRec = t, ok
-			return ok
+			if env.RecordedAt, haveRec = s.time(); !haveRec {
+				return env, false
+			}
 		case "actor":
-			return s.object(func(k []byte) bool {
+			if !s.object(func(k []byte) bool {
 				if string(k) == "agency" {
 					v, ok := s.plainString()
-					env.Agency = string(v)
+					env.Agency, haveAgency = string(v), ok
 					return ok
 				}
 				return s.skip()
-			})
+			}) {
+				return env, false
+			}
+		default:
+			if !s.skip() {
+				return env, false
+			}
 		}
-		return s.skip()
-	})
-	s.ws()
-	return env, ok && s.i == len(s.b) && haveSV && haveOcc && haveRec
+		if haveSV && haveOcc && haveRec && haveAgency {
+			// The rest (ids, hashes) is not needed, and the store checked
+			// on append that the metadata is valid JSON.
+			return env, true
+		}
+		switch s.peek() {
+		case ',':
+			s.i++
+		default:
+			return env, false // the end, without every field: the slow path decides
+		}
+	}
 }
 
 type scanner struct {

@@ -3,7 +3,6 @@ package projections
 import (
 	"cmp"
 	"database/sql"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -13,18 +12,19 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/casebook/casebook/domain"
-	"github.com/casebook/casebook/eventstore"
 )
 
 // A fact model is a read model of countable events (arrests, seizures,
 // detections). Its tables, per generation:
 //
 //	{facts}   one row per event counted, clustered by (occurred_at,
-//	          position) so that a period is one range of the table:
-//	          event_key (the id's first 8 bytes, indexed, to find the fact
-//	          a retraction names), event_id, retracted flag, the dimension
-//	          columns (agency, location, …), the sub-key columns (commodity,
-//	          unit) and the summed columns (people, quantity in millionths).
+//	          position) so that a period is one range of the table (and
+//	          inserts, the log being roughly chronological, append):
+//	          event_id, retracted flag, the dimension columns (agency,
+//	          location, …), the sub-key columns (commodity, unit) and the
+//	          summed columns (people, quantity in millionths). The fact a
+//	          retraction names is found through an in-memory map of event
+//	          ids (tableSet.factIDs), not an index on random ids.
 //	{days}    pre-aggregated per (dim, day, key, sub-keys): count n and
 //	          sums, where dim is "*" (key "") for totals, or a dimension.
 //	{months}  the same per month.
@@ -45,7 +45,7 @@ type factSpec struct {
 	sub       []string // sub-key columns kept apart in every bucket (commodity, unit)
 	sums      []string // summed integer columns
 	// extract reads the fact an event records.
-	extract func(ev *eventstore.RecordedEvent, env envelope) (fact, error)
+	extract func(ev *entry) (fact, error)
 }
 
 // fact is what one event contributes.
@@ -85,13 +85,11 @@ func (m *factModel) schema() []string {
 		`CREATE TABLE ` + facts + ` (
 			occurred_at INTEGER NOT NULL,
 			position    INTEGER NOT NULL,
-			event_key   INTEGER NOT NULL,
 			event_id    TEXT NOT NULL,
 			retracted   INTEGER NOT NULL DEFAULT 0,
 			` + strings.Join(cols, ",\n\t\t\t") + `,
 			PRIMARY KEY (occurred_at, position)
 		) WITHOUT ROWID`,
-		`CREATE INDEX ` + facts + `_event ON ` + facts + ` (event_key)`,
 	}
 	for _, b := range []struct{ table, period string }{{m.ph("days"), "day"}, {m.ph("months"), "month"}} {
 		var bcols []string
@@ -116,8 +114,8 @@ func (m *factModel) schema() []string {
 	return ddl
 }
 
-// eventKey is the indexed part of an event id.
-func eventKey(id uuid.UUID) int64 { return int64(binary.BigEndian.Uint64(id[:8])) }
+// factRef locates a fact row by its primary key.
+type factRef struct{ occurred, position int64 }
 
 // bucketKey identifies one bucket row.
 type bucketKey struct {
@@ -133,60 +131,152 @@ type bucketDelta struct {
 	sums []int64
 }
 
-func (m *factModel) apply(tx *dbtx, events []eventstore.RecordedEvent) error {
+// rowsPerInsert is how many rows one INSERT writes (multi-row VALUES
+// saves most of a statement's fixed cost).
+const rowsPerInsert = 32
+
+// pendingFact is a fact waiting in apply's buffer for a multi-row insert.
+type pendingFact struct {
+	occurred  time.Time
+	occ, pos  int64
+	id        string
+	f         fact
+	retracted bool
+}
+
+func (m *factModel) apply(tx *dbtx, events []entry) error {
 	s := m.spec
+	ids, err := m.ids(tx)
+	if err != nil {
+		return err
+	}
 	deltas := map[bucketKey]*bucketDelta{}
-	insertSQL := m.insertSQL()
-	args := make([]any, 0, 5+len(m.columns()))
+	var buf []pendingFact
+	var bufFrom []*entry // the event of each buffered fact, for errors
+	inBuf := map[uuid.UUID]int{}
+	insert := func() error {
+		if len(buf) == 0 {
+			return nil
+		}
+		args := make([]any, 0, len(buf)*(4+len(m.columns())))
+		for _, p := range buf {
+			retracted := 0
+			if p.retracted {
+				retracted = 1
+			}
+			args = append(args, p.occ, p.pos, p.id, retracted)
+			for _, v := range p.f.dims {
+				args = append(args, v)
+			}
+			for _, v := range p.f.sub {
+				args = append(args, v)
+			}
+			for _, v := range p.f.sums {
+				args = append(args, v)
+			}
+		}
+		if _, err := tx.exec(m.insertSQL(len(buf)), args...); err != nil {
+			return eventError(&bufFrom[0].RecordedEvent, fmt.Errorf("insert facts: %w", err))
+		}
+		buf, bufFrom = buf[:0], bufFrom[:0]
+		clear(inBuf)
+		return nil
+	}
 	for i := range events {
 		ev := &events[i]
 		switch ev.Type {
 		case s.eventType:
-			env, err := decodeEnvelope(ev.Metadata)
+			f, err := s.extract(ev)
 			if err != nil {
-				return eventError(ev, err)
+				return eventError(&ev.RecordedEvent, err)
 			}
-			f, err := s.extract(ev, env)
+			occ, err := occurredNanos(ev.env.OccurredAt)
 			if err != nil {
-				return eventError(ev, err)
-			}
-			occ, err := occurredNanos(env.OccurredAt)
-			if err != nil {
-				return eventError(ev, err)
+				return eventError(&ev.RecordedEvent, err)
 			}
 			pos, err := sqlPos(ev.Position)
 			if err != nil {
-				return eventError(ev, err)
+				return eventError(&ev.RecordedEvent, err)
 			}
-			args = append(args[:0], occ, pos, eventKey(ev.ID), ev.ID.String())
-			for _, v := range f.dims {
-				args = append(args, v)
+			inBuf[ev.ID] = len(buf)
+			buf = append(buf, pendingFact{occurred: ev.env.OccurredAt, occ: occ, pos: pos, id: ev.ID.String(), f: f})
+			bufFrom = append(bufFrom, ev)
+			ids[ev.ID] = factRef{occ, pos}
+			m.add(deltas, ev.env.OccurredAt, f, +1)
+			if len(buf) == rowsPerInsert {
+				if err := insert(); err != nil {
+					return err
+				}
 			}
-			for _, v := range f.sub {
-				args = append(args, v)
-			}
-			for _, v := range f.sums {
-				args = append(args, v)
-			}
-			if _, err := tx.exec(insertSQL, args...); err != nil {
-				return eventError(ev, fmt.Errorf("insert fact: %w", err))
-			}
-			m.add(deltas, env.OccurredAt, f, +1)
 		case domain.TypeEntryRetracted:
-			target, err := retractedID(ev)
+			r, err := dataAs[domain.EntryRetracted](ev)
 			if err != nil {
-				return eventError(ev, err)
+				return eventError(&ev.RecordedEvent, err)
 			}
-			occ, f, found, err := m.retract(tx, target)
+			if j, ok := inBuf[r.EventID]; ok {
+				// Retracted before it was even written.
+				if !buf[j].retracted {
+					buf[j].retracted = true
+					m.add(deltas, buf[j].occurred, buf[j].f, -1)
+				}
+				continue
+			}
+			ref, ok := ids[r.EventID]
+			if !ok {
+				continue // not a fact of this model
+			}
+			occ, f, found, err := m.retract(tx, r.EventID, ref)
 			if err != nil {
-				return eventError(ev, err)
+				return eventError(&ev.RecordedEvent, err)
 			}
 			if found {
 				m.add(deltas, occ, f, -1)
 			}
 		}
 	}
+	if err := insert(); err != nil {
+		return err
+	}
 	return m.flush(tx, deltas)
+}
+
+// ids returns the generation's map of fact ids, loading it on first use.
+func (m *factModel) ids(tx *dbtx) (map[uuid.UUID]factRef, error) {
+	if tx.ts.factIDs != nil {
+		return tx.ts.factIDs, nil
+	}
+	ids, err := loadIDs(tx, `SELECT event_id, occurred_at, position FROM `+m.ph("facts"))
+	if err != nil {
+		return nil, err
+	}
+	tx.ts.factIDs = ids
+	return ids, nil
+}
+
+// loadIDs reads (event_id, occurred_at, position) rows into an id map.
+func loadIDs(tx *dbtx, query string) (map[uuid.UUID]factRef, error) {
+	rows, err := tx.query(query)
+	if err != nil {
+		return nil, fmt.Errorf("load event ids: %w", err)
+	}
+	defer rows.Close()
+	ids := map[uuid.UUID]factRef{}
+	for rows.Next() {
+		var id string
+		var ref factRef
+		if err := rows.Scan(&id, &ref.occurred, &ref.position); err != nil {
+			return nil, fmt.Errorf("load event ids: %w", err)
+		}
+		u, err := uuid.Parse(id)
+		if err != nil {
+			return nil, fmt.Errorf("load event ids: %w", err)
+		}
+		ids[u] = ref
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load event ids: %w", err)
+	}
+	return ids, nil
 }
 
 // add counts a fact (sign +1) or uncounts it (-1) in the batch's deltas: in
@@ -218,27 +308,13 @@ func (m *factModel) add(deltas map[bucketKey]*bucketDelta, occurred time.Time, f
 	}
 }
 
-// retractedID reads the id an EntryRetracted names.
-func retractedID(ev *eventstore.RecordedEvent) (uuid.UUID, error) {
-	env, err := decodeEnvelope(ev.Metadata)
-	if err != nil {
-		return uuid.Nil, err
-	}
-	r, err := decodeData[domain.EntryRetracted](ev, env)
-	if err != nil {
-		return uuid.Nil, err
-	}
-	return r.EventID, nil
-}
-
-// retract flags the fact of event id as retracted and returns it, when the
-// model has it (a retraction names an event of any type) and it was not
-// already retracted.
-func (m *factModel) retract(tx *dbtx, id uuid.UUID) (occurred time.Time, f fact, found bool, err error) {
+// retract flags the fact of event id (at ref) as retracted and returns it,
+// unless it was already retracted. (A map entry whose insert was rolled
+// back finds no row: not found.)
+func (m *factModel) retract(tx *dbtx, id uuid.UUID, ref factRef) (occurred time.Time, f fact, found bool, err error) {
 	s := m.spec
 	f = fact{dims: make([]string, len(s.dims)), sub: make([]string, len(s.sub)), sums: make([]int64, len(s.sums))}
-	var occ, pos int64
-	dest := []any{&occ, &pos}
+	var dest []any
 	for i := range f.dims {
 		dest = append(dest, &f.dims[i])
 	}
@@ -248,42 +324,37 @@ func (m *factModel) retract(tx *dbtx, id uuid.UUID) (occurred time.Time, f fact,
 	for i := range f.sums {
 		dest = append(dest, &f.sums[i])
 	}
-	q := `SELECT occurred_at, position, ` + strings.Join(m.columns(), ", ") + ` FROM ` + m.ph("facts") +
-		` WHERE event_key = ? AND event_id = ? AND retracted = 0`
-	switch err := tx.scanRow(q, []any{eventKey(id), id.String()}, dest...); {
+	q := `UPDATE ` + m.ph("facts") + ` SET retracted = 1
+		WHERE occurred_at = ? AND position = ? AND event_id = ? AND retracted = 0
+		RETURNING ` + strings.Join(m.columns(), ", ")
+	switch err := tx.scanRow(q, []any{ref.occurred, ref.position, id.String()}, dest...); {
 	case errors.Is(err, sql.ErrNoRows):
 		return time.Time{}, fact{}, false, nil
 	case err != nil:
-		return time.Time{}, fact{}, false, fmt.Errorf("find retracted fact: %w", err)
+		return time.Time{}, fact{}, false, fmt.Errorf("retract fact: %w", err)
 	}
-	if _, err := tx.exec(`UPDATE `+m.ph("facts")+` SET retracted = 1 WHERE occurred_at = ? AND position = ?`, occ, pos); err != nil {
-		return time.Time{}, fact{}, false, fmt.Errorf("flag retracted fact: %w", err)
-	}
-	return time.Unix(0, occ).UTC(), f, true, nil
+	return time.Unix(0, ref.occurred).UTC(), f, true, nil
 }
 
-func (m *factModel) insertSQL() string {
-	cols := slices.Concat([]string{"occurred_at", "position", "event_key", "event_id"}, m.columns())
-	return `INSERT INTO ` + m.ph("facts") + ` (` + strings.Join(cols, ", ") + `) VALUES (?` + strings.Repeat(", ?", len(cols)-1) + `)`
+// insertSQL inserts rows facts.
+func (m *factModel) insertSQL(rows int) string {
+	cols := slices.Concat([]string{"occurred_at", "position", "event_id", "retracted"}, m.columns())
+	return `INSERT INTO ` + m.ph("facts") + ` (` + strings.Join(cols, ", ") + `) VALUES ` + valuesList(len(cols), rows)
 }
 
-// flush writes the batch's bucket deltas: one upsert per bucket touched.
+// valuesList is "(?, ?), (?, ?)" for rows rows of cols columns.
+func valuesList(cols, rows int) string {
+	row := "(?" + strings.Repeat(", ?", cols-1) + ")"
+	return row + strings.Repeat(", "+row, rows-1)
+}
+
+// flush writes the batch's bucket deltas: an upsert per bucket touched,
+// several buckets to a statement.
 func (m *factModel) flush(tx *dbtx, deltas map[bucketKey]*bucketDelta) error {
 	if len(deltas) == 0 {
 		return nil
 	}
 	s := m.spec
-	var upserts [2]string
-	for i, b := range []struct{ table, period string }{{m.ph("days"), "day"}, {m.ph("months"), "month"}} {
-		cols := slices.Concat([]string{"dim", b.period, "key"}, s.sub, []string{"n"}, s.sums)
-		conflict := slices.Concat([]string{"dim", b.period, "key"}, s.sub)
-		set := []string{"n = n + excluded.n"}
-		for _, c := range s.sums {
-			set = append(set, c+" = "+c+" + excluded."+c)
-		}
-		upserts[i] = `INSERT INTO ` + b.table + ` (` + strings.Join(cols, ", ") + `) VALUES (?` + strings.Repeat(", ?", len(cols)-1) +
-			`) ON CONFLICT (` + strings.Join(conflict, ", ") + `) DO UPDATE SET ` + strings.Join(set, ", ")
-	}
 	keys := make([]bucketKey, 0, len(deltas))
 	for k, d := range deltas {
 		if d.n != 0 || slices.ContainsFunc(d.sums, func(v int64) bool { return v != 0 }) {
@@ -300,28 +371,77 @@ func (m *factModel) flush(tx *dbtx, deltas map[bucketKey]*bucketDelta) error {
 		}
 		return cmp.Or(cmp.Compare(a.dim, b.dim), cmp.Compare(a.period, b.period), cmp.Compare(a.key, b.key), cmp.Compare(a.sub, b.sub))
 	})
-	args := make([]any, 0, 4+len(s.sub)+len(s.sums))
-	for _, k := range keys {
-		d := deltas[k]
-		args = append(args[:0], k.dim, k.period, k.key)
+	keyArgs := func(k bucketKey) []any {
+		args := []any{k.dim, k.period, k.key}
 		if len(s.sub) > 0 {
 			for _, v := range strings.Split(k.sub, "\x00") {
 				args = append(args, v)
 			}
 		}
-		args = append(args, d.n)
-		for _, v := range d.sums {
-			args = append(args, v)
+		return args
+	}
+	var emptied []bucketKey
+	for len(keys) > 0 {
+		n := 1
+		for n < len(keys) && n < rowsPerInsert && keys[n].month == keys[0].month {
+			n++
 		}
-		q := upserts[0]
-		if k.month {
-			q = upserts[1]
+		var args []any
+		for _, k := range keys[:n] {
+			d := deltas[k]
+			args = append(args, keyArgs(k)...)
+			args = append(args, d.n)
+			for _, v := range d.sums {
+				args = append(args, v)
+			}
+			if d.n < 0 {
+				emptied = append(emptied, k)
+			}
 		}
-		if _, err := tx.exec(q, args...); err != nil {
-			return fmt.Errorf("update bucket %s %s %q: %w", k.dim, k.period, k.key, err)
+		if _, err := tx.exec(m.upsertSQL(keys[0].month, n), args...); err != nil {
+			return fmt.Errorf("update buckets: %w", err)
+		}
+		keys = keys[n:]
+	}
+	// A bucket emptied by retractions goes, so that the tables depend on
+	// the log alone, not on where batches happened to end.
+	for _, k := range emptied {
+		if _, err := tx.exec(m.cleanupSQL(k.month), keyArgs(k)...); err != nil {
+			return fmt.Errorf("clean bucket %s %s %q: %w", k.dim, k.period, k.key, err)
 		}
 	}
 	return nil
+}
+
+func (m *factModel) bucketTable(month bool) (table, period string) {
+	if month {
+		return m.ph("months"), "month"
+	}
+	return m.ph("days"), "day"
+}
+
+// upsertSQL adds rows deltas to day (or month) buckets.
+func (m *factModel) upsertSQL(month bool, rows int) string {
+	s := m.spec
+	table, period := m.bucketTable(month)
+	cols := slices.Concat([]string{"dim", period, "key"}, s.sub, []string{"n"}, s.sums)
+	conflict := slices.Concat([]string{"dim", period, "key"}, s.sub)
+	set := []string{"n = n + excluded.n"}
+	for _, c := range s.sums {
+		set = append(set, c+" = "+c+" + excluded."+c)
+	}
+	return `INSERT INTO ` + table + ` (` + strings.Join(cols, ", ") + `) VALUES ` + valuesList(len(cols), rows) +
+		` ON CONFLICT (` + strings.Join(conflict, ", ") + `) DO UPDATE SET ` + strings.Join(set, ", ")
+}
+
+// cleanupSQL deletes a bucket whose count came back to zero.
+func (m *factModel) cleanupSQL(month bool) string {
+	table, period := m.bucketTable(month)
+	where := []string{"dim = ?", period + " = ?", "key = ?"}
+	for _, c := range m.spec.sub {
+		where = append(where, c+" = ?")
+	}
+	return `DELETE FROM ` + table + ` WHERE ` + strings.Join(where, " AND ") + ` AND n = 0`
 }
 
 // occurredNanos is occurred_at as stored. Times outside what Unix
@@ -517,14 +637,14 @@ func newArrestsModel() *factModel {
 	return &factModel{spec: factSpec{
 		name: Arrests, version: 1, eventType: domain.TypeArrestMade,
 		dims: []string{"agency", "location", "offence"},
-		extract: func(ev *eventstore.RecordedEvent, env envelope) (fact, error) {
-			a, err := decodeData[domain.ArrestMade](ev, env)
+		extract: func(ev *entry) (fact, error) {
+			a, err := dataAs[domain.ArrestMade](ev)
 			if err != nil {
 				return fact{}, err
 			}
 			agency := a.Agency
 			if agency == "" {
-				agency = env.Agency // the arresting officer's agency by default
+				agency = ev.env.Agency // the arresting officer's agency by default
 			}
 			return fact{dims: []string{agency, a.Location, a.Offence}}, nil
 		},
@@ -537,12 +657,12 @@ func newSeizuresModel() *factModel {
 		dims: []string{"agency", "location"},
 		sub:  []string{"commodity", "unit"},
 		sums: []string{"quantity"},
-		extract: func(ev *eventstore.RecordedEvent, env envelope) (fact, error) {
-			s, err := decodeData[domain.SeizureRecorded](ev, env)
+		extract: func(ev *entry) (fact, error) {
+			s, err := dataAs[domain.SeizureRecorded](ev)
 			if err != nil {
 				return fact{}, err
 			}
-			return fact{dims: []string{env.Agency, s.Location}, sub: []string{s.Commodity, s.Unit}, sums: []int64{s.Quantity.Micros()}}, nil
+			return fact{dims: []string{ev.env.Agency, s.Location}, sub: []string{s.Commodity, s.Unit}, sums: []int64{s.Quantity.Micros()}}, nil
 		},
 	}}
 }
@@ -552,12 +672,12 @@ func newDetectionsModel() *factModel {
 		name: Detections, version: 1, eventType: domain.TypeStowawaysDetected,
 		dims: []string{"agency", "location", "method"},
 		sums: []string{"people"},
-		extract: func(ev *eventstore.RecordedEvent, env envelope) (fact, error) {
-			d, err := decodeData[domain.StowawaysDetected](ev, env)
+		extract: func(ev *entry) (fact, error) {
+			d, err := dataAs[domain.StowawaysDetected](ev)
 			if err != nil {
 				return fact{}, err
 			}
-			return fact{dims: []string{env.Agency, d.Location, d.Method}, sums: []int64{int64(d.People)}}, nil
+			return fact{dims: []string{ev.env.Agency, d.Location, d.Method}, sums: []int64{int64(d.People)}}, nil
 		},
 	}}
 }

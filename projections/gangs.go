@@ -7,8 +7,9 @@ import (
 	"slices"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/casebook/casebook/domain"
-	"github.com/casebook/casebook/eventstore"
 )
 
 // gangsModel counts organised crime groups dismantled. A group may be
@@ -46,7 +47,6 @@ func (gangsModel) schema() []string {
 			day         TEXT NOT NULL,
 			agency      TEXT NOT NULL,
 			retracted   INTEGER NOT NULL DEFAULT 0)`,
-		`CREATE UNIQUE INDEX {gangs_events}_event ON {gangs_events} (event_id)`,
 		`CREATE INDEX {gangs_events}_group ON {gangs_events} (group_id, retracted, occurred_at)`,
 		`CREATE TABLE {gangs_first} (
 			group_id    TEXT PRIMARY KEY,
@@ -66,67 +66,74 @@ func (gangsModel) schema() []string {
 			PRIMARY KEY (agency, group_id)
 		) WITHOUT ROWID`,
 		`CREATE INDEX {gangs_agency_first}_occurred ON {gangs_agency_first} (occurred_at)`,
+		`CREATE INDEX {gangs_agency_first}_group ON {gangs_agency_first} (group_id)`,
 	}
 }
 
-func (m gangsModel) apply(tx *dbtx, events []eventstore.RecordedEvent) error {
+func (m gangsModel) apply(tx *dbtx, events []entry) error {
 	// A new dismantling can only move a group's first dismantling earlier:
 	// an upsert does. A retraction may move it later: the group's firsts
 	// are recomputed from its dismantlings at the end of the batch.
 	recompute := map[string]bool{}
+	ids, err := m.ids(tx)
+	if err != nil {
+		return err
+	}
 	for i := range events {
 		ev := &events[i]
 		switch ev.Type {
 		case domain.TypeGangDismantled:
-			env, err := decodeEnvelope(ev.Metadata)
+			env := ev.env
+			g, err := dataAs[domain.GangDismantled](ev)
 			if err != nil {
-				return eventError(ev, err)
-			}
-			g, err := decodeData[domain.GangDismantled](ev, env)
-			if err != nil {
-				return eventError(ev, err)
+				return eventError(&ev.RecordedEvent, err)
 			}
 			occ, err := occurredNanos(env.OccurredAt)
 			if err != nil {
-				return eventError(ev, err)
+				return eventError(&ev.RecordedEvent, err)
 			}
 			pos, err := sqlPos(ev.Position)
 			if err != nil {
-				return eventError(ev, err)
+				return eventError(&ev.RecordedEvent, err)
 			}
 			caseID, _ := domain.CaseIDFromStream(ev.Stream)
 			group, day, id := g.GroupID.String(), dayKey(env.OccurredAt), ev.ID.String()
 			if _, err := tx.exec(`INSERT INTO {gangs_events}
 				(position, event_id, case_id, group_id, occurred_at, day, agency) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 				pos, id, caseID.String(), group, occ, day, env.Agency); err != nil {
-				return eventError(ev, fmt.Errorf("insert dismantling: %w", err))
+				return eventError(&ev.RecordedEvent, fmt.Errorf("insert dismantling: %w", err))
 			}
+			ids[ev.ID] = factRef{occ, pos}
 			if _, err := tx.exec(`INSERT INTO {gangs_first} (group_id, occurred_at, position, day, event_id)
 				VALUES (?, ?, ?, ?, ?) ON CONFLICT (group_id) DO UPDATE SET
 				occurred_at = excluded.occurred_at, position = excluded.position, day = excluded.day, event_id = excluded.event_id
 				WHERE (excluded.occurred_at, excluded.position) < (occurred_at, position)`,
 				group, occ, pos, day, id); err != nil {
-				return eventError(ev, fmt.Errorf("first dismantling: %w", err))
+				return eventError(&ev.RecordedEvent, fmt.Errorf("first dismantling: %w", err))
 			}
 			if _, err := tx.exec(`INSERT INTO {gangs_agency_first} (agency, group_id, occurred_at, position, day, event_id)
 				VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (agency, group_id) DO UPDATE SET
 				occurred_at = excluded.occurred_at, position = excluded.position, day = excluded.day, event_id = excluded.event_id
 				WHERE (excluded.occurred_at, excluded.position) < (occurred_at, position)`,
 				env.Agency, group, occ, pos, day, id); err != nil {
-				return eventError(ev, fmt.Errorf("agency's first dismantling: %w", err))
+				return eventError(&ev.RecordedEvent, fmt.Errorf("agency's first dismantling: %w", err))
 			}
 		case domain.TypeEntryRetracted:
-			target, err := retractedID(ev)
+			r, err := dataAs[domain.EntryRetracted](ev)
 			if err != nil {
-				return eventError(ev, err)
+				return eventError(&ev.RecordedEvent, err)
+			}
+			ref, ok := ids[r.EventID]
+			if !ok {
+				continue // not a dismantling
 			}
 			var group string
 			err = tx.scanRow(`UPDATE {gangs_events} SET retracted = 1
-				WHERE event_id = ? AND retracted = 0 RETURNING group_id`, []any{target.String()}, &group)
+				WHERE position = ? AND event_id = ? AND retracted = 0 RETURNING group_id`, []any{ref.position, r.EventID.String()}, &group)
 			switch {
 			case errors.Is(err, sql.ErrNoRows): // not a dismantling, or already retracted
 			case err != nil:
-				return eventError(ev, fmt.Errorf("flag retracted dismantling: %w", err))
+				return eventError(&ev.RecordedEvent, fmt.Errorf("flag retracted dismantling: %w", err))
 			default:
 				recompute[group] = true
 			}
@@ -143,6 +150,20 @@ func (m gangsModel) apply(tx *dbtx, events []eventstore.RecordedEvent) error {
 		}
 	}
 	return nil
+}
+
+// ids returns the generation's map of dismantling ids (as for facts, in
+// memory), loading it on first use.
+func (gangsModel) ids(tx *dbtx) (map[uuid.UUID]factRef, error) {
+	if tx.ts.factIDs != nil {
+		return tx.ts.factIDs, nil
+	}
+	ids, err := loadIDs(tx, `SELECT event_id, occurred_at, position FROM {gangs_events}`)
+	if err != nil {
+		return nil, err
+	}
+	tx.ts.factIDs = ids
+	return ids, nil
 }
 
 // recompute refreshes a group's first dismantling, overall and per agency.

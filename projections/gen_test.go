@@ -45,7 +45,8 @@ func generateLog(ctx context.Context, store eventstore.Store, n int, seed uint64
 			if len(mine) == 0 {
 				return
 			}
-			// Cases open over time: a writer's cases become active in turn.
+			// Cases open over time and stay active for a while (about
+			// six months of the three years), as investigations do.
 			for {
 				mu.Lock()
 				if written >= n {
@@ -56,9 +57,11 @@ func generateLog(ctx context.Context, store eventstore.Store, n int, seed uint64
 				first := written
 				written += k
 				mu.Unlock()
-				now := start.Add(time.Duration(float64(span) * float64(first) / float64(n)))
-				active := 1 + int(float64(len(mine))*float64(first)/float64(n))
-				c := mine[rng.IntN(min(active, len(mine)))]
+				f := float64(first) / float64(n)
+				now := start.Add(time.Duration(float64(span) * f))
+				hi := min(len(mine), 1+int(f*float64(len(mine))))
+				lo := max(0, int((f-caseLife)*float64(len(mine))))
+				c := mine[lo+rng.IntN(hi-lo)]
 				if err := c.appendChunk(ctx, store, rng, k, now); err != nil {
 					errs <- err
 					return
@@ -70,6 +73,9 @@ func generateLog(ctx context.Context, store eventstore.Store, n int, seed uint64
 	close(errs)
 	return <-errs
 }
+
+// caseLife is the share of the log's time span a case stays active.
+const caseLife = 0.15
 
 var genAgencies = []string{"UK Border Agency", "SOCA", "Police aux Frontières", "Kent Police"}
 var genLocations = []string{"Calais", "Coquelles", "Dover", "Dunkirk", "Folkestone", "Zeebrugge", "Ostend", "Calais ferry port", "Cherbourg", "Le Havre"}

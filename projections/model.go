@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/casebook/casebook/eventstore"
 )
 
@@ -45,7 +47,7 @@ type model interface {
 	// apply folds events (all of the "case-" streams, in log order, after
 	// the generation's checkpoint) into the generation's tables within the
 	// transaction. An event it cannot apply is reported as an *EventError.
-	apply(tx *dbtx, events []eventstore.RecordedEvent) error
+	apply(tx *dbtx, events []entry) error
 }
 
 // tableSet resolves a model's table placeholders for one generation.
@@ -55,6 +57,11 @@ type tableSet struct {
 	// stmts caches the resolved text of SQL templates.
 	mu    sync.Mutex
 	stmts map[string]string
+	// factIDs locates the facts of a fact model's generation by event id
+	// (what a retraction names), in memory: an index on random ids in
+	// SQLite would rewrite most of its pages on every batch. It is loaded
+	// from the facts table on first use and only touched by the writer.
+	factIDs map[uuid.UUID]factRef
 }
 
 func newTableSet(m model, gen int64) *tableSet {

@@ -87,28 +87,54 @@ func (r *runner) follow(ctx context.Context, after eventstore.Position) (progres
 	if err != nil {
 		return false, fmt.Errorf("head of the log: %w", err)
 	}
-	q := newEventQueue(2 * r.e.opts.BatchSize)
-	pumpDone := make(chan struct{})
+	// Three stages, so that two cores share the work: this goroutine
+	// applies; a pump reads the subscription; a decoder decodes what the
+	// pump read (metadata and the data models need) in between.
+	raw := newQueue[eventstore.RecordedEvent](r.e.opts.BatchSize)
+	q := newQueue[entry](2 * r.e.opts.BatchSize)
+	pumpDone, decodeDone := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(pumpDone)
 		for ev, err := range r.e.store.Subscribe(ctx, eventstore.SubscribeOptions{After: after, Filter: caseFilter}) {
 			if err != nil {
-				q.finish(err)
+				raw.finish(err)
 				return
 			}
-			if !q.push(ctx, ev) {
+			if !raw.push(ctx, ev) {
 				return
 			}
 		}
-		q.finish(errors.New("subscription ended"))
+		raw.finish(errors.New("subscription ended"))
+	}()
+	go func() {
+		defer close(decodeDone)
+		var in []eventstore.RecordedEvent
+		var out []entry
+		for {
+			var done bool
+			var err error
+			in, _, done, err = raw.take(ctx, in[:0], decodeChunk, 1, 0)
+			out = out[:0]
+			for _, ev := range in {
+				out = append(out, decodeEntry(ev))
+			}
+			if len(out) > 0 && !q.pushAll(ctx, out) {
+				return
+			}
+			if done {
+				q.finish(err)
+				return
+			}
+		}
 	}()
 	defer func() {
 		cancel()
 		<-pumpDone
+		<-decodeDone
 	}()
 
 	r.markLive(ctx, head, true)
-	batch := make([]eventstore.RecordedEvent, 0, r.e.opts.BatchSize)
+	batch := make([]entry, 0, r.e.opts.BatchSize)
 	for {
 		var done bool
 		var subErr error
@@ -186,7 +212,7 @@ type memberResult struct {
 }
 
 // applyBatch applies events to every member in one transaction.
-func (r *runner) applyBatch(ctx context.Context, events []eventstore.RecordedEvent) error {
+func (r *runner) applyBatch(ctx context.Context, events []entry) error {
 	e := r.e
 	members := r.active()
 	e.writeMu.Lock()
@@ -216,7 +242,7 @@ func (r *runner) applyBatch(ctx context.Context, events []eventstore.RecordedEve
 	return nil
 }
 
-func (r *runner) applyLocked(ctx context.Context, members []*instance, events []eventstore.RecordedEvent) ([]memberResult, error) {
+func (r *runner) applyLocked(ctx context.Context, members []*instance, events []entry) ([]memberResult, error) {
 	e := r.e
 	tx, err := e.w.begin(ctx)
 	if err != nil {
@@ -241,8 +267,12 @@ func (r *runner) applyLocked(ctx context.Context, members []*instance, events []
 		}
 		results = append(results, res)
 	}
+	tc := time.Now()
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("commit batch: %w", err)
+	}
+	if debugBatches {
+		fmt.Fprintf(os.Stderr, "commit %s\n", time.Since(tc))
 	}
 	return results, nil
 }
@@ -252,7 +282,7 @@ func (r *runner) applyLocked(ctx context.Context, members []*instance, events []
 // by one to find the one at fault: the member keeps everything before it
 // and fails on it. Errors returned (rather than recorded as a failure) are
 // not the events' fault and abort the whole batch.
-func applyMember(ctx context.Context, tx *wtx, m *instance, evs []eventstore.RecordedEvent, now time.Time) (memberResult, error) {
+func applyMember(ctx context.Context, tx *wtx, m *instance, evs []entry, now time.Time) (memberResult, error) {
 	res := memberResult{m: m}
 	name := m.p.model.name()
 	err := inSavepoint(ctx, tx, func() error { return applyAndCheckpoint(ctx, tx, m, evs) })
@@ -285,13 +315,13 @@ func applyMember(ctx context.Context, tx *wtx, m *instance, evs []eventstore.Rec
 	return res, nil
 }
 
-func applyAndCheckpoint(ctx context.Context, tx *wtx, m *instance, evs []eventstore.RecordedEvent) error {
+func applyAndCheckpoint(ctx context.Context, tx *wtx, m *instance, evs []entry) error {
 	if err := m.p.model.apply(tx.on(ctx, m.tables), evs); err != nil {
 		return err
 	}
 	cp, err := sqlPos(evs[len(evs)-1].Position)
 	if err != nil {
-		return eventError(&evs[len(evs)-1], err)
+		return eventError(&evs[len(evs)-1].RecordedEvent, err)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE projection_checkpoint SET position = ? WHERE name = ? AND gen = ?`,
 		cp, m.p.model.name(), m.gen); err != nil {
@@ -320,23 +350,26 @@ func inSavepoint(ctx context.Context, tx *wtx, fn func() error) error {
 	return nil
 }
 
-// eventQueue hands events from a subscription's goroutine to the runner
-// without a channel operation per event: the runner takes everything that
-// has arrived in one go, which makes batches as large as the backlog
-// (catch-up) and as small as one event (live tail).
-type eventQueue struct {
+// decodeChunk is how many events the decoder takes at a time.
+const decodeChunk = 1024
+
+// queue hands events from one goroutine to the next without a channel
+// operation per event: the taker takes everything that has arrived in one
+// go, which makes batches as large as the backlog (catch-up) and as small
+// as one event (live tail).
+type queue[T any] struct {
 	mu    sync.Mutex
-	buf   []eventstore.RecordedEvent
+	buf   []T
 	max   int
 	want  int // the taker waits for this many
 	done  bool
 	err   error
 	ready chan struct{} // signalled when events or the end arrive
-	space chan struct{} // signalled when the runner takes events
+	space chan struct{} // signalled when the taker takes events
 }
 
-func newEventQueue(max int) *eventQueue {
-	return &eventQueue{max: max, ready: make(chan struct{}, 1), space: make(chan struct{}, 1)}
+func newQueue[T any](max int) *queue[T] {
+	return &queue[T]{max: max, ready: make(chan struct{}, 1), space: make(chan struct{}, 1)}
 }
 
 func signal(ch chan struct{}) {
@@ -346,13 +379,13 @@ func signal(ch chan struct{}) {
 	}
 }
 
-// push adds one event, waiting while the queue is full. It returns false
+// push adds one item, waiting while the queue is full. It returns false
 // when ctx is done.
-func (q *eventQueue) push(ctx context.Context, ev eventstore.RecordedEvent) bool {
+func (q *queue[T]) push(ctx context.Context, v T) bool {
 	for {
 		q.mu.Lock()
 		if len(q.buf) < q.max {
-			q.buf = append(q.buf, ev)
+			q.buf = append(q.buf, v)
 			wake := len(q.buf) == 1 || len(q.buf) == q.want
 			q.mu.Unlock()
 			if wake {
@@ -369,17 +402,43 @@ func (q *eventQueue) push(ctx context.Context, ev eventstore.RecordedEvent) bool
 	}
 }
 
-func (q *eventQueue) finish(err error) {
+// pushAll adds items, waiting while the queue is full.
+func (q *queue[T]) pushAll(ctx context.Context, vs []T) bool {
+	for len(vs) > 0 {
+		q.mu.Lock()
+		if room := q.max - len(q.buf); room > 0 {
+			n := min(room, len(vs))
+			before := len(q.buf)
+			q.buf = append(q.buf, vs[:n]...)
+			wake := before == 0 || (before < q.want && len(q.buf) >= q.want)
+			q.mu.Unlock()
+			vs = vs[n:]
+			if wake {
+				signal(q.ready)
+			}
+			continue
+		}
+		q.mu.Unlock()
+		select {
+		case <-q.space:
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return true
+}
+
+func (q *queue[T]) finish(err error) {
 	q.mu.Lock()
 	q.done, q.err = true, err
 	q.mu.Unlock()
 	signal(q.ready)
 }
 
-// take waits for events (or the end) and moves up to max of them to dst.
-// It waits for at least fill events, or for wait after the first arrived,
+// take waits for items (or the end) and moves up to max of them to dst.
+// It waits for at least fill items, or for wait after the first arrived,
 // whichever comes first. pending reports whether more are already waiting.
-func (q *eventQueue) take(ctx context.Context, dst []eventstore.RecordedEvent, max, fill int, wait time.Duration) (out []eventstore.RecordedEvent, pending, done bool, err error) {
+func (q *queue[T]) take(ctx context.Context, dst []T, max, fill int, wait time.Duration) (out []T, pending, done bool, err error) {
 	var deadline <-chan time.Time
 	for {
 		q.mu.Lock()

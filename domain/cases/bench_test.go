@@ -17,10 +17,16 @@ import (
 // parallel goroutines (the HTTP load test's shape), through the service —
 // cache, decide, hash, append. BenchmarkRawAppend beside it appends
 // pre-built events of the same size straight to the store, the ceiling the
-// service can reach.
-func BenchmarkRecord(b *testing.B) {
+// service can reach. BenchmarkRecord8Cases puts the same 64 goroutines on
+// 8 cases, about 8 commands of a case in flight at once: what coalescing
+// them into one append is for.
+func BenchmarkRecord(b *testing.B) { benchmarkRecord(b, 64) }
+
+func BenchmarkRecord8Cases(b *testing.B) { benchmarkRecord(b, 8) }
+
+func benchmarkRecord(b *testing.B, nCases int) {
 	f := newFixture(b, cases.Options{})
-	ids := make([]uuid.UUID, 64)
+	ids := make([]uuid.UUID, nCases)
 	for i := range ids {
 		res, err := f.svc.Open(f.ctx, ukba, cases.OpenCase{Data: json.RawMessage(openData)})
 		if err != nil {

@@ -40,23 +40,38 @@ type Options struct {
 	// recently used are dropped), so that a command reads only the events
 	// appended since it last saw the case. Default 1024; negative disables.
 	CacheSize int
-	// LockStripes is the number of mutexes commands of a case are
-	// serialised by (cases hash to stripes). Default 256.
+	// LockStripes is the number of shards of the index of busy cases
+	// (cases hash to shards; each case still has its own queue, so cases
+	// never wait for each other). Default 256.
 	LockStripes int
+	// MaxBatch caps how many queued commands of one case are decided
+	// together and appended in one store append. Default 256; 1 turns
+	// coalescing off.
+	MaxBatch int
+	// ConsecutivePositions declares that the store gives the events of
+	// one append consecutive global positions (the SQLite store does;
+	// KurrentDB, whose positions are byte offsets, does not). The service
+	// then computes the position of every event of a coalesced append from
+	// the last one; without it, it reads the first one back to check.
+	// Setting it for a store that does not do so gives callers wrong
+	// positions.
+	ConsecutivePositions bool
 	// OnConflictRetry, when set, is called each time a command is decided
 	// again after losing an append race (for metrics).
 	OnConflictRetry func(caseID uuid.UUID, attempt int)
 }
 
 // Service handles the commands and queries of cases. It is safe for
-// concurrent use. Commands of one case run one after another inside the
-// process (different cases run in parallel); across processes the store's
-// expected revision decides, and the loser decides again on fresh state.
+// concurrent use. Commands of one case are decided one after another
+// inside the process (different cases run in parallel), and those that
+// arrive while the case is busy are appended together (see caseQueues);
+// across processes the store's expected revision decides, and the loser
+// decides again on fresh state.
 type Service struct {
-	store eventstore.Store
-	opts  Options
-	locks *stripedLocks
-	cache *stateCache
+	store  eventstore.Store
+	opts   Options
+	queues *caseQueues
+	cache  *stateCache
 }
 
 // NewService returns a service over store.
@@ -82,7 +97,10 @@ func NewService(store eventstore.Store, opts Options) *Service {
 	if opts.LockStripes <= 0 {
 		opts.LockStripes = 256
 	}
-	return &Service{store: store, opts: opts, locks: newStripedLocks(opts.LockStripes), cache: newStateCache(opts.CacheSize)}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 256
+	}
+	return &Service{store: store, opts: opts, queues: newCaseQueues(opts.LockStripes), cache: newStateCache(opts.CacheSize)}
 }
 
 // OpenCase is the command that opens a case.
@@ -144,7 +162,7 @@ func (s *Service) Open(ctx context.Context, actor domain.Actor, cmd OpenCase) (R
 	dcmd := domain.Command{EventID: eventID, Type: domain.TypeCaseOpened, Data: cmd.Data, OccurredAt: cmd.OccurredAt,
 		Actor: actor, CorrelationID: cmd.CorrelationID, CausationID: cmd.CausationID, Now: s.opts.Now()}
 
-	unlock, err := s.locks.lock(ctx, caseID)
+	unlock, err := s.lockCase(ctx, caseID)
 	if err != nil {
 		return Result{}, err
 	}
@@ -181,107 +199,6 @@ func (s *Service) Open(ctx context.Context, actor domain.Actor, cmd OpenCase) (R
 			return s.answerReusedOpen(ctx, reused, dcmd)
 		}
 		return Result{}, fmt.Errorf("cases: open case %s: %w", caseID, err)
-	}
-}
-
-// Record decides one command on a case and appends its event.
-func (s *Service) Record(ctx context.Context, actor domain.Actor, caseID uuid.UUID, cmd Command) (Result, error) {
-	eventID := cmd.EventID
-	if eventID == uuid.Nil {
-		eventID = s.opts.NewID()
-	}
-	dcmd := domain.Command{EventID: eventID, Type: cmd.Type, Data: cmd.Data, OccurredAt: cmd.OccurredAt,
-		Actor: actor, CorrelationID: cmd.CorrelationID, CausationID: cmd.CausationID}
-
-	unlock, err := s.locks.lock(ctx, caseID)
-	if err != nil {
-		return Result{}, err
-	}
-	defer unlock()
-	stream := domain.StreamName(caseID)
-	// The first attempt decides on the cached state without reading the
-	// store: in the usual case (one process writes the store) it is
-	// current, and the append's expected revision proves it. Any failure
-	// on an unverified state is judged again on a state caught up with the
-	// store before it is answered, so a stale cache never decides an
-	// outcome — it only costs a second attempt.
-	catchUp := false
-	for attempt := 0; ; {
-		state, fresh, err := s.state(ctx, caseID, catchUp)
-		if err != nil {
-			return Result{}, err
-		}
-		catchUp = true // every later attempt reads what it missed
-		if !state.Exists() {
-			return Result{}, caseNotFound(caseID)
-		}
-		dcmd.Now = s.opts.Now()
-		// A retry of a command already recorded gets the original answer,
-		// whatever has happened to the case since (it may be closed now,
-		// or at a later version than the retry's If-Match).
-		if _, v, _, ok := state.Entry(eventID); ok {
-			return s.answerRetry(ctx, caseID, v, dcmd)
-		}
-		if cmd.ExpectedVersion != nil && *cmd.ExpectedVersion != state.Version {
-			if !fresh {
-				continue
-			}
-			return Result{}, domain.NewVersionConflict(*cmd.ExpectedVersion, state.Version)
-		}
-		entry, err := domain.Decide(*state, dcmd)
-		if err != nil {
-			if !fresh {
-				continue
-			}
-			return Result{}, err
-		}
-		res, err := s.store.Append(ctx, stream, eventstore.Exact(state.Version), eventData(entry))
-		if err == nil {
-			return s.appended(caseID, state, entry, res), nil
-		}
-		var wrong *eventstore.WrongExpectedRevisionError
-		var reused *eventstore.EventIDReusedError
-		switch {
-		case errors.As(err, &wrong):
-			if !wrong.ActualExists {
-				s.cache.drop(caseID)
-				return Result{}, caseNotFound(caseID)
-			}
-			if !fresh {
-				continue // our cache was behind: catch up, then judge
-			}
-			if cmd.ExpectedVersion != nil {
-				return Result{}, domain.NewVersionConflict(*cmd.ExpectedVersion, wrong.ActualRevision)
-			}
-		case errors.As(err, &reused):
-			if reused.Stream != stream {
-				return Result{}, domain.DuplicateEventIDError(eventID, "in another case")
-			}
-			// Written to this case by someone this process had not seen:
-			// catching up finds it and answers as a retry.
-			if !fresh {
-				continue
-			}
-		default:
-			return Result{}, fmt.Errorf("cases: record %s on case %s: %w", cmd.Type, caseID, err)
-		}
-		// A true race: another writer appended between our read and our
-		// append. Decide again on the fresh state after a jittered pause.
-		attempt++
-		if attempt > s.opts.MaxRetries {
-			cur := state.Version
-			if wrong != nil {
-				cur = wrong.ActualRevision
-			}
-			return Result{}, &domain.Error{Code: domain.CodeVersionConflict, Kind: domain.KindConflict, CurrentVersion: &cur,
-				Message: fmt.Sprintf("the case kept changing: gave up after %d attempts", attempt)}
-		}
-		if s.opts.OnConflictRetry != nil {
-			s.opts.OnConflictRetry(caseID, attempt)
-		}
-		if err := s.backoff(ctx, attempt-1); err != nil {
-			return Result{}, err
-		}
 	}
 }
 
@@ -368,8 +285,8 @@ func (s *Service) backoff(ctx context.Context, attempt int) error {
 
 // current returns the case's current state, caught up with the store: the
 // cached state plus whatever was appended since (by this process or any
-// other). Call it holding the case's lock; the state it returns may be
-// changed in place only under that lock.
+// other). Call it holding the case's turn; the state it returns may be
+// changed in place only by the holder of that turn.
 func (s *Service) current(ctx context.Context, caseID uuid.UUID) (*domain.Case, error) {
 	state := s.cache.get(caseID)
 	if state == nil {
@@ -424,7 +341,7 @@ func (s *Service) Load(ctx context.Context, caseID uuid.UUID, at At) (domain.Cas
 		}
 		return domain.StateAsOf(entries, t)
 	}
-	unlock, err := s.locks.lock(ctx, caseID)
+	unlock, err := s.lockCase(ctx, caseID)
 	if err != nil {
 		return domain.Case{}, err
 	}

@@ -77,7 +77,7 @@ func TestConformanceTestDouble(t *testing.T) {
 			return openStore(t, srv.URL(), opts)
 		},
 		NoAppendBoundariesAfterReopen: true,
-		SubscriberBuffer: conformanceBuffer,
+		SubscriberBuffer:              conformanceBuffer,
 	})
 }
 
@@ -114,7 +114,7 @@ func TestConformanceKurrentDB(t *testing.T) {
 			return openStore(t, url, opts)
 		},
 		NoAppendBoundariesAfterReopen: true,
-		Limits:           opts.Limits,
-		SubscriberBuffer: conformanceBuffer,
+		Limits:                        opts.Limits,
+		SubscriberBuffer:              conformanceBuffer,
 	})
 }
