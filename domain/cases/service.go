@@ -2,7 +2,9 @@
 // case from the event store, asks the domain to decide on a command, and
 // appends the new event with the expected revision — retrying on a
 // concurrent write, refusing on an explicit expected version (If-Match),
-// answering a retried command idempotently.
+// answering a retried command idempotently. Commands of one case that
+// arrive while it is busy are decided one after another and their events
+// appended together, in one append (see Record and caseQueues).
 //
 // It knows the store only through the eventstore.Store interface and the
 // rules only through package domain.
