@@ -248,7 +248,13 @@ func (m *Main) Run(ctx context.Context) error {
 
 	metrics := casehttp.NewMetrics(casehttp.ProjectionLagFunc(engine))
 	instrumented := metrics.InstrumentStore(store)
-	service := cases.NewService(instrumented, cases.Options{NewID: newTimeOrderedID})
+	service := cases.NewService(instrumented, cases.Options{
+		NewID: newTimeOrderedID,
+		// The embedded store numbers the events of one append
+		// consecutively, so a coalesced append needs no read-back of its
+		// positions; KurrentDB's positions are byte offsets and do.
+		ConsecutivePositions: c.StoreURL == "",
+	})
 
 	handler, err := casehttp.New(casehttp.Config{
 		Logger:        m.Logger,
