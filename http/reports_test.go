@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -63,7 +64,7 @@ func newReportsStack(t *testing.T, wait time.Duration) *reportsStack {
 	}
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
-	e.Use(withRequestID(nil), recoverPanics)
+	e.Use(withRequestID(slog.New(slog.DiscardHandler)), recoverPanics)
 	e.NoRoute(noRoute)
 	registerReportRoutes(e.Group("/v1", requireToken(NewAuthenticator(set))), engine, wait)
 	srv := httptest.NewServer(e)

@@ -27,11 +27,13 @@ func (e *Engine) replay(ctx context.Context, names []string, asOf time.Time, fn 
 	if err != nil {
 		return 0, err
 	}
+	// Each replay reads the log: past MaxReplays at once, shed the load
+	// (ErrBusy, 503 with Retry-After) rather than queue it.
 	select {
 	case e.replays <- struct{}{}:
 		defer func() { <-e.replays }()
-	case <-ctx.Done():
-		return 0, ctx.Err()
+	default:
+		return 0, ErrBusy
 	}
 	var models []model
 	for _, p := range ps {

@@ -96,14 +96,10 @@ type caseRow struct {
 const timeLayout = time.RFC3339Nano
 
 func (m caseListModel) apply(tx *dbtx, events []entry) error {
-	rows := map[uuid.UUID]*caseRow{}
+	rows := map[string]*caseRow{} // by stream
 	var order []*caseRow
 	for i := range events {
 		ev := &events[i]
-		id, ok := domain.CaseIDFromStream(ev.Stream)
-		if !ok {
-			return eventError(&ev.RecordedEvent, fmt.Errorf("stream %q is not a case stream", ev.Stream))
-		}
 		if ev.envErr != nil {
 			return eventError(&ev.RecordedEvent, ev.envErr)
 		}
@@ -112,26 +108,29 @@ func (m caseListModel) apply(tx *dbtx, events []entry) error {
 		if err != nil {
 			return eventError(&ev.RecordedEvent, err)
 		}
-		row := rows[id]
+		row := rows[ev.Stream]
+		if row == nil {
+			id, ok := domain.CaseIDFromStream(ev.Stream)
+			if !ok {
+				return eventError(&ev.RecordedEvent, fmt.Errorf("stream %q is not a case stream", ev.Stream))
+			}
+			row = &caseRow{id: id.String(), first: &ev.RecordedEvent}
+			rows[ev.Stream] = row
+			order = append(order, row)
+		}
 		if ev.Type == domain.TypeCaseOpened {
-			if row != nil {
+			if row.isNew || row.first != &ev.RecordedEvent {
 				return eventError(&ev.RecordedEvent, errors.New("CaseOpened on a case already open"))
 			}
 			o, err := dataAs[domain.CaseOpened](ev)
 			if err != nil {
 				return eventError(&ev.RecordedEvent, err)
 			}
-			row = &caseRow{
-				seq: pos, id: id.String(), reference: o.Reference, title: o.Title, lead: o.LeadAgency,
+			*row = caseRow{
+				seq: pos, id: row.id, reference: o.Reference, title: o.Title, lead: o.LeadAgency,
 				agencies: []string{o.LeadAgency}, crimeTypes: slices.Clone(o.CrimeTypes), location: o.Location,
 				status: domain.StatusOpen, openedAt: env.OccurredAt, isNew: true, loaded: true, first: &ev.RecordedEvent,
 			}
-			rows[id] = row
-			order = append(order, row)
-		} else if row == nil {
-			row = &caseRow{id: id.String(), first: &ev.RecordedEvent}
-			rows[id] = row
-			order = append(order, row)
 		}
 		switch ev.Type {
 		case domain.TypeAgencyJoined:

@@ -45,8 +45,10 @@ func openFileDB(ctx context.Context, path string, readers int) (w, r *sql.DB, er
 	if strings.ContainsAny(path, "?#") {
 		return nil, nil, fmt.Errorf("projections: database path %q must not contain ? or #", path)
 	}
+	// The writer checkpoints as it commits (writer.setCheckpointPages
+	// tunes how often).
 	common := "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)" +
-		"&_pragma=cache_size(-131072)&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(16384)&_pragma=journal_size_limit(67108864)"
+		"&_pragma=cache_size(-131072)&_pragma=temp_store(MEMORY)&_pragma=journal_size_limit(67108864)"
 	w, err = sql.Open("sqlite", path+common+"&_txlock=immediate")
 	if err != nil {
 		return nil, nil, fmt.Errorf("projections: open %s: %w", path, err)
@@ -126,8 +128,32 @@ func isPoison(err error) bool {
 // statements outlive them (preparing costs more than most statements
 // do). Callers serialise its use (Engine.writeMu).
 type writer struct {
-	conn  *sql.Conn
-	stmts map[prepKey]*sql.Stmt
+	conn            *sql.Conn
+	stmts           map[prepKey]*sql.Stmt
+	checkpointPages int
+}
+
+// Checkpoint thresholds, in pages of the write-ahead log. A commit that
+// passes the threshold copies the log into the database file before it
+// returns. Large batches (catching up) checkpoint rarely, so that a page
+// written by many batches is copied once; small ones (live) often, so that
+// each copy is short and no commit stalls a live projection for long.
+const (
+	checkpointPagesLive    = 1000
+	checkpointPagesCatchUp = 16384
+	catchUpBatchThreshold  = 4096
+)
+
+// setCheckpointPages sets the writer's checkpoint threshold.
+func (w *writer) setCheckpointPages(ctx context.Context, pages int) error {
+	if pages == w.checkpointPages {
+		return nil
+	}
+	if _, err := w.conn.ExecContext(ctx, fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", pages)); err != nil {
+		return err
+	}
+	w.checkpointPages = pages
+	return nil
 }
 
 type prepKey struct {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -44,14 +45,6 @@ func decodeEntry(ev eventstore.RecordedEvent) entry {
 		e.data, e.dataErr = decodeEventData(ev.Type, e.env.SchemaVersion, ev.Data)
 	}
 	return e
-}
-
-func decodeEntries(events []eventstore.RecordedEvent) []entry {
-	out := make([]entry, len(events))
-	for i, ev := range events {
-		out[i] = decodeEntry(ev)
-	}
-	return out
 }
 
 // envelope is what the read models need of an event's metadata.
@@ -133,14 +126,14 @@ func fastDecode(eventType string, data []byte) (domain.Event, bool) {
 				a.PersonID, person = s.uuid()
 				return person
 			case "location":
-				a.Location, loc = s.str()
+				a.Location, loc = s.name()
 				return loc
 			case "offence":
-				a.Offence, off = s.str()
+				a.Offence, off = s.name()
 				return off
 			case "agency":
 				var ok bool
-				a.Agency, ok = s.str()
+				a.Agency, ok = s.name()
 				return ok
 			}
 			return false
@@ -152,16 +145,16 @@ func fastDecode(eventType string, data []byte) (domain.Event, bool) {
 		ok = s.object(func(key []byte) bool {
 			switch string(key) {
 			case "commodity":
-				z.Commodity, com = s.str()
+				z.Commodity, com = s.name()
 				return com
 			case "quantity":
 				z.Quantity, qty = s.quantity()
 				return qty
 			case "unit":
-				z.Unit, unit = s.str()
+				z.Unit, unit = s.name()
 				return unit
 			case "location":
-				z.Location, loc = s.str()
+				z.Location, loc = s.name()
 				return loc
 			case "exhibit_ref":
 				var ok bool
@@ -177,10 +170,10 @@ func fastDecode(eventType string, data []byte) (domain.Event, bool) {
 		ok = s.object(func(key []byte) bool {
 			switch string(key) {
 			case "location":
-				d.Location, loc = s.str()
+				d.Location, loc = s.name()
 				return loc
 			case "method":
-				d.Method, method = s.str()
+				d.Method, method = s.name()
 				return method
 			case "people":
 				d.People, people = s.int()
@@ -202,7 +195,7 @@ func fastDecode(eventType string, data []byte) (domain.Event, bool) {
 				r.EventID, id = s.uuid()
 				return id
 			case "reason":
-				reason = s.skip() // not needed; may hold escapes
+				r.Reason, reason = s.str()
 				return reason
 			}
 			return false
@@ -265,9 +258,8 @@ func scanEnvelope(b []byte) (env envelope, ok bool) {
 		case "actor":
 			if !s.object(func(k []byte) bool {
 				if string(k) == "agency" {
-					v, ok := s.plainString()
-					env.Agency, haveAgency = string(v), ok
-					return ok
+					env.Agency, haveAgency = s.name()
+					return haveAgency
 				}
 				return s.skip()
 			}) {
@@ -447,6 +439,44 @@ func parseUTC(b []byte) (time.Time, bool) {
 func (s *scanner) str() (string, bool) {
 	v, ok := s.plainString()
 	return string(v), ok
+}
+
+// name reads a string without escapes that is one of few values (an
+// agency, a location, a commodity, …), interned: a rebuild reads the same
+// few names a million times.
+func (s *scanner) name() (string, bool) {
+	v, ok := s.plainString()
+	if !ok {
+		return "", false
+	}
+	return names.get(v), true
+}
+
+// interner shares the strings of frequent names.
+type interner struct {
+	mu sync.RWMutex
+	m  map[string]string
+}
+
+var names = &interner{m: map[string]string{}}
+
+// maxInterned bounds the interner; past it names are simply copied.
+const maxInterned = 100_000
+
+func (in *interner) get(b []byte) string {
+	in.mu.RLock()
+	v, ok := in.m[string(b)]
+	in.mu.RUnlock()
+	if ok {
+		return v
+	}
+	v = string(b)
+	in.mu.Lock()
+	if len(in.m) < maxInterned {
+		in.m[v] = v
+	}
+	in.mu.Unlock()
+	return v
 }
 
 func (s *scanner) uuid() (uuid.UUID, bool) {

@@ -253,6 +253,8 @@ func (m *factModel) ids(tx *dbtx) (map[uuid.UUID]factRef, error) {
 	return ids, nil
 }
 
+func (m *factModel) warmUp(tx *dbtx) error { _, err := m.ids(tx); return err }
+
 // loadIDs reads (event_id, occurred_at, position) rows into an id map.
 func loadIDs(tx *dbtx, query string) (map[uuid.UUID]factRef, error) {
 	rows, err := tx.query(query)

@@ -166,6 +166,8 @@ func (gangsModel) ids(tx *dbtx) (map[uuid.UUID]factRef, error) {
 	return ids, nil
 }
 
+func (m gangsModel) warmUp(tx *dbtx) error { _, err := m.ids(tx); return err }
+
 // recompute refreshes a group's first dismantling, overall and per agency.
 // Ties on occurred_at go to the earlier event in the log.
 func (gangsModel) recompute(tx *dbtx, group string) error {

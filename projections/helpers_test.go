@@ -2,7 +2,6 @@ package projections
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -85,6 +84,8 @@ type logWriter struct {
 	recordedAt time.Time
 	step       time.Duration
 	n          int
+	// randomIDs gives events random ids (several writers on one store).
+	randomIDs bool
 }
 
 type writtenCase struct {
@@ -145,6 +146,9 @@ func (w *logWriter) write(caseID uuid.UUID, evs ...pending) []written {
 		evID := p.id
 		if evID == uuid.Nil {
 			evID = id(fmt.Sprintf("event-%d", w.n))
+			if w.randomIDs {
+				evID = uuid.New()
+			}
 		}
 		typ := p.rawType
 		var body []byte
@@ -272,5 +276,3 @@ func firstDiff(a, b []string) string {
 	}
 	return ""
 }
-
-var _ = sql.ErrNoRows

@@ -246,20 +246,20 @@ func (e *Engine) readLive(ctx context.Context, names []string, fn func(src *sour
 
 func (e *Engine) order(p *projection) int { return slices.Index(e.projections, p) }
 
-func (e *Engine) factModel(name string) *factModel {
-	m := e.byName[name].model
+// unversioned is a model without its version override.
+func unversioned(m model) model {
 	if v, ok := m.(versionedModel); ok {
-		m = v.model
+		return v.model
 	}
-	return m.(*factModel)
+	return m
+}
+
+func (e *Engine) factModel(name string) *factModel {
+	return unversioned(e.byName[name].model).(*factModel)
 }
 
 func (e *Engine) gangsModel() gangsModel {
-	m := e.byName[GangsDismantled].model
-	if v, ok := m.(versionedModel); ok {
-		m = v.model
-	}
-	return *m.(*gangsModel)
+	return *unversioned(e.byName[GangsDismantled].model).(*gangsModel)
 }
 
 // Arrests counts arrests made in the period (retracted ones excluded),

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"sync"
 	"time"
@@ -39,6 +38,7 @@ func (r *runner) active() []*instance {
 
 func (r *runner) run(ctx context.Context) {
 	backoff := r.e.opts.RetryMin
+	r.warmUp(ctx)
 	for ctx.Err() == nil {
 		members := r.active()
 		if len(members) == 0 {
@@ -74,6 +74,26 @@ func (r *runner) run(ctx context.Context) {
 		case <-time.After(backoff):
 		}
 		backoff = min(backoff*2, r.e.opts.RetryMax)
+	}
+}
+
+// warmUp loads what the members keep in memory (the fact ids) before the
+// first event arrives, rather than on it.
+func (r *runner) warmUp(ctx context.Context) {
+	e := r.e
+	e.writeMu.Lock()
+	defer e.writeMu.Unlock()
+	tx, err := e.w.begin(ctx)
+	if err != nil {
+		return
+	}
+	defer tx.Rollback()
+	for _, m := range r.active() {
+		if w, ok := unversioned(m.p.model).(interface{ warmUp(tx *dbtx) error }); ok {
+			if err := w.warmUp(tx.on(ctx, m.tables)); err != nil {
+				e.log.Warn("projections: warm-up", "projection", m.p.model.name(), "error", err)
+			}
+		}
 	}
 }
 
@@ -216,11 +236,7 @@ func (r *runner) applyBatch(ctx context.Context, events []entry) error {
 	e := r.e
 	members := r.active()
 	e.writeMu.Lock()
-	t0 := time.Now()
 	results, err := r.applyLocked(ctx, members, events)
-	if debugBatches {
-		fmt.Fprintf(os.Stderr, "batch %d events %d members in %s\n", len(events), len(members), time.Since(t0))
-	}
 	e.writeMu.Unlock()
 	if err != nil {
 		return err
@@ -244,6 +260,13 @@ func (r *runner) applyBatch(ctx context.Context, events []entry) error {
 
 func (r *runner) applyLocked(ctx context.Context, members []*instance, events []entry) ([]memberResult, error) {
 	e := r.e
+	pages := checkpointPagesLive
+	if len(events) >= catchUpBatchThreshold {
+		pages = checkpointPagesCatchUp
+	}
+	if err := e.w.setCheckpointPages(ctx, pages); err != nil {
+		return nil, fmt.Errorf("checkpoint threshold: %w", err)
+	}
 	tx, err := e.w.begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("begin batch: %w", err)
@@ -267,12 +290,8 @@ func (r *runner) applyLocked(ctx context.Context, members []*instance, events []
 		}
 		results = append(results, res)
 	}
-	tc := time.Now()
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("commit batch: %w", err)
-	}
-	if debugBatches {
-		fmt.Fprintf(os.Stderr, "commit %s\n", time.Since(tc))
 	}
 	return results, nil
 }
@@ -497,5 +516,3 @@ func (r *runner) catchingUp() bool {
 	}
 	return false
 }
-
-var debugBatches = os.Getenv("CASEBOOK_DEBUG_BATCHES") != ""
