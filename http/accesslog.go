@@ -136,12 +136,7 @@ func (a *api) accessLog(c *gin.Context) {
 		writeProblem(c, err)
 		return
 	}
-	from, err := queryUint(c, "from_version", 0, 0)
-	if err != nil {
-		writeProblem(c, err)
-		return
-	}
-	limit, err := queryLimit(c, defaultPageLimit, maxPageLimit)
+	from, limit, err := pageQuery(c, "from_version")
 	if err != nil {
 		writeProblem(c, err)
 		return

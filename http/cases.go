@@ -310,12 +310,7 @@ func (a *api) caseHistory(c *gin.Context) {
 		writeProblem(c, err)
 		return
 	}
-	from, err := queryUint(c, "from_version", 0, 0)
-	if err != nil {
-		writeProblem(c, err)
-		return
-	}
-	limit, err := queryLimit(c, defaultPageLimit, maxPageLimit)
+	from, limit, err := pageQuery(c, "from_version")
 	if err != nil {
 		writeProblem(c, err)
 		return

@@ -153,6 +153,19 @@ func queryUint(c *gin.Context, name string, def, max uint64) (uint64, error) {
 
 // queryLimit reads `limit`: default def, 1..max (values above max are
 // capped, as clients cannot know the server's cap).
+// pageQuery reads a page's start (the query parameter fromParam, default 0)
+// and its limit (default defaultPageLimit, capped at maxPageLimit), the
+// paging every history and log route shares.
+func pageQuery(c *gin.Context, fromParam string) (from uint64, limit int, err error) {
+	if from, err = queryUint(c, fromParam, 0, 0); err != nil {
+		return 0, 0, err
+	}
+	if limit, err = queryLimit(c, defaultPageLimit, maxPageLimit); err != nil {
+		return 0, 0, err
+	}
+	return from, limit, nil
+}
+
 func queryLimit(c *gin.Context, def, max int) (int, error) {
 	n, err := queryUint(c, "limit", uint64(def), 0)
 	if err != nil {

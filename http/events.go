@@ -87,12 +87,7 @@ func truncate(s string, n int) string {
 
 // globalLog: GET /v1/events?from_position=&limit=&type= (auditors).
 func (a *api) globalLog(c *gin.Context) {
-	from, err := queryUint(c, "from_position", 0, 0)
-	if err != nil {
-		writeProblem(c, err)
-		return
-	}
-	limit, err := queryLimit(c, defaultPageLimit, maxPageLimit)
+	from, limit, err := pageQuery(c, "from_position")
 	if err != nil {
 		writeProblem(c, err)
 		return
