@@ -11,8 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/casebook/casebook/eventstore"
 )
 
@@ -28,7 +26,13 @@ const (
 	filteredStmtCacheSize = 64
 )
 
-const eventColumns = "position, stream, revision, event_id, type, data, metadata, recorded_at"
+// eventColumns are the columns a read selects. event_id, recorded_at and
+// type come joined into one text column, split again by the scanner: the
+// driver's cost is per column (three locked calls into SQLite, a Go string
+// and an interface box each), and reading the log is mostly that cost.
+// Neither an event id nor a recorded_at contains a space; a type may, and
+// comes last.
+const eventColumns = "position, stream, revision, event_id || ' ' || recorded_at || ' ' || type, data, metadata"
 
 // readStatements are the prepared queries of the read pool.
 type readStatements struct {
@@ -180,15 +184,50 @@ func prefixEnd(p string) string {
 	return string(b)
 }
 
-// scanner turns rows into RecordedEvents, reusing its buffers: only the
-// event's own strings and byte slices are allocated per row.
+// scanner turns rows into RecordedEvents.
+//
+// The driver already hands every text column over as a freshly allocated Go
+// string, so the scanner takes those strings as they are (Scan into *string
+// and *any copies nothing) and copies Data and Metadata exactly once, into
+// an arena shared by the events of a page. Only the driver's own
+// allocations remain per row.
 type scanner struct {
-	pos, rev       int64
-	stream, typ    string
-	data, meta     []byte
-	id, recordedAt string
-	lastText       string    // recorded_at text of the previous row
-	lastTime       time.Time // and its parsed value
+	pos, rev int64
+	stream   string
+	header   string // event_id, recorded_at and type, space-separated
+	data     string
+	meta     any       // string, or nil for SQL NULL
+	lastText string    // recorded_at text of the previous row
+	lastTime time.Time // and its parsed value
+	types    map[string]string
+	arena    arena
+}
+
+// maxInternedTypes bounds the scanner's set of event type names. A log has
+// a few dozen; the bound only matters for a hostile one.
+const maxInternedTypes = 256
+
+// splitHeader splits the joined event_id, recorded_at and type column.
+func splitHeader(h string) (id, recordedAt, typ string, ok bool) {
+	id, rest, ok1 := strings.Cut(h, " ")
+	recordedAt, typ, ok2 := strings.Cut(rest, " ")
+	return id, recordedAt, typ, ok1 && ok2
+}
+
+// internType returns a string equal to t that does not keep the row's
+// header alive, shared by every event of that type the scanner reads.
+func (sc *scanner) internType(t string) string {
+	if v, ok := sc.types[t]; ok {
+		return v
+	}
+	v := strings.Clone(t)
+	if sc.types == nil {
+		sc.types = make(map[string]string)
+	}
+	if len(sc.types) < maxInternedTypes {
+		sc.types[v] = v
+	}
+	return v
 }
 
 // scanPage reads rows into page until the rows end or the page's byte
@@ -199,44 +238,83 @@ func (sc *scanner) scanPage(rows *sql.Rows, page []eventstore.RecordedEvent, lim
 			err = cerr
 		}
 	}()
-	dest := []any{&sc.pos, &sc.stream, &sc.rev, &sc.id, &sc.typ, &sc.data, &sc.meta, &sc.recordedAt}
+	dest := []any{&sc.pos, &sc.stream, &sc.rev, &sc.header, &sc.data, &sc.meta}
 	bytesRead := 0
 	for rows.Next() {
-		sc.data, sc.meta = nil, nil // Scan allocates fresh ones: they go to the caller
 		if err := rows.Scan(dest...); err != nil {
 			return page, false, err
 		}
-		ev := eventstore.RecordedEvent{
-			Type:     sc.typ,
-			Data:     sc.data,
-			Metadata: sc.meta,
+		id, recordedAt, typ, ok := splitHeader(sc.header)
+		if !ok {
+			return page, false, fmt.Errorf("event at position %d: malformed event_id, recorded_at or type", sc.pos)
+		}
+		page = append(page, eventstore.RecordedEvent{
+			Type:     sc.internType(typ),
+			Data:     sc.arena.copy(sc.data),
 			Stream:   sc.stream,
 			Revision: uint64(sc.rev),
 			Position: eventstore.Position(sc.pos),
+		})
+		ev := &page[len(page)-1]
+		switch m := sc.meta.(type) {
+		case nil:
+		case string:
+			ev.Metadata = sc.arena.copy(m)
+		case []byte: // not from this schema's TEXT column, but harmless
+			ev.Metadata = sc.arena.copy(string(m))
+		default:
+			return page[:len(page)-1], false, fmt.Errorf("event at position %d: metadata: unexpected %T", sc.pos, m)
 		}
-		if ev.ID, err = uuid.Parse(sc.id); err != nil {
-			return page, false, fmt.Errorf("event at position %d: event_id: %w", sc.pos, err)
+		sc.meta = nil // drop the driver's string before the next row
+		if ev.ID, err = parseEventID(id); err != nil {
+			return page[:len(page)-1], false, fmt.Errorf("event at position %d: event_id: %w", sc.pos, err)
 		}
 		// Events of one commit share recorded_at: parse it once.
-		if sc.recordedAt == sc.lastText && sc.lastText != "" {
+		if recordedAt == sc.lastText && sc.lastText != "" {
 			ev.RecordedAt = sc.lastTime
 		} else {
-			if ev.RecordedAt, err = parseRecordedAt(sc.recordedAt); err != nil {
-				return page, false, fmt.Errorf("event at position %d: %w", sc.pos, err)
+			if ev.RecordedAt, err = parseRecordedAt(recordedAt); err != nil {
+				return page[:len(page)-1], false, fmt.Errorf("event at position %d: %w", sc.pos, err)
 			}
-			sc.lastText = sc.recordedAt
+			sc.lastText = recordedAt
 			sc.lastTime = ev.RecordedAt
 		}
-		if ev.Data == nil {
-			ev.Data = []byte{}
-		}
-		page = append(page, ev)
 		bytesRead += len(ev.Data) + len(ev.Metadata)
 		if len(page) >= limit || bytesRead >= pageBytes {
 			return page, true, nil
 		}
 	}
 	return page, false, rows.Err()
+}
+
+// arena hands out copies of event bytes carved from shared chunks: one
+// allocation serves a couple of hundred typical events instead of two per
+// event. A handed-out slice is never written again (its capacity ends where
+// it ends, and later copies only go to unused space past it), so it stays
+// valid and unchanged for as long as the caller keeps it. Chunks are small
+// enough that a caller keeping one event keeps at most arenaChunk bytes of
+// others alive; values too big to share well get their own array.
+type arena struct{ buf []byte }
+
+const (
+	arenaChunk     = 64 << 10
+	arenaMaxShared = arenaChunk / 16
+)
+
+// copy returns a new, non-nil slice holding s, with len == cap.
+func (a *arena) copy(s string) []byte {
+	n := len(s)
+	switch {
+	case n == 0:
+		return []byte{}
+	case n > arenaMaxShared:
+		return []byte(s)
+	case cap(a.buf)-len(a.buf) < n:
+		a.buf = make([]byte, 0, arenaChunk)
+	}
+	start := len(a.buf)
+	a.buf = append(a.buf, s...)
+	return a.buf[start:len(a.buf):len(a.buf)]
 }
 
 // ReadStream implements eventstore.Store.

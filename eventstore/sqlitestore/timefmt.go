@@ -13,7 +13,9 @@ func formatRecordedAt(t time.Time) string { return t.UTC().Format(recordedAtLayo
 
 // parseRecordedAt parses the column written by formatRecordedAt. It takes a
 // fast path for exactly that layout (reading the log parses one per event)
-// and falls back to RFC 3339 for anything else.
+// and falls back to RFC 3339 for anything else, so that it accepts and
+// rejects exactly what time.Parse(time.RFC3339Nano, ...) does for that
+// layout (a test holds the two side by side).
 func parseRecordedAt(b string) (time.Time, error) {
 	if len(b) == len(recordedAtLayout) && b[4] == '-' && b[7] == '-' && b[10] == 'T' &&
 		b[13] == ':' && b[16] == ':' && b[19] == '.' && b[29] == 'Z' {
@@ -25,7 +27,7 @@ func parseRecordedAt(b string) (time.Time, error) {
 		sec, ok6 := digits(b[17:19])
 		nsec, ok7 := digits(b[20:29])
 		if ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7 && month >= 1 && month <= 12 &&
-			day >= 1 && day <= 31 && hour < 24 && minute < 60 && sec < 60 {
+			day >= 1 && day <= daysIn(month, year) && hour < 24 && minute < 60 && sec < 60 {
 			return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC), nil
 		}
 	}
@@ -46,4 +48,18 @@ func digits(b string) (int, bool) {
 		n = n*10 + int(c-'0')
 	}
 	return n, true
+}
+
+// daysIn is the length of month in year (proleptic Gregorian, as time uses).
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
 }
