@@ -323,7 +323,7 @@ func (e *Engine) ListCases(ctx context.Context, q CaseQuery) (CasePage, error) {
 		}
 	}
 	var page CasePage
-	pos, err := e.readLive(ctx, []string{CaseList}, func(src *source) error {
+	snap, err := e.readLive(ctx, []string{CaseList}, func(src *source) error {
 		tx := src.tx(CaseList)
 		where := []string{"1 = 1"}
 		var args []any
@@ -391,7 +391,7 @@ func (e *Engine) ListCases(ctx context.Context, q CaseQuery) (CasePage, error) {
 	if err != nil {
 		return CasePage{}, err
 	}
-	page.Position = uint64(pos)
+	page.Position = uint64(snap.pos)
 	return page, nil
 }
 

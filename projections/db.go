@@ -248,6 +248,10 @@ type dbtx struct {
 	p     preparer
 	ts    *tableSet
 	cache map[prepKey]*sql.Stmt
+	// shared, for a live read, holds the statements prepared once on the
+	// read pool; readTx is the transaction they are bound to.
+	shared *readStmts
+	readTx *sql.Tx
 }
 
 // writeTx is the view of a generation from a write transaction.
@@ -260,9 +264,18 @@ func (d *dbtx) stmt(tmpl string) (*sql.Stmt, error) {
 	if st, ok := d.cache[k]; ok {
 		return st, nil
 	}
-	st, err := d.p.PrepareContext(d.ctx, d.ts.sql(tmpl))
-	if err != nil {
-		return nil, err
+	var st *sql.Stmt
+	if d.shared != nil {
+		parent, err := d.shared.get(d.ctx, d.ts, tmpl)
+		if err != nil {
+			return nil, err
+		}
+		st = d.readTx.StmtContext(d.ctx, parent)
+	} else {
+		var err error
+		if st, err = d.p.PrepareContext(d.ctx, d.ts.sql(tmpl)); err != nil {
+			return nil, err
+		}
 	}
 	d.cache[k] = st
 	return st, nil

@@ -84,6 +84,10 @@ type Engine struct {
 	wdb *sql.DB // the pool of the single writer connection
 	w   *writer // that connection, pinned
 	rdb *sql.DB // read-only connections
+	// rstmts are the read statements, prepared once on rdb; answers the
+	// memoised report answers (answers.go).
+	rstmts  *readStmts
+	answers *answerCache
 	// writeMu serialises write transactions (batches, rebuild starts,
 	// swaps) in Go rather than in SQLite's busy loop.
 	writeMu sync.Mutex
@@ -153,6 +157,7 @@ func OpenFile(ctx context.Context, path string, store eventstore.Store, opts Opt
 	}
 	e := &Engine{
 		store: store, opts: opts, log: opts.Logger, path: path, wdb: wdb, w: w, rdb: rdb,
+		rstmts: newReadStmts(rdb), answers: newAnswerCache(answerCacheSize),
 		byName: map[string]*projection{}, replays: make(chan struct{}, opts.MaxReplays),
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
@@ -450,6 +455,7 @@ func (e *Engine) Close() error {
 }
 
 func (e *Engine) closeDBs() error {
+	e.rstmts.forget(nil)
 	return errors.Join(e.rdb.Close(), e.w.close(), e.wdb.Close())
 }
 
@@ -557,6 +563,10 @@ func (e *Engine) maybeSwap(ctx context.Context, p *projection) {
 	p.mu.Unlock()
 	a.retire()
 	e.w.forget(a.tables)
+	// No reader is left on the old generation: its statements and the
+	// answers computed on it go.
+	e.rstmts.forget(a.tables)
+	e.answers.forget(a)
 	e.log.Info("projections: rebuilt generation swapped in", "projection", p.model.name(),
 		"generation", b.gen, "version", b.version, "position", bp.position)
 	if err := e.dropGeneration(ctx, p.model, a.gen, nil); err != nil {

@@ -180,36 +180,47 @@ type source struct {
 	p      preparer
 	cache  map[prepKey]*sql.Stmt
 	tables map[string]*tableSet
+	// shared and readTx: a live read's statements, prepared once on the
+	// read pool and bound to its transaction (nil for a replay).
+	shared *readStmts
+	readTx *sql.Tx
 }
 
 // tx is the read transaction over one projection's tables.
 func (s *source) tx(name string) *dbtx {
-	return &dbtx{ctx: s.ctx, p: s.p, ts: s.tables[name], cache: s.cache}
+	return &dbtx{ctx: s.ctx, p: s.p, ts: s.tables[name], cache: s.cache, shared: s.shared, readTx: s.readTx}
 }
 
-// read runs fn on the live read models of the named projections, or on a
-// replay as of asOf.
-func (e *Engine) read(ctx context.Context, names []string, asOf *time.Time, fn func(src *source) error) (eventstore.Position, error) {
-	if asOf != nil {
-		return e.replay(ctx, names, asOf.UTC(), fn)
-	}
-	return e.readLive(ctx, names, fn)
+// snapshot is what a live read saw: the read models' generations and
+// checkpoints, and the position they reflect together.
+type snapshot struct {
+	state stateKey
+	pos   eventstore.Position
 }
+
+// checkpointSQL reads one generation's checkpoint.
+const checkpointSQL = `SELECT position FROM projection_checkpoint WHERE name = ? AND gen = ?`
 
 // readLive runs fn in one read transaction (one snapshot) over the active
-// generations of the named projections, and returns the position that
-// snapshot reflects (the smallest among them).
-func (e *Engine) readLive(ctx context.Context, names []string, fn func(src *source) error) (eventstore.Position, error) {
+// generations of the named projections, and returns the generations and
+// checkpoints it read and the position that snapshot reflects (the
+// smallest among them).
+func (e *Engine) readLive(ctx context.Context, names []string, fn func(src *source) error) (snapshot, error) {
+	var snap snapshot
 	if e.isClosed() {
-		return 0, ErrClosed
+		return snap, ErrClosed
+	}
+	if len(names) > maxReadModels {
+		return snap, fmt.Errorf("projections: a report reads at most %d read models", maxReadModels)
 	}
 	ps, err := e.lookup(names)
 	if err != nil {
-		return 0, err
+		return snap, err
 	}
 	// Hold each projection's generation for the whole read (a swap waits
 	// for us before dropping the old tables). Locks are taken in the
 	// engine's fixed order.
+	ps = slices.Clone(ps)
 	slices.SortFunc(ps, func(a, b *projection) int { return e.order(a) - e.order(b) })
 	src := &source{tables: map[string]*tableSet{}}
 	insts := make([]*instance, len(ps))
@@ -221,27 +232,52 @@ func (e *Engine) readLive(ctx context.Context, names []string, fn func(src *sour
 	}
 	tx, err := e.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return 0, fmt.Errorf("projections: begin read: %w", err)
+		return snap, fmt.Errorf("projections: begin read: %w", err)
 	}
 	defer tx.Rollback()
-	src.ctx, src.p, src.cache = ctx, tx, map[prepKey]*sql.Stmt{}
-	var pos eventstore.Position
+	src.ctx, src.p, src.cache, src.shared, src.readTx = ctx, tx, map[prepKey]*sql.Stmt{}, e.rstmts, tx
+	cpStmt, err := e.rstmts.get(ctx, nil, checkpointSQL)
+	if err != nil {
+		return snap, fmt.Errorf("projections: read checkpoints: %w", err)
+	}
+	cpStmt = tx.StmtContext(ctx, cpStmt)
 	for i, in := range insts {
-		cp, err := e.checkpoint(ctx, tx, in.p.model.name(), in.gen)
-		if err != nil {
-			return 0, err
+		var cp int64
+		if err := cpStmt.QueryRowContext(ctx, in.p.model.name(), in.gen).Scan(&cp); err != nil {
+			return snap, fmt.Errorf("projections: checkpoint of %s generation %d: %w", in.p.model.name(), in.gen, err)
 		}
-		if p := in.positionFor(cp); i == 0 || p < pos {
-			pos = p
+		snap.state[i] = readState{in: in, cp: eventstore.Position(cp)}
+		if p := in.positionFor(eventstore.Position(cp)); i == 0 || p < snap.pos {
+			snap.pos = p
 		}
 	}
 	if err := fn(src); err != nil {
-		return 0, err
+		return snapshot{}, err
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("projections: end read: %w", err)
+		return snapshot{}, fmt.Errorf("projections: end read: %w", err)
 	}
-	return pos, nil
+	return snap, nil
+}
+
+// query runs a report: live through the answer cache, or as of a time
+// (never cached) by replay.
+func query[R any](e *Engine, ctx context.Context, key reportKey, names []string, from, to int64, asOf *time.Time, compute func(src *source) (R, error)) (R, eventstore.Position, error) {
+	if asOf == nil {
+		return cachedRead(e, ctx, key, names, from, to, compute)
+	}
+	var r R
+	pos, err := e.replay(ctx, names, asOf.UTC(), func(src *source) error {
+		var err error
+		r, err = compute(src)
+		return err
+	})
+	return r, pos, err
+}
+
+// liveKey is a report query's cache key.
+func liveKey(report string, from, to time.Time, q ReportQuery) reportKey {
+	return reportKey{report: report, from: nanos(from), to: nanos(to), groupBy: q.GroupBy, explain: q.Explain}
 }
 
 func (e *Engine) order(p *projection) int { return slices.Index(e.projections, p) }
@@ -269,28 +305,34 @@ func (e *Engine) Arrests(ctx context.Context, q ReportQuery) (ArrestsReport, err
 	if err != nil {
 		return ArrestsReport{}, err
 	}
-	r := ArrestsReport{From: utcPtr(q.From), To: utcPtr(q.To), AsOf: utcPtr(q.AsOf), GroupBy: q.GroupBy, Groups: []CountGroup{}}
 	m := e.factModel(Arrests)
-	pos, err := e.read(ctx, []string{Arrests}, q.AsOf, func(src *source) error {
+	r, pos, err := query(e, ctx, liveKey("arrests", from, to, q), []string{Arrests}, 0, 0, q.AsOf, func(src *source) (ArrestsReport, error) {
+		var r ArrestsReport
 		tx := src.tx(Arrests)
 		total, err := m.query(tx, from, to, "", q.Explain)
 		if err != nil {
-			return err
+			return r, err
 		}
 		if len(total) > 0 {
 			r.Total, r.EventIDs = total[0].n, total[0].ids
 		}
 		if q.GroupBy == "" {
-			return nil
+			return r, nil
 		}
 		groups, err := m.query(tx, from, to, q.GroupBy, q.Explain)
 		for _, g := range groups {
 			r.Groups = append(r.Groups, CountGroup{Key: g.key, Count: g.n, EventIDs: g.ids})
 		}
-		return err
+		return r, err
 	})
-	r.Position = uint64(pos)
-	return r, err
+	if err != nil {
+		return ArrestsReport{}, err
+	}
+	// The figures may be a cached answer's, shared: copy what is per
+	// request, and the slices.
+	r.From, r.To, r.AsOf, r.GroupBy, r.Position = utcPtr(q.From), utcPtr(q.To), utcPtr(q.AsOf), q.GroupBy, uint64(pos)
+	r.Groups = append([]CountGroup{}, r.Groups...)
+	return r, nil
 }
 
 // GangsDismantled counts distinct organised crime groups first dismantled
@@ -300,28 +342,32 @@ func (e *Engine) GangsDismantled(ctx context.Context, q ReportQuery) (GangsRepor
 	if err != nil {
 		return GangsReport{}, err
 	}
-	r := GangsReport{From: utcPtr(q.From), To: utcPtr(q.To), AsOf: utcPtr(q.AsOf), GroupBy: q.GroupBy, Groups: []CountGroup{}}
 	m := e.gangsModel()
-	pos, err := e.read(ctx, []string{GangsDismantled}, q.AsOf, func(src *source) error {
+	r, pos, err := query(e, ctx, liveKey("gangs-dismantled", from, to, q), []string{GangsDismantled}, 0, 0, q.AsOf, func(src *source) (GangsReport, error) {
+		var r GangsReport
 		tx := src.tx(GangsDismantled)
 		total, err := m.query(tx, from, to, "", q.Explain)
 		if err != nil {
-			return err
+			return r, err
 		}
 		if len(total) > 0 {
 			r.Total, r.EventIDs = total[0].n, total[0].ids
 		}
 		if q.GroupBy == "" {
-			return nil
+			return r, nil
 		}
 		groups, err := m.query(tx, from, to, q.GroupBy, q.Explain)
 		for _, g := range groups {
 			r.Groups = append(r.Groups, CountGroup{Key: g.key, Count: g.n, EventIDs: g.ids})
 		}
-		return err
+		return r, err
 	})
-	r.Position = uint64(pos)
-	return r, err
+	if err != nil {
+		return GangsReport{}, err
+	}
+	r.From, r.To, r.AsOf, r.GroupBy, r.Position = utcPtr(q.From), utcPtr(q.To), utcPtr(q.AsOf), q.GroupBy, uint64(pos)
+	r.Groups = append([]CountGroup{}, r.Groups...)
+	return r, nil
 }
 
 func seizureTotals(gs []factGroup) []SeizureTotal {
@@ -339,27 +385,32 @@ func (e *Engine) Seizures(ctx context.Context, q ReportQuery) (SeizuresReport, e
 	if err != nil {
 		return SeizuresReport{}, err
 	}
-	r := SeizuresReport{From: utcPtr(q.From), To: utcPtr(q.To), AsOf: utcPtr(q.AsOf), GroupBy: q.GroupBy, Groups: []SeizureGroup{}}
 	m := e.factModel(Seizures)
-	pos, err := e.read(ctx, []string{Seizures}, q.AsOf, func(src *source) error {
+	r, pos, err := query(e, ctx, liveKey("seizures", from, to, q), []string{Seizures}, 0, 0, q.AsOf, func(src *source) (SeizuresReport, error) {
+		var r SeizuresReport
 		tx := src.tx(Seizures)
 		total, err := m.query(tx, from, to, "", q.Explain)
 		if err != nil {
-			return err
+			return r, err
 		}
 		r.Totals = seizureTotals(total)
 		if q.GroupBy == "" {
-			return nil
+			return r, nil
 		}
 		groups, err := m.query(tx, from, to, q.GroupBy, q.Explain)
 		for _, g := range groups {
 			r.Groups = append(r.Groups, SeizureGroup{Key: g.key, Commodity: g.sub[0], Unit: g.sub[1],
 				Quantity: domain.QuantityFromMicros(g.sums[0]), Count: g.n, EventIDs: g.ids})
 		}
-		return err
+		return r, err
 	})
-	r.Position = uint64(pos)
-	return r, err
+	if err != nil {
+		return SeizuresReport{}, err
+	}
+	r.From, r.To, r.AsOf, r.GroupBy, r.Position = utcPtr(q.From), utcPtr(q.To), utcPtr(q.AsOf), q.GroupBy, uint64(pos)
+	r.Totals = append([]SeizureTotal{}, r.Totals...)
+	r.Groups = append([]SeizureGroup{}, r.Groups...)
+	return r, nil
 }
 
 // Detections counts stowaway detections (incidents) and the people found
@@ -369,28 +420,32 @@ func (e *Engine) Detections(ctx context.Context, q ReportQuery) (DetectionsRepor
 	if err != nil {
 		return DetectionsReport{}, err
 	}
-	r := DetectionsReport{From: utcPtr(q.From), To: utcPtr(q.To), AsOf: utcPtr(q.AsOf), GroupBy: q.GroupBy, Groups: []DetectionGroup{}}
 	m := e.factModel(Detections)
-	pos, err := e.read(ctx, []string{Detections}, q.AsOf, func(src *source) error {
+	r, pos, err := query(e, ctx, liveKey("detections", from, to, q), []string{Detections}, 0, 0, q.AsOf, func(src *source) (DetectionsReport, error) {
+		var r DetectionsReport
 		tx := src.tx(Detections)
 		total, err := m.query(tx, from, to, "", q.Explain)
 		if err != nil {
-			return err
+			return r, err
 		}
 		if len(total) > 0 {
 			r.Incidents, r.People, r.EventIDs = total[0].n, total[0].sums[0], total[0].ids
 		}
 		if q.GroupBy == "" {
-			return nil
+			return r, nil
 		}
 		groups, err := m.query(tx, from, to, q.GroupBy, q.Explain)
 		for _, g := range groups {
 			r.Groups = append(r.Groups, DetectionGroup{Key: g.key, Incidents: g.n, People: g.sums[0], EventIDs: g.ids})
 		}
-		return err
+		return r, err
 	})
-	r.Position = uint64(pos)
-	return r, err
+	if err != nil {
+		return DetectionsReport{}, err
+	}
+	r.From, r.To, r.AsOf, r.GroupBy, r.Position = utcPtr(q.From), utcPtr(q.To), utcPtr(q.AsOf), q.GroupBy, uint64(pos)
+	r.Groups = append([]DetectionGroup{}, r.Groups...)
+	return r, nil
 }
 
 // SummaryProjections are the projections the summary reads.
@@ -400,47 +455,59 @@ var SummaryProjections = []string{Arrests, GangsDismantled, Seizures, Detections
 // 12 months up to now): gangs dismantled, arrests, seizures, detections,
 // all from one snapshot.
 func (e *Engine) Summary(ctx context.Context, q ReportQuery) (SummaryReport, error) {
+	rolling := false
 	if q.From == nil && q.To == nil {
+		// The default period moves with the clock: it is cached with how
+		// far its ends may move (see answers.go).
 		to := e.opts.Now().UTC()
 		from := to.AddDate(0, -12, 0)
 		q.From, q.To = &from, &to
+		rolling = true
 	}
 	from, to, err := q.period("summary")
 	if err != nil {
 		return SummaryReport{}, err
 	}
-	r := SummaryReport{From: utcPtr(q.From), To: utcPtr(q.To), AsOf: utcPtr(q.AsOf), Seizures: []SeizureTotal{}}
-	pos, err := e.read(ctx, SummaryProjections, q.AsOf, func(src *source) error {
+	key := liveKey("summary", from, to, q)
+	if rolling {
+		key = reportKey{report: "summary", rolling: true, explain: q.Explain}
+	}
+	r, pos, err := query(e, ctx, key, SummaryProjections, nanos(from), nanos(to), q.AsOf, func(src *source) (SummaryReport, error) {
+		var r SummaryReport
 		gangs, err := e.gangsModel().query(src.tx(GangsDismantled), from, to, "", q.Explain)
 		if err != nil {
-			return err
+			return r, err
 		}
 		if len(gangs) > 0 {
 			r.GangsDismantled, r.GangsDismantledEventIDs = gangs[0].n, gangs[0].ids
 		}
 		arrests, err := e.factModel(Arrests).query(src.tx(Arrests), from, to, "", q.Explain)
 		if err != nil {
-			return err
+			return r, err
 		}
 		if len(arrests) > 0 {
 			r.Arrests, r.ArrestsEventIDs = arrests[0].n, arrests[0].ids
 		}
 		seizures, err := e.factModel(Seizures).query(src.tx(Seizures), from, to, "", q.Explain)
 		if err != nil {
-			return err
+			return r, err
 		}
 		r.Seizures = seizureTotals(seizures)
 		detections, err := e.factModel(Detections).query(src.tx(Detections), from, to, "", q.Explain)
 		if err != nil {
-			return err
+			return r, err
 		}
 		if len(detections) > 0 {
 			r.Detections = DetectionTotals{Incidents: detections[0].n, People: detections[0].sums[0], EventIDs: detections[0].ids}
 		}
-		return nil
+		return r, nil
 	})
-	r.Position = uint64(pos)
-	return r, err
+	if err != nil {
+		return SummaryReport{}, err
+	}
+	r.From, r.To, r.AsOf, r.Position = utcPtr(q.From), utcPtr(q.To), utcPtr(q.AsOf), uint64(pos)
+	r.Seizures = append([]SeizureTotal{}, r.Seizures...)
+	return r, nil
 }
 
 // IsQueryError reports whether err is a bad query (→ HTTP 400).
