@@ -140,6 +140,17 @@ func (c *answerCache) get(key reportKey, st stateKey, from, to int64) (any, bool
 func (c *answerCache) put(key reportKey, st stateKey, g edges, value any) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	// A query that read a generation just before it was swapped out lands
+	// here after forget dropped that generation's answers. Its answer could
+	// never be served again (the state no longer matches), but it would pin
+	// the retired generation in memory, so it is not kept. Checking under
+	// c.mu is enough: a swap retires the old instance before forget takes
+	// c.mu.
+	for _, s := range st {
+		if s.in != nil && s.in.isRetired() {
+			return
+		}
+	}
 	if a, ok := c.entries[key]; ok {
 		a.state, a.edges, a.value = st, g, value
 		c.lru.MoveToFront(a.elem)

@@ -212,6 +212,13 @@ func (in *instance) retire() {
 	in.broadcastLocked()
 }
 
+// isRetired reports whether the instance was swapped out by a rebuild.
+func (in *instance) isRetired() bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.retired
+}
+
 // stopped reports whether the instance takes no more events.
 func (in *instance) stopped() bool {
 	in.mu.Lock()
