@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"regexp"
 	"strconv"
@@ -76,6 +77,14 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 	err = s.call(ctx, func(ctx context.Context, c *esdb.Client) error {
 		var err error
 		wr, err = c.AppendToStream(ctx, stream, esdb.AppendToStreamOptions{ExpectedRevision: expectedFor(expected)}, toEventData(events)...)
+		if err != nil && errors.Is(err, io.EOF) {
+			// gRPC's Send on a client stream answers io.EOF when the stream
+			// broke (the node went away mid-append) and the client wraps it
+			// with an unknown code. The outcome is unknown, as for any lost
+			// connection: report the node unavailable (which also retires
+			// the client), and a retry is recognised by its event IDs.
+			err = status.Errorf(codes.Unavailable, "append stream broken: %v", err)
+		}
 		return err
 	})
 	if err == nil {
