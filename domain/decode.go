@@ -293,17 +293,19 @@ func typeError(structType reflect.Type, te *json.UnmarshalTypeError) *Error {
 			f := structType.Field(i)
 			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 			if name == top && f.Type.Kind() == reflect.Slice && f.Type != te.Type {
-				return fieldError(top, "must be an array whose items are each %s", jsonTypeName(te.Type))
+				return fieldError(top, "must be an array whose items are each %s", JSONTypeName(te.Type))
 			}
 		}
 	}
-	return fieldError(top, "must be %s", jsonTypeName(te.Type))
+	return fieldError(top, "must be %s", JSONTypeName(te.Type))
 }
 
 var uuidType = reflect.TypeOf(uuid.UUID{})
 var quantityType = reflect.TypeOf(Quantity{})
 
-func jsonTypeName(t reflect.Type) string {
+// JSONTypeName names, for an error message, the JSON type that values of the
+// Go type t are decoded from ("a string", "a UUID string", "an object"…).
+func JSONTypeName(t reflect.Type) string {
 	if t == nil {
 		return "of another type"
 	}
@@ -327,6 +329,8 @@ func jsonTypeName(t reflect.Type) string {
 		return "an array"
 	case reflect.Struct, reflect.Map:
 		return "an object"
+	case reflect.Pointer:
+		return JSONTypeName(t.Elem())
 	}
 	return "of type " + t.String()
 }

@@ -6,13 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"reflect"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
+
+	"github.com/casebook/casebook/domain"
 )
 
 // decodeJSON reads the request body as exactly one JSON object into v,
@@ -60,7 +61,7 @@ func decodeJSONBytes(body []byte, v any) error {
 			return newProblem(ProblemMalformedJSON, "The request body must be a JSON object.")
 		}
 		return fieldProblem(ProblemValidation, typeErr.Field, "%s must be %s, not %s.",
-			typeErr.Field, jsonTypeName(typeErr.Type), jsonValueKind(typeErr.Value))
+			typeErr.Field, domain.JSONTypeName(typeErr.Type), jsonValueKind(typeErr.Value))
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		name, _ = strconv.Unquote(name)
@@ -72,28 +73,6 @@ func decodeJSONBytes(body []byte, v any) error {
 		return newProblem(ProblemMalformedJSON, "The request body is not valid JSON.")
 	}
 	return newProblem(ProblemValidation, "The request body could not be read: %v.", err)
-}
-
-// jsonTypeName names the JSON type a Go type is decoded from.
-func jsonTypeName(t reflect.Type) string {
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "a boolean"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "an integer"
-	case reflect.Float32, reflect.Float64:
-		return "a number"
-	case reflect.Slice, reflect.Array:
-		return "an array"
-	case reflect.Map, reflect.Struct:
-		return "an object"
-	case reflect.Pointer:
-		return jsonTypeName(t.Elem())
-	}
-	return "of another type"
 }
 
 // jsonValueKind turns encoding/json's description of the offending value

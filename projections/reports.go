@@ -72,14 +72,11 @@ type SeizureTotal struct {
 	EventIDs  []string        `json:"event_ids,omitempty"`
 }
 
-// SeizureGroup is a SeizureTotal within one group.
+// SeizureGroup is a SeizureTotal within one group (in JSON, the key and
+// then the total's fields).
 type SeizureGroup struct {
-	Key       string          `json:"key"`
-	Commodity string          `json:"commodity"`
-	Unit      string          `json:"unit"`
-	Quantity  domain.Quantity `json:"quantity"`
-	Count     int64           `json:"count"`
-	EventIDs  []string        `json:"event_ids,omitempty"`
+	Key string `json:"key"`
+	SeizureTotal
 }
 
 // SeizuresReport answers GET /v1/reports/seizures.
@@ -373,9 +370,15 @@ func (e *Engine) GangsDismantled(ctx context.Context, q ReportQuery) (GangsRepor
 func seizureTotals(gs []factGroup) []SeizureTotal {
 	out := []SeizureTotal{}
 	for _, g := range gs {
-		out = append(out, SeizureTotal{Commodity: g.sub[0], Unit: g.sub[1], Quantity: domain.QuantityFromMicros(g.sums[0]), Count: g.n, EventIDs: g.ids})
+		out = append(out, seizureTotal(g))
 	}
 	return out
+}
+
+// seizureTotal reads a seizures group: sub is (commodity, unit), the one sum
+// the quantity in millionths.
+func seizureTotal(g factGroup) SeizureTotal {
+	return SeizureTotal{Commodity: g.sub[0], Unit: g.sub[1], Quantity: domain.QuantityFromMicros(g.sums[0]), Count: g.n, EventIDs: g.ids}
 }
 
 // Seizures sums what was seized in the period per commodity and unit
@@ -399,8 +402,7 @@ func (e *Engine) Seizures(ctx context.Context, q ReportQuery) (SeizuresReport, e
 		}
 		groups, err := m.query(tx, from, to, q.GroupBy, q.Explain)
 		for _, g := range groups {
-			r.Groups = append(r.Groups, SeizureGroup{Key: g.key, Commodity: g.sub[0], Unit: g.sub[1],
-				Quantity: domain.QuantityFromMicros(g.sums[0]), Count: g.n, EventIDs: g.ids})
+			r.Groups = append(r.Groups, SeizureGroup{Key: g.key, SeizureTotal: seizureTotal(g)})
 		}
 		return r, err
 	})

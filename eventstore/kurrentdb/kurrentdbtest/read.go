@@ -143,25 +143,32 @@ func (r *reader) readStream(o *streams.ReadReq_Options_StreamOptions, backward b
 
 var errInvalidPosition = status.Error(codes.InvalidArgument, "Trying to read from an invalid position.")
 
-func (r *reader) readAll(o *streams.ReadReq_Options_AllOptions, backward bool, count uint64, filter *eventFilter) error {
-	l := r.srv.log
+// startIndex turns a $all read's start option into an index of the log's
+// records: 0 for the start, the end for the end, and atPosition's answer
+// for a position (which must be an event's, as KurrentDB insists).
+func (l *memLog) startIndex(o *streams.ReadReq_Options_AllOptions, atPosition func(uint64) int) (int, error) {
 	l.mu.Lock()
-	var idx int // forward: next index to read; backward: one past it
+	defer l.mu.Unlock()
 	switch v := o.GetAllOption().(type) {
-	case *streams.ReadReq_Options_AllOptions_Start:
-		idx = 0
 	case *streams.ReadReq_Options_AllOptions_End:
-		idx = len(l.records)
+		return len(l.records), nil
 	case *streams.ReadReq_Options_AllOptions_Position:
 		if !l.validPositionLocked(v.Position.GetCommitPosition()) {
-			l.mu.Unlock()
-			return errInvalidPosition
+			return 0, errInvalidPosition
 		}
-		// Forward reads include the event at the position, backward reads
-		// start before it, as on KurrentDB.
-		idx = l.indexAtOrAfterLocked(v.Position.GetCommitPosition())
+		return atPosition(v.Position.GetCommitPosition()), nil
 	}
-	l.mu.Unlock()
+	return 0, nil
+}
+
+func (r *reader) readAll(o *streams.ReadReq_Options_AllOptions, backward bool, count uint64, filter *eventFilter) error {
+	l := r.srv.log
+	// Forward reads include the event at the position, backward reads
+	// start before it, as on KurrentDB.
+	idx, err := l.startIndex(o, l.indexAtOrAfterLocked) // forward: next index to read; backward: one past it
+	if err != nil {
+		return err
+	}
 
 	var sent uint64
 	for sent < count {
@@ -222,21 +229,10 @@ func (r *reader) subscribeAll(o *streams.ReadReq_Options_AllOptions, filter *eve
 	ctx := r.out.Context()
 	drop := r.srv.dropSignal()
 	l := r.srv.log
-	l.mu.Lock()
-	var idx int
-	switch v := o.GetAllOption().(type) {
-	case *streams.ReadReq_Options_AllOptions_Start:
-		idx = 0
-	case *streams.ReadReq_Options_AllOptions_End:
-		idx = len(l.records)
-	case *streams.ReadReq_Options_AllOptions_Position:
-		if !l.validPositionLocked(v.Position.GetCommitPosition()) {
-			l.mu.Unlock()
-			return errInvalidPosition
-		}
-		idx = l.indexAfterLocked(v.Position.GetCommitPosition())
+	idx, err := l.startIndex(o, l.indexAfterLocked)
+	if err != nil {
+		return err
 	}
-	l.mu.Unlock()
 	if err := r.confirm(); err != nil {
 		return err
 	}
