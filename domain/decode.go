@@ -2,13 +2,16 @@ package domain
 
 import (
 	"bytes"
+	"encoding"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"reflect"
 	"strings"
+	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -149,19 +152,328 @@ func upcastStowawaysV1(obj map[string]json.RawMessage) error {
 // topLevelObject reads data as one JSON object, rejecting duplicate keys
 // and trailing data.
 func topLevelObject(data []byte) (map[string]json.RawMessage, error) {
-	keys, values, err := scanObject(data)
+	members, err := scanMembers(data, nil)
 	if err != nil {
 		return nil, err
 	}
-	obj := make(map[string]json.RawMessage, len(keys))
-	for i, k := range keys {
-		obj[k] = values[i]
+	obj := make(map[string]json.RawMessage, len(members))
+	for _, m := range members {
+		obj[string(m.key)] = m.value
 	}
 	return obj, nil
 }
 
-// scanObject splits a JSON object into its keys and raw values, in order.
-func scanObject(data []byte) ([]string, []json.RawMessage, error) {
+// decodeStrict decodes a JSON object into target (a pointer to an event
+// struct). Keys must match known exactly, appear once, and every required key
+// must be present and not null. Errors name the field.
+func decodeStrict(data []byte, target any, known map[string]bool, required []string) error {
+	var onStack [16]objectMember // event objects have a handful of keys
+	members, err := scanMembers(data, onStack[:0])
+	if err != nil {
+		return err
+	}
+	for _, m := range members {
+		if !known[string(m.key)] {
+			return fieldError(string(m.key), "unknown field")
+		}
+	}
+	for _, r := range required {
+		if !hasNonNullMember(members, r) {
+			return fieldError(r, "is required")
+		}
+	}
+	// The keys are exact and unique now, so one decode of the whole object
+	// does what we want; only when it fails do we decode field by field to
+	// learn which field failed (errors of UnmarshalJSON/UnmarshalText
+	// methods, such as a bad UUID, do not carry the field).
+	err = decodeChecked(data, target)
+	if err == nil {
+		return nil
+	}
+	if te := (*json.UnmarshalTypeError)(nil); errors.As(err, &te) && te.Field != "" {
+		return typeError(reflect.TypeOf(target).Elem(), te)
+	}
+	return findFailingField(members, target, err)
+}
+
+// hasNonNullMember reports whether members has the key, with a value other
+// than null.
+func hasNonNullMember(members []objectMember, key string) bool {
+	for _, m := range members {
+		if string(m.key) == key {
+			return string(m.value) != "null"
+		}
+	}
+	return false
+}
+
+// decodeChecked decodes data, whose top-level keys decodeStrict has
+// checked, into target. json.Unmarshal does that in one pass, except that it
+// ignores unknown keys of nested objects (encoding/json also matches keys
+// case-insensitively, which is why decodeStrict checks the top-level ones
+// itself); a target with nested structs (Metadata.Actor) is decoded with
+// DisallowUnknownFields, as it always was.
+func decodeChecked(data []byte, target any) error {
+	if !hasNestedStructs(reflect.TypeOf(target).Elem()) {
+		return json.Unmarshal(data, target)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	return dec.Decode(target)
+}
+
+// findFailingField decodes the members one by one into fresh values of
+// target's type, to name the field the whole decode (which failed with
+// wholeErr) failed on.
+func findFailingField(members []objectMember, target any, wholeErr error) error {
+	for _, m := range members {
+		if string(m.value) == "null" {
+			continue
+		}
+		one := make([]byte, 0, len(m.key)+len(m.value)+8)
+		kq, _ := json.Marshal(string(m.key))
+		one = append(one, '{')
+		one = append(one, kq...)
+		one = append(one, ':')
+		one = append(one, m.value...)
+		one = append(one, '}')
+		fresh := reflect.New(reflect.TypeOf(target).Elem()).Interface()
+		if err := json.Unmarshal(one, fresh); err != nil {
+			return describeFieldError(string(m.key), err)
+		}
+	}
+	// Should not happen: the whole failed but no field did.
+	return invalid(CodeMalformedJSON, "", "event data could not be decoded: %v", wholeErr)
+}
+
+// nestedStructs caches hasNestedStructs: reflect.Type → bool.
+var nestedStructs sync.Map
+
+// hasNestedStructs reports whether decoding into the struct type t involves
+// objects other than the top-level one that encoding/json decodes field by
+// field: a field of a struct type (directly, or as the element of a pointer,
+// slice, array or map) that does not decode itself through UnmarshalJSON or
+// UnmarshalText. Interfaces and embedded fields count too, to be safe.
+func hasNestedStructs(t reflect.Type) bool {
+	if v, ok := nestedStructs.Load(t); ok {
+		return v.(bool)
+	}
+	nested := false
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Anonymous || isPlainStructInside(f.Type) {
+			nested = true
+			break
+		}
+	}
+	nestedStructs.Store(t, nested)
+	return nested
+}
+
+var (
+	jsonUnmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
+
+// isPlainStructInside reports whether a value of type t is, or holds, a
+// struct (or interface) that encoding/json decodes field by field.
+func isPlainStructInside(t reflect.Type) bool {
+	for {
+		if reflect.PointerTo(t).Implements(jsonUnmarshalerType) || reflect.PointerTo(t).Implements(textUnmarshalerType) {
+			return false
+		}
+		switch t.Kind() {
+		case reflect.Struct, reflect.Interface:
+			return true
+		case reflect.Pointer, reflect.Slice, reflect.Array, reflect.Map:
+			t = t.Elem()
+		default:
+			return false
+		}
+	}
+}
+
+// objectMember is one member of a JSON object: its key, unescaped, and the
+// raw bytes of its value (without surrounding whitespace). Both may share
+// the bytes of the scanned data.
+type objectMember struct {
+	key   []byte
+	value []byte
+}
+
+// scanMembers splits data, one JSON object, into its members in order,
+// appending them to dst. It rejects non-objects, malformed JSON, trailing
+// data and duplicate keys, with the errors the json.Decoder walk of
+// scanObjectSlow gives.
+//
+// Valid JSON, the usual case, is checked by json.Valid (fast, no
+// allocation) and then only needs its spans found; invalid JSON goes
+// through scanObjectSlow, which says precisely what is wrong where.
+func scanMembers(data []byte, dst []objectMember) ([]objectMember, error) {
+	i := skipSpace(data, 0)
+	if i == len(data) || data[i] != '{' || !json.Valid(data) {
+		// Not an object, or not JSON: an error, which the slow walk
+		// words (it refuses a number too large for a float64 as such).
+		return scanMembersSlow(data, dst)
+	}
+	start := len(dst)
+	var seen keySet
+	i = skipSpace(data, i+1)
+	if data[i] == '}' {
+		return dst, nil
+	}
+	for {
+		keyEnd := stringEnd(data, i)
+		key, err := unquoteKey(data[i:keyEnd])
+		if err != nil {
+			return nil, malformed(err)
+		}
+		i = skipSpace(data, skipSpace(data, keyEnd)+1) // past the ':'
+		valueEnd := valueEnd(data, i)
+		if seen.contains(dst[start:], key) {
+			return nil, fieldError(string(key), "appears more than once")
+		}
+		dst = append(dst, objectMember{key: key, value: data[i:valueEnd]})
+		seen.added(dst[start:])
+		i = skipSpace(data, valueEnd)
+		if data[i] == '}' {
+			return dst, nil
+		}
+		i = skipSpace(data, i+1) // past the ','
+	}
+}
+
+// scanMembersSlow is scanMembers for input that is not a valid JSON object.
+func scanMembersSlow(data []byte, dst []objectMember) ([]objectMember, error) {
+	keys, values, err := scanObjectSlow(data)
+	if err != nil {
+		return nil, err
+	}
+	for i, k := range keys { // not expected: the walk accepts only valid JSON
+		dst = append(dst, objectMember{key: []byte(k), value: values[i]})
+	}
+	return dst, nil
+}
+
+// keySet finds duplicate keys among an object's members. Event objects have
+// a handful of keys, for which a linear search beats hashing; a map takes
+// over in large (hostile) objects so that the work stays linear.
+type keySet struct {
+	index map[string]struct{} // the keys, once there are many
+}
+
+const keySetLinearMax = 16
+
+// contains reports whether key is the key of one of members, the object's
+// members so far.
+func (s *keySet) contains(members []objectMember, key []byte) bool {
+	if s.index != nil {
+		_, ok := s.index[string(key)]
+		return ok
+	}
+	for _, m := range members {
+		if bytes.Equal(m.key, key) {
+			return true
+		}
+	}
+	return false
+}
+
+// added is told of each member added to members, the object's members.
+func (s *keySet) added(members []objectMember) {
+	switch {
+	case len(members) <= keySetLinearMax:
+	case s.index == nil:
+		s.index = make(map[string]struct{}, 2*len(members))
+		for _, m := range members {
+			s.index[string(m.key)] = struct{}{}
+		}
+	default:
+		s.index[string(members[len(members)-1].key)] = struct{}{}
+	}
+}
+
+// The span helpers below walk JSON that json.Valid accepted: they need not
+// check anything, and cannot run off the end.
+
+func skipSpace(data []byte, i int) int {
+	for i < len(data) && isJSONSpace(data[i]) {
+		i++
+	}
+	return i
+}
+
+func isJSONSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// stringEnd returns the index just past the string starting (with its
+// opening quote) at data[i].
+func stringEnd(data []byte, i int) int {
+	i++
+	for {
+		q := bytes.IndexByte(data[i:], '"')
+		i += q
+		// The quote is escaped when an odd number of backslashes
+		// precede it.
+		backslashes := 0
+		for data[i-1-backslashes] == '\\' {
+			backslashes++
+		}
+		i++
+		if backslashes%2 == 0 {
+			return i
+		}
+	}
+}
+
+// valueEnd returns the index just past the value starting at data[i].
+func valueEnd(data []byte, i int) int {
+	switch data[i] {
+	case '"':
+		return stringEnd(data, i)
+	case '{', '[':
+		depth := 0
+		for {
+			switch data[i] {
+			case '"':
+				i = stringEnd(data, i)
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+	default: // a number, true, false or null
+		for i < len(data) && !isJSONSpace(data[i]) && data[i] != ',' && data[i] != '}' && data[i] != ']' {
+			i++
+		}
+		return i
+	}
+}
+
+// unquoteKey returns the text of the quoted key, decoded as encoding/json
+// decodes it (escapes resolved, invalid UTF-8 replaced by U+FFFD).
+func unquoteKey(quoted []byte) ([]byte, error) {
+	text := quoted[1 : len(quoted)-1]
+	if bytes.IndexByte(text, '\\') < 0 && utf8.Valid(text) {
+		return text, nil
+	}
+	var s string
+	if err := json.Unmarshal(quoted, &s); err != nil {
+		return nil, fmt.Errorf("object key %s: %w", quoted, err) // not expected: json.Valid accepted it
+	}
+	return []byte(s), nil
+}
+
+// scanObjectSlow splits a JSON object into its keys and raw values, in
+// order, walking it token by token with a json.Decoder. It is slow (an
+// allocation per token) but its errors say what is wrong and where, so it
+// reports on the input json.Valid refuses.
+func scanObjectSlow(data []byte) ([]string, []json.RawMessage, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	tok, err := dec.Token()
 	if err != nil {
@@ -211,59 +523,6 @@ func malformed(err error) *Error {
 		return invalid(CodeMalformedJSON, "", "event data is not valid JSON at byte %d: %s", se.Offset, se.Error())
 	}
 	return invalid(CodeMalformedJSON, "", "event data is not valid JSON: %s", err.Error())
-}
-
-// decodeStrict decodes a JSON object into target (a pointer to an event
-// struct). Keys must match known exactly, appear once, and every required key
-// must be present and not null. Errors name the field.
-func decodeStrict(data []byte, target any, known map[string]bool, required []string) error {
-	keys, values, err := scanObject(data)
-	if err != nil {
-		return err
-	}
-	present := make(map[string]bool, len(keys))
-	for i, k := range keys {
-		if !known[k] {
-			return fieldError(k, "unknown field")
-		}
-		if string(values[i]) != "null" {
-			present[k] = true
-		}
-	}
-	for _, r := range required {
-		if !present[r] {
-			return fieldError(r, "is required")
-		}
-	}
-	// The keys are exact and unique now, so one decode of the whole object
-	// does what we want; only when it fails do we decode field by field to
-	// learn which field failed (errors of UnmarshalJSON/UnmarshalText
-	// methods, such as a bad UUID, do not carry the field).
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(target); err == nil {
-		return nil
-	} else if te := (*json.UnmarshalTypeError)(nil); errors.As(err, &te) && te.Field != "" {
-		return typeError(reflect.TypeOf(target).Elem(), te)
-	}
-	for i, k := range keys {
-		if string(values[i]) == "null" {
-			continue
-		}
-		one := make([]byte, 0, len(k)+len(values[i])+8)
-		kq, _ := json.Marshal(k)
-		one = append(one, '{')
-		one = append(one, kq...)
-		one = append(one, ':')
-		one = append(one, values[i]...)
-		one = append(one, '}')
-		fresh := reflect.New(reflect.TypeOf(target).Elem()).Interface()
-		if err := json.Unmarshal(one, fresh); err != nil {
-			return describeFieldError(k, err)
-		}
-	}
-	// Should not happen: the whole failed but no field did.
-	return invalid(CodeMalformedJSON, "", "event data could not be decoded: %v", err)
 }
 
 func describeFieldError(field string, err error) *Error {

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -101,15 +103,110 @@ func DecodeMetadata(b []byte) (Metadata, error) {
 }
 
 // EncodeMetadata is the canonical JSON of a metadata envelope: what is
-// stored, and what Verify expects to find (compacted) in the store.
+// stored, and what Verify expects to find (compacted) in the store. It is
+// json.Marshal's encoding of Metadata (times in UTC), byte for byte, written
+// without reflection.
 func EncodeMetadata(m Metadata) ([]byte, error) {
 	m.OccurredAt = m.OccurredAt.UTC()
 	m.RecordedAt = m.RecordedAt.UTC()
+	if !canAppendJSONTime(m.OccurredAt) || !canAppendJSONTime(m.RecordedAt) {
+		// json.Marshal refuses such a time; let it say why.
+		return marshalMetadata(m)
+	}
+	b := make([]byte, 0, metadataFixedSize+len(m.Actor.Subject)+len(m.Actor.Role)+len(m.Actor.Agency)+len(m.PrevHash)+len(m.Hash))
+	b = append(b, `{"schema_version":`...)
+	b = strconv.AppendInt(b, int64(m.SchemaVersion), 10)
+	b = append(b, `,"occurred_at":`...)
+	b = appendJSONTime(b, m.OccurredAt)
+	b = append(b, `,"recorded_at":`...)
+	b = appendJSONTime(b, m.RecordedAt)
+	b = append(b, `,"actor":{"subject":`...)
+	b = appendJSONString(b, m.Actor.Subject)
+	b = append(b, `,"role":`...)
+	b = appendJSONString(b, m.Actor.Role)
+	b = append(b, `,"agency":`...)
+	b = appendJSONString(b, m.Actor.Agency)
+	b = append(b, `},"correlation_id":"`...)
+	b = appendUUID(b, m.CorrelationID)
+	b = append(b, `","causation_id":"`...)
+	b = appendUUID(b, m.CausationID)
+	b = append(b, `","prev_hash":`...)
+	b = appendJSONString(b, m.PrevHash)
+	b = append(b, `,"hash":`...)
+	b = appendJSONString(b, m.Hash)
+	return append(b, '}'), nil
+}
+
+// metadataFixedSize bounds the size of encoded metadata without its
+// strings: keys and punctuation, the schema version, the times and the UUIDs.
+const metadataFixedSize = 320
+
+// marshalMetadata is EncodeMetadata through json.Marshal.
+func marshalMetadata(m Metadata) ([]byte, error) {
 	b, err := json.Marshal(m)
 	if err != nil {
 		return nil, fmt.Errorf("domain: encode metadata: %w", err)
 	}
 	return b, nil
+}
+
+// canAppendJSONTime reports whether time.Time.MarshalJSON accepts t (a UTC
+// time): it refuses years outside 0…9999.
+func canAppendJSONTime(t time.Time) bool {
+	y := t.Year()
+	return y >= 0 && y <= 9999
+}
+
+// appendJSONTime appends the UTC time t as time.Time.MarshalJSON writes it.
+func appendJSONTime(b []byte, t time.Time) []byte {
+	b = append(b, '"')
+	b = t.AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"')
+}
+
+// appendJSONString appends s as json.Marshal writes a string. Strings that
+// need no escaping (the usual ones) are copied as they are; the others are
+// left to json.Marshal, which knows its escaping rules (HTML characters,
+// U+2028, invalid UTF-8…).
+func appendJSONString(b []byte, s string) []byte {
+	if !needsJSONEscape(s) {
+		b = append(b, '"')
+		b = append(b, s...)
+		return append(b, '"')
+	}
+	q, _ := json.Marshal(s) // never fails for a string
+	return append(b, q...)
+}
+
+// plainJSONByte tells the ASCII bytes json.Marshal writes in a string as
+// they are: not control characters, quotes, backslashes or (escaped for
+// HTML) <, > and &.
+var plainJSONByte = func() (plain [utf8.RuneSelf]bool) {
+	for c := byte(' '); c < utf8.RuneSelf; c++ {
+		plain[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return plain
+}()
+
+// needsJSONEscape reports whether json.Marshal writes s other than as it
+// is between quotes.
+func needsJSONEscape(s string) bool {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if !plainJSONByte[c] {
+				return true
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if (r == utf8.RuneError && size == 1) || r == '\u2028' || r == '\u2029' {
+			return true
+		}
+		i += size
+	}
+	return false
 }
 
 // DecodeStored decodes a stored case event: metadata, then data through the

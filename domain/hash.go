@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"hash"
 	"strconv"
 	"time"
 
@@ -67,39 +66,119 @@ const hashDomain = "casebook/event-hash/v1"
 // Length prefixes make the encoding unambiguous: no two different field
 // lists produce the same bytes.
 func ComputeHash(in HashInput) (string, error) {
-	var data bytes.Buffer
-	if err := json.Compact(&data, in.Data); err != nil {
+	data, err := compactJSON(in.Data)
+	if err != nil {
 		return "", fmt.Errorf("domain: event data is not valid JSON: %w", err)
 	}
-	h := sha256.New()
-	for _, f := range [...]string{
-		hashDomain,
-		in.PrevHash,
-		in.Stream,
-		strconv.FormatUint(in.Version, 10),
-		in.EventID.String(),
-		in.Type,
-		strconv.Itoa(in.SchemaVersion),
-		in.OccurredAt.UTC().Format(time.RFC3339Nano),
-		in.RecordedAt.UTC().Format(time.RFC3339Nano),
-		in.Actor.Subject,
-		in.Actor.Role,
-		in.Actor.Agency,
-		in.CorrelationID.String(),
-		in.CausationID.String(),
-	} {
-		writeField(h, []byte(f))
-	}
-	writeField(h, data.Bytes())
-	writeField(h, []byte("end"))
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return hashCompacted(in, data), nil
 }
 
-func writeField(h hash.Hash, b []byte) {
-	var n [8]byte
-	binary.BigEndian.PutUint64(n[:], uint64(len(b)))
-	h.Write(n[:])
-	h.Write(b)
+// hashCompacted is ComputeHash for data already compacted (in.Data is
+// ignored): the canonical encoding is built in one buffer, on the stack
+// for the usual sizes, and hashed in one call.
+func hashCompacted(in HashInput, data []byte) string {
+	var onStack [1024]byte
+	b := onStack[:0]
+	b = appendStringField(b, hashDomain)
+	b = appendStringField(b, in.PrevHash)
+	b = appendStringField(b, in.Stream)
+	b = appendUintField(b, in.Version)
+	b = appendUUIDField(b, in.EventID)
+	b = appendStringField(b, in.Type)
+	b = appendIntField(b, int64(in.SchemaVersion))
+	b = appendTimeField(b, in.OccurredAt)
+	b = appendTimeField(b, in.RecordedAt)
+	b = appendStringField(b, in.Actor.Subject)
+	b = appendStringField(b, in.Actor.Role)
+	b = appendStringField(b, in.Actor.Agency)
+	b = appendUUIDField(b, in.CorrelationID)
+	b = appendUUIDField(b, in.CausationID)
+	b = appendBytesField(b, data)
+	b = appendStringField(b, "end")
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// The append…Field functions append one field of the canonical encoding:
+// its length (uint64, big-endian), then its bytes.
+
+func appendStringField(b []byte, s string) []byte {
+	b = binary.BigEndian.AppendUint64(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func appendBytesField(b []byte, f []byte) []byte {
+	b = binary.BigEndian.AppendUint64(b, uint64(len(f)))
+	return append(b, f...)
+}
+
+// appendUintField and appendIntField write n in decimal.
+func appendUintField(b []byte, n uint64) []byte {
+	var digits [20]byte
+	return appendBytesField(b, strconv.AppendUint(digits[:0], n, 10))
+}
+
+func appendIntField(b []byte, n int64) []byte {
+	var digits [20]byte
+	return appendBytesField(b, strconv.AppendInt(digits[:0], n, 10))
+}
+
+// appendTimeField writes t in UTC, RFC 3339 with nanoseconds, trailing
+// zeros dropped.
+func appendTimeField(b []byte, t time.Time) []byte {
+	var text [64]byte
+	return appendBytesField(b, t.UTC().AppendFormat(text[:0], time.RFC3339Nano))
+}
+
+func appendUUIDField(b []byte, id uuid.UUID) []byte {
+	b = binary.BigEndian.AppendUint64(b, 36)
+	return appendUUID(b, id)
+}
+
+// appendUUID appends id as uuid.UUID.String writes it: lowercase hex,
+// hyphenated 8-4-4-4-12.
+func appendUUID(b []byte, id uuid.UUID) []byte {
+	b = hex.AppendEncode(b, id[0:4])
+	b = append(b, '-')
+	b = hex.AppendEncode(b, id[4:6])
+	b = append(b, '-')
+	b = hex.AppendEncode(b, id[6:8])
+	b = append(b, '-')
+	b = hex.AppendEncode(b, id[8:10])
+	b = append(b, '-')
+	return hex.AppendEncode(b, id[10:16])
+}
+
+// compactJSON returns data with insignificant whitespace removed, as
+// json.Compact writes it, or json.Compact's error when data is not valid
+// JSON. Data that is compact already (what json.Marshal writes) is
+// returned as it is, without a copy.
+func compactJSON(data []byte) ([]byte, error) {
+	if isCompact(data) && json.Valid(data) {
+		return data, nil
+	}
+	var out bytes.Buffer
+	if err := json.Compact(&out, data); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
+// isCompact reports whether data has no JSON whitespace outside strings,
+// assuming it is valid JSON.
+func isCompact(data []byte) bool {
+	inString := false
+	for i := 0; i < len(data); i++ {
+		switch c := data[i]; {
+		case inString && c == '\\':
+			i++ // the escaped byte cannot end the string
+		case c == '"':
+			inString = !inString
+		case !inString && isJSONSpace(c):
+			return false
+		}
+	}
+	return true
 }
 
 func hashInputOf(se StoredEvent, m Metadata) HashInput {
@@ -182,8 +261,7 @@ func (v *ChainVerifier) check(se StoredEvent) string {
 	if err != nil {
 		return fmt.Sprintf("metadata cannot be re-encoded: %v", err)
 	}
-	var stored bytes.Buffer
-	if err := json.Compact(&stored, se.Metadata); err != nil || !bytes.Equal(stored.Bytes(), canonical) {
+	if stored, err := compactJSON(se.Metadata); err != nil || !bytes.Equal(stored, canonical) {
 		// Covers edits that decode to the same values, such as a key
 		// whose letter case changed ("Hash" is read as "hash").
 		return "metadata is not in its canonical form: it was edited"
@@ -234,19 +312,18 @@ func VerifyEntries(entries []Entry) VerifyResult {
 // Seal fills in the hash of an event about to be appended: given the
 // metadata (with PrevHash set) and the data, it computes Hash and returns
 // the stored form.
+//
+// The stored Data shares data's bytes when data is compact already (as
+// EncodeEventData writes it).
 func Seal(id uuid.UUID, stream string, version uint64, eventType string, data []byte, m Metadata) (StoredEvent, Metadata, error) {
 	m.OccurredAt = m.OccurredAt.UTC()
 	m.RecordedAt = m.RecordedAt.UTC()
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, data); err != nil {
+	compact, err := compactJSON(data)
+	if err != nil {
 		return StoredEvent{}, Metadata{}, fmt.Errorf("domain: seal: data is not valid JSON: %w", err)
 	}
-	se := StoredEvent{ID: id, Stream: stream, Type: eventType, Version: version, Data: compact.Bytes()}
-	h, err := ComputeHash(hashInputOf(se, m))
-	if err != nil {
-		return StoredEvent{}, Metadata{}, err
-	}
-	m.Hash = h
+	se := StoredEvent{ID: id, Stream: stream, Type: eventType, Version: version, Data: compact}
+	m.Hash = hashCompacted(hashInputOf(se, m), compact)
 	meta, err := EncodeMetadata(m)
 	if err != nil {
 		return StoredEvent{}, Metadata{}, err
