@@ -31,12 +31,8 @@ func (p Principal) Actor() domain.Actor {
 
 // principalFrom returns the caller authenticated by requireToken.
 func principalFrom(c *gin.Context) (Principal, bool) {
-	v, ok := c.Get(ctxPrincipal)
-	if !ok {
-		return Principal{}, false
-	}
-	p, ok := v.(Principal)
-	return p, ok
+	rs := stateOf(c)
+	return rs.principal, rs.authenticated
 }
 
 // validRoles are the roles a token may carry.
@@ -181,7 +177,7 @@ func (a *Authenticator) Authenticate(authorization string) (Principal, bool) {
 // requireToken authenticates the caller or answers 401.
 func requireToken(a *Authenticator) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		h := c.GetHeader("Authorization")
+		h := firstHeader(c.Request.Header, "Authorization")
 		if h == "" {
 			writeProblem(c, newProblem(ProblemUnauthenticated, "This route needs a bearer token: Authorization: Bearer <token>."))
 			return
@@ -191,7 +187,8 @@ func requireToken(a *Authenticator) gin.HandlerFunc {
 			writeProblem(c, newProblem(ProblemUnauthenticated, "The bearer token is not valid."))
 			return
 		}
-		c.Set(ctxPrincipal, p)
+		rs := stateOf(c)
+		rs.principal, rs.authenticated = p, true
 		c.Next()
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"strconv"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -240,8 +239,14 @@ func (a *api) recordEvent(c *gin.Context) {
 		writeProblem(c, err)
 		return
 	}
-	var req recordEventRequest
-	if err := decodeJSON(c, &req); err != nil {
+	body, err := readBody(c)
+	if err != nil {
+		writeProblem(c, err)
+		return
+	}
+	req, err := decodeRecordEventRequest(body.Bytes())
+	releaseBody(body)
+	if err != nil {
 		writeProblem(c, err)
 		return
 	}
@@ -264,9 +269,13 @@ func (a *api) recordEvent(c *gin.Context) {
 	if res.Duplicate {
 		status = http.StatusOK
 	}
-	c.Header("ETag", etag(res.Version))
-	c.Header("Location", caseLocation(id)+"/events?from_version="+strconv.FormatUint(res.Version, 10)+"&limit=1")
-	c.JSON(status, recordedEvent{ID: res.EventID, CaseID: id, Version: res.Version, Position: uint64(res.Position)})
+	// What c.Header does, without canonicalising the keys again and with
+	// one slice holding both values.
+	values := []string{etag(res.Version), eventLocation(id, res.Version)}
+	h := c.Writer.Header()
+	h[etagKey], h["Location"] = values[0:1:1], values[1:2:2]
+	answer := recordedEvent{ID: res.EventID, CaseID: id, Version: res.Version, Position: uint64(res.Position)}
+	writeJSONBody(c, status, answer.appendJSON(make([]byte, 0, 160)))
 }
 
 // command validates the envelope of a new event; the domain judges data.

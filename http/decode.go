@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -22,11 +21,12 @@ import (
 // field, a wrong type) is 422 validation naming the field; an oversize body
 // is 413.
 func decodeJSON(c *gin.Context, v any) error {
-	body, err := io.ReadAll(c.Request.Body)
+	body, err := readBody(c)
 	if err != nil {
 		return err // *http.MaxBytesError → 413; other read errors → client gone
 	}
-	return decodeJSONBytes(body, v)
+	defer releaseBody(body)
+	return decodeJSONBytes(body.Bytes(), v)
 }
 
 func decodeJSONBytes(body []byte, v any) error {
@@ -179,4 +179,10 @@ func parseIfMatch(c *gin.Context) (*uint64, error) {
 }
 
 // etag is a case version as an entity tag.
-func etag(version uint64) string { return fmt.Sprintf(`"%d"`, version) }
+func etag(version uint64) string {
+	var b [22]byte // two quotes and up to 20 digits
+	return string(append(strconv.AppendUint(append(b[:0], '"'), version, 10), '"'))
+}
+
+// etagKey is "ETag" in the canonical form net/http keys header maps with.
+const etagKey = "Etag"

@@ -3,7 +3,11 @@ package casehttp
 import (
 	"context"
 	"errors"
+	"maps"
 	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -32,12 +36,38 @@ type Metrics struct {
 	duration       *prometheus.HistogramVec
 	inFlight       prometheus.Gauge
 	appendDuration *prometheus.HistogramVec
+
+	// series caches the request counter and histogram of each method,
+	// route and status seen, so that a request finds its own with one map
+	// lookup and no allocation rather than through the vectors' label
+	// hashing. The map is never written once published: additions copy it
+	// (they are rare, the combinations being few), so reads need no lock.
+	series   atomic.Pointer[map[seriesKey]requestSeries]
+	seriesMu sync.Mutex // serialises additions
 }
+
+// seriesKey names the request series of one method, route and status.
+type seriesKey struct {
+	method, route string
+	status        int
+}
+
+// requestSeries are the metrics one request updates.
+type requestSeries struct {
+	count    prometheus.Counter
+	duration prometheus.Observer
+}
+
+// maxCachedSeries bounds the cache: methods come from clients, so a
+// client inventing methods must not grow it without end (each one still
+// gets its own series in the vectors, as before the cache).
+const maxCachedSeries = 512
 
 // NewMetrics builds the registry. lag, when not nil, is called at every
 // scrape to report projection lag.
 func NewMetrics(lag func(ctx context.Context) []ProjectionLag) *Metrics {
 	m := &Metrics{Registry: prometheus.NewRegistry()}
+	m.series.Store(&map[seriesKey]requestSeries{})
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "casebook_http_requests_total",
 		Help: "HTTP requests answered, by method, route template and status code.",
@@ -70,16 +100,39 @@ func (m *Metrics) handler() gin.HandlerFunc {
 	return gin.WrapH(h)
 }
 
-// observe counts every request by route template (never the raw path, which
-// holds ids) and status.
-func (m *Metrics) observe(c *gin.Context) {
-	start := time.Now()
-	m.inFlight.Inc()
-	defer m.inFlight.Dec()
-	c.Next()
-	labels := prometheus.Labels{"method": c.Request.Method, "route": routeLabel(c), "status": strconv.Itoa(c.Writer.Status())}
-	m.requests.With(labels).Inc()
-	m.duration.With(labels).Observe(time.Since(start).Seconds())
+// observeRequest counts and times a request by route template (never the
+// raw path, which holds ids) and status.
+func (m *Metrics) observeRequest(method, route string, status int, elapsed time.Duration) {
+	s := m.seriesFor(seriesKey{method: method, route: route, status: status})
+	s.count.Inc()
+	s.duration.Observe(elapsed.Seconds())
+}
+
+func (m *Metrics) seriesFor(k seriesKey) requestSeries {
+	if s, ok := (*m.series.Load())[k]; ok {
+		return s
+	}
+	m.seriesMu.Lock()
+	defer m.seriesMu.Unlock()
+	cached := *m.series.Load()
+	if s, ok := cached[k]; ok {
+		return s
+	}
+	// The method is a slice of the request line; keep a copy of its own.
+	k.method = strings.Clone(k.method)
+	status := strconv.Itoa(k.status)
+	s := requestSeries{
+		count:    m.requests.WithLabelValues(k.method, k.route, status),
+		duration: m.duration.WithLabelValues(k.method, k.route, status),
+	}
+	if len(cached) >= maxCachedSeries {
+		return s
+	}
+	grown := make(map[seriesKey]requestSeries, len(cached)+1)
+	maps.Copy(grown, cached)
+	grown[k] = s
+	m.series.Store(&grown)
+	return s
 }
 
 var (

@@ -64,7 +64,7 @@ func newReportsStack(t *testing.T, wait time.Duration) *reportsStack {
 	}
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
-	e.Use(withRequestID(slog.New(slog.DiscardHandler)), recoverPanics)
+	e.Use(observeRequests(slog.New(slog.DiscardHandler), NewMetrics(nil)), recoverPanics)
 	e.NoRoute(noRoute)
 	registerReportRoutes(e.Group("/v1", requireToken(NewAuthenticator(set))), engine, wait)
 	srv := httptest.NewServer(e)

@@ -116,7 +116,7 @@ func New(cfg Config) (*gin.Engine, error) {
 	e.RedirectFixedPath = false
 	e.ContextWithFallback = true
 	e.ForwardedByClientIP = false
-	e.Use(withRequestID(cfg.Logger), cfg.Metrics.observe, logRequests(cfg.Logger), recoverPanics, limitBody)
+	e.Use(observeRequests(cfg.Logger, cfg.Metrics), recoverPanics, limitBody)
 	e.NoRoute(noRoute)
 	e.NoMethod(noMethod)
 
@@ -152,8 +152,13 @@ func New(cfg Config) (*gin.Engine, error) {
 	return e, nil
 }
 
+// noStoreValue is the Cache-Control value of every /v1 answer, shared by
+// all of them as gin shares its Content-Type values: header value slices
+// are replaced or appended to, never written in place.
+var noStoreValue = []string{"no-store"}
+
 // noStore keeps case data out of caches.
 func noStore(c *gin.Context) {
-	c.Header("Cache-Control", "no-store")
+	c.Writer.Header()["Cache-Control"] = noStoreValue
 	c.Next()
 }

@@ -1,0 +1,308 @@
+package casehttp
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"strconv"
+	"sync"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/casebook/casebook/domain"
+)
+
+// POST /v1/cases/{id}/events is the hot route (every recorded fact goes
+// through it), so its body is read, decoded and answered here without the
+// general machinery's reflection and allocations. Every shortcut falls back
+// to, or is checked by tests against, the general path: the contract is
+// the same.
+
+// bodyBuffers hold request bodies while they are decoded. encoding/json
+// never keeps references into its input, and neither does
+// scanRecordEventRequest, so a buffer is reused as soon as its body is
+// decoded.
+var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBody is the largest buffer kept for reuse: a rare large body
+// should not pin its memory in the pool.
+const maxPooledBody = 64 << 10
+
+// readBody reads the request body into a pooled buffer; give it back with
+// releaseBody once decoded. Its errors are the body reader's:
+// *http.MaxBytesError (→ 413) or the client going away.
+func readBody(c *gin.Context) (*bytes.Buffer, error) {
+	buf := bodyBuffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	if _, err := buf.ReadFrom(c.Request.Body); err != nil {
+		releaseBody(buf)
+		return nil, err
+	}
+	return buf, nil
+}
+
+func releaseBody(buf *bytes.Buffer) {
+	if buf.Cap() <= maxPooledBody {
+		bodyBuffers.Put(buf)
+	}
+}
+
+// decodeRecordEventRequest decodes the body of POST /v1/cases/{id}/events
+// as decodeJSONBytes does. Nearly every body is a plain object of the known
+// fields, which scanRecordEventRequest reads directly; anything else goes
+// to decodeJSONBytes, which judges it and words the problem.
+func decodeRecordEventRequest(body []byte) (recordEventRequest, error) {
+	if req, ok := scanRecordEventRequest(body); ok {
+		return req, nil
+	}
+	var req recordEventRequest
+	err := decodeJSONBytes(body, &req)
+	return req, err
+}
+
+// Bits of the fields of recordEventRequest, to notice a repeated one.
+const (
+	fieldID = 1 << iota
+	fieldType
+	fieldOccurredAt
+	fieldData
+)
+
+// scanRecordEventRequest reads body when it is valid JSON and a plain
+// object: each known field at most once, spelled exactly, holding null or
+// (for the string fields) a string of printable ASCII without escapes.
+// Then it returns what decodeJSONBytes would, and ok. Otherwise it returns
+// !ok, leaving the body to decodeJSONBytes: a repeated field, a name in
+// other case, an escape or a value of the wrong type are all legal or
+// worth a precise problem, and encoding/json already knows how to handle
+// them. FuzzScanRecordEventRequest holds the two to the same answers.
+func scanRecordEventRequest(body []byte) (req recordEventRequest, ok bool) {
+	if !json.Valid(body) {
+		return req, false
+	}
+	// Valid JSON from here on: the walk need not check the grammar.
+	s := jsonWalk{b: body}
+	if s.skipSpace() != '{' {
+		return req, false
+	}
+	s.i++
+	if s.skipSpace() == '}' {
+		return req, true
+	}
+	seen := 0
+	for {
+		key, ok := s.plainString()
+		if !ok {
+			return req, false
+		}
+		s.skipSpace() // the colon
+		s.i++
+		s.skipSpace()
+		var field int
+		switch string(key) {
+		case "id":
+			field = fieldID
+			req.ID, ok = s.optionalString(false)
+		case "type":
+			field = fieldType
+			req.Type, ok = s.optionalString(true)
+		case "occurred_at":
+			field = fieldOccurredAt
+			req.OccurredAt, ok = s.optionalString(false)
+		case "data":
+			field = fieldData
+			req.Data = bytes.Clone(s.value())
+		default:
+			return req, false
+		}
+		if !ok || seen&field != 0 {
+			return req, false
+		}
+		seen |= field
+		if s.skipSpace() == '}' {
+			return req, true // valid JSON: nothing but space follows
+		}
+		s.i++ // the comma
+		s.skipSpace()
+	}
+}
+
+// eventTypeNames interns event type names, so that the usual body's type
+// costs no string of its own.
+var eventTypeNames = func() map[string]string {
+	m := make(map[string]string)
+	for _, t := range domain.EventTypes() {
+		m[t] = t
+	}
+	return m
+}()
+
+// jsonWalk steps through a document already known to be valid JSON.
+type jsonWalk struct {
+	b []byte
+	i int
+}
+
+// skipSpace moves past white space and returns the byte there (0 at the
+// end).
+func (s *jsonWalk) skipSpace() byte {
+	for ; s.i < len(s.b); s.i++ {
+		switch c := s.b[s.i]; c {
+		case ' ', '\t', '\n', '\r':
+		default:
+			return c
+		}
+	}
+	return 0
+}
+
+// plainString reads the string starting at the current byte when it holds
+// printable ASCII only and no escapes, so that its bytes are its value.
+func (s *jsonWalk) plainString() ([]byte, bool) {
+	if s.i >= len(s.b) || s.b[s.i] != '"' {
+		return nil, false
+	}
+	start := s.i + 1
+	for j := start; j < len(s.b); j++ {
+		switch c := s.b[j]; {
+		case c == '"':
+			s.i = j + 1
+			return s.b[start:j], true
+		case c == '\\' || c < 0x20 || c >= 0x80:
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
+// optionalString reads a *string field's value: null (nil) or a plain
+// string. intern looks the value up among the event type names.
+func (s *jsonWalk) optionalString(intern bool) (*string, bool) {
+	if s.i < len(s.b) && s.b[s.i] == 'n' { // null
+		s.i += len("null")
+		return nil, true
+	}
+	raw, ok := s.plainString()
+	if !ok {
+		return nil, false
+	}
+	v, known := "", false
+	if intern {
+		v, known = eventTypeNames[string(raw)]
+	}
+	if !known {
+		v = string(raw)
+	}
+	return &v, true
+}
+
+// value skips the value starting at the current byte and returns its
+// bytes, as a json.RawMessage would hold them.
+func (s *jsonWalk) value() []byte {
+	start := s.i
+	switch s.b[s.i] {
+	case '"':
+		s.skipString()
+	case '{', '[':
+		s.skipNested()
+	default: // a number, true, false or null: up to the next delimiter
+		for s.i < len(s.b) && !isJSONDelimiter(s.b[s.i]) {
+			s.i++
+		}
+	}
+	return s.b[start:s.i]
+}
+
+func isJSONDelimiter(c byte) bool {
+	switch c {
+	case ',', '}', ']', ' ', '\t', '\n', '\r':
+		return true
+	}
+	return false
+}
+
+// skipNested moves past the object or array starting at the current byte.
+func (s *jsonWalk) skipNested() {
+	for depth := 0; ; {
+		switch s.b[s.i] {
+		case '"':
+			s.skipString()
+			continue
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+		}
+		s.i++
+		if depth == 0 {
+			return
+		}
+	}
+}
+
+// skipString moves past the string starting at the current byte.
+func (s *jsonWalk) skipString() {
+	for s.i++; ; s.i++ {
+		switch s.b[s.i] {
+		case '\\':
+			s.i++ // the escaped byte (\uXXXX's digits are plain bytes)
+		case '"':
+			s.i++
+			return
+		}
+	}
+}
+
+// jsonContentType is gin's Content-Type of JSON answers, shared as gin
+// shares it.
+var jsonContentType = []string{"application/json; charset=utf-8"}
+
+// writeJSONBody answers status with body, already JSON, as c.JSON would.
+func writeJSONBody(c *gin.Context, status int, body []byte) {
+	c.Status(status)
+	c.Writer.Header()["Content-Type"] = jsonContentType
+	if _, err := c.Writer.Write(body); err != nil {
+		_ = c.Error(err) // as gin's renderers do: the client has gone
+	}
+}
+
+// appendJSON appends e as encoding/json marshals it.
+func (e recordedEvent) appendJSON(b []byte) []byte {
+	b = append(b, `{"id":"`...)
+	b = appendUUID(b, e.ID)
+	b = append(b, `","case_id":"`...)
+	b = appendUUID(b, e.CaseID)
+	b = append(b, `","version":`...)
+	b = strconv.AppendUint(b, e.Version, 10)
+	b = append(b, `,"position":`...)
+	b = strconv.AppendUint(b, e.Position, 10)
+	return append(b, '}')
+}
+
+// appendUUID appends id in its canonical text form, as id.String().
+func appendUUID(b []byte, id uuid.UUID) []byte {
+	var t [36]byte
+	hex.Encode(t[0:8], id[0:4])
+	t[8] = '-'
+	hex.Encode(t[9:13], id[4:6])
+	t[13] = '-'
+	hex.Encode(t[14:18], id[6:8])
+	t[18] = '-'
+	hex.Encode(t[19:23], id[8:10])
+	t[23] = '-'
+	hex.Encode(t[24:], id[10:])
+	return append(b, t[:]...)
+}
+
+// eventLocation is the Location of a recorded event: the page of the
+// case's history holding just that version.
+func eventLocation(caseID uuid.UUID, version uint64) string {
+	var b [128]byte
+	l := append(b[:0], "/v1/cases/"...)
+	l = appendUUID(l, caseID)
+	l = append(l, "/events?from_version="...)
+	l = strconv.AppendUint(l, version, 10)
+	l = append(l, "&limit=1"...)
+	return string(l)
+}
