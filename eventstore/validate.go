@@ -77,15 +77,19 @@ func (l Limits) ValidateAppend(stream string, events []EventData) error {
 	if len(events) > l.MaxEventsPerAppend {
 		return fmt.Errorf("%w: %d events in one append, limit %d", ErrInvalidEvent, len(events), l.MaxEventsPerAppend)
 	}
-	seen := make(map[uuid.UUID]struct{}, len(events))
+	// Most appends carry one event or a few: compare ids pairwise then,
+	// and keep the map (with its allocation) for long appends.
+	var seen map[uuid.UUID]struct{}
+	if len(events) > 8 {
+		seen = make(map[uuid.UUID]struct{}, len(events))
+	}
 	for i, ev := range events {
 		if ev.ID == uuid.Nil {
 			return fmt.Errorf("%w: event %d has no id", ErrInvalidEvent, i)
 		}
-		if _, dup := seen[ev.ID]; dup {
+		if idRepeated(events, i, seen) {
 			return fmt.Errorf("%w: event id %s appears twice in one append", ErrInvalidEvent, ev.ID)
 		}
-		seen[ev.ID] = struct{}{}
 		if ev.Type == "" || len(ev.Type) > l.MaxTypeLength || !utf8.ValidString(ev.Type) {
 			return fmt.Errorf("%w: event %d: type must be 1..%d bytes of UTF-8", ErrInvalidEvent, i, l.MaxTypeLength)
 		}
@@ -100,4 +104,23 @@ func (l Limits) ValidateAppend(stream string, events []EventData) error {
 		}
 	}
 	return nil
+}
+
+// idRepeated reports whether events[i]'s id is the id of an earlier event of
+// the append; seen (nil for short appends) remembers the ids checked so far.
+func idRepeated(events []EventData, i int, seen map[uuid.UUID]struct{}) bool {
+	id := events[i].ID
+	if seen == nil {
+		for j := range i {
+			if events[j].ID == id {
+				return true
+			}
+		}
+		return false
+	}
+	if _, dup := seen[id]; dup {
+		return true
+	}
+	seen[id] = struct{}{}
+	return false
 }

@@ -27,6 +27,13 @@ type Options struct {
 	Now func() time.Time
 	// BatchSize caps the events applied in one transaction. Default 32768.
 	BatchSize int
+	// LiveInterval paces a live projection under load: after applying a
+	// batch it lets the next one gather for up to this long since the last
+	// began, so that a busy log is applied in a few large transactions
+	// rather than one per group commit (a case touched by many events in a
+	// batch is written once). An event arriving after a quiet spell longer
+	// than this is applied at once. Default 10ms; negative disables pacing.
+	LiveInterval time.Duration
 	// Readers is the number of read-only connections. Default 8.
 	Readers int
 	// Versions overrides the code version of projections by name. A
@@ -53,6 +60,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.BatchSize <= 0 {
 		o.BatchSize = 32768
+	}
+	if o.LiveInterval == 0 {
+		o.LiveInterval = 10 * time.Millisecond
 	}
 	if o.Readers <= 0 {
 		o.Readers = 8

@@ -155,18 +155,23 @@ func (r *runner) follow(ctx context.Context, after eventstore.Position) (progres
 
 	r.markLive(ctx, head, true)
 	batch := make([]entry, 0, r.e.opts.BatchSize)
+	var lastApply time.Time
 	for {
 		var done bool
 		var subErr error
 		var pending bool
 		// While catching up, let a batch fill (up to a short wait): the
-		// larger the batch, the more its writes are aggregated.
+		// larger the batch, the more its writes are aggregated. Live, pace
+		// the batches (Options.LiveInterval) for the same reason.
 		fill, wait := 1, time.Duration(0)
 		if r.catchingUp() {
 			fill, wait = r.e.opts.BatchSize, catchUpFillWait
+		} else if since := time.Since(lastApply); since < r.e.opts.LiveInterval {
+			fill, wait = r.e.opts.BatchSize, r.e.opts.LiveInterval-since
 		}
 		batch, pending, done, subErr = q.take(ctx, batch[:0], r.e.opts.BatchSize, fill, wait)
 		if len(batch) > 0 {
+			lastApply = time.Now()
 			if err := r.applyBatch(ctx, batch); err != nil {
 				return progressed, err
 			}

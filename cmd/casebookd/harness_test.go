@@ -136,6 +136,10 @@ func startServerIn(t testing.TB, dir string, configure ...func(*main.Config)) *s
 	s := &server{t: t, m: m, url: m.URL(), dataDir: filepath.Join(dir, "data"), logs: logs,
 		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
 	t.Cleanup(func() {
+		// A connection the client dialled but never used is "new" to the
+		// server, and Shutdown waits up to 5s for such a one to send a
+		// request: close the client's spare connections first.
+		s.client.CloseIdleConnections()
 		if err := m.Close(); err != nil {
 			t.Errorf("Close: %v", err)
 		}

@@ -78,6 +78,9 @@ type Main struct {
 	Logger *slog.Logger
 	// LogOutput is where logs go (default os.Stderr).
 	LogOutput io.Writer
+	// logBuffer batches log lines on their way to a LogOutput that is a
+	// file (stderr); Close flushes it.
+	logBuffer *casehttp.BufferedLogWriter
 
 	store    eventstore.Store
 	closers  []func() error // run in reverse order by Close, after the HTTP server
@@ -211,7 +214,14 @@ func redactURL(raw string) string {
 func (m *Main) Run(ctx context.Context) error {
 	c := m.Config
 	if m.Logger == nil {
-		m.Logger = newLogger(m.LogOutput, c.LogFormat, c.LogLevel)
+		out := m.LogOutput
+		if _, isFile := out.(*os.File); isFile {
+			// One write system call per batch of lines rather than per
+			// request line; a kill -9 loses at most the last 100ms of them.
+			m.logBuffer = casehttp.NewBufferedLogWriter(out, 100*time.Millisecond)
+			out = m.logBuffer
+		}
+		m.Logger = newLogger(out, c.LogFormat, c.LogLevel)
 	}
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
@@ -380,6 +390,9 @@ func (m *Main) Close() error {
 		m.closeErr = errors.Join(errs...)
 		if m.Logger != nil {
 			m.Logger.Info("casebookd stopped")
+		}
+		if m.logBuffer != nil {
+			_ = m.logBuffer.Close() // flushed; later lines go straight out
 		}
 	})
 	return m.closeErr

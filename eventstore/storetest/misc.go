@@ -54,6 +54,11 @@ func testLimits(t *testing.T, h Harness) {
 			b.ID = a.ID
 			return []eventstore.EventData{a, b}
 		}(), eventstore.ErrInvalidEvent},
+		{"same id twice in a long append", p + "twicelong", func() []eventstore.EventData {
+			evs := events(typ, 20)
+			evs[17].ID = evs[3].ID
+			return evs
+		}(), eventstore.ErrInvalidEvent},
 		{"event one byte too large, after a good one", p + "large", []eventstore.EventData{event(typ, 0), sized(lim.MaxEventSize + 1)}, eventstore.ErrEventTooLarge},
 		{"too many events", p + "many", events(typ, lim.MaxEventsPerAppend+1), eventstore.ErrInvalidEvent},
 	} {
