@@ -27,12 +27,13 @@ type Options struct {
 	Now func() time.Time
 	// BatchSize caps the events applied in one transaction. Default 32768.
 	BatchSize int
-	// LiveInterval paces a live projection under load: after applying a
-	// batch it lets the next one gather for up to this long since the last
-	// began, so that a busy log is applied in a few large transactions
-	// rather than one per group commit (a case touched by many events in a
-	// batch is written once). An event arriving after a quiet spell longer
-	// than this is applied at once. Default 10ms; negative disables pacing.
+	// LiveInterval caps the pacing of a live projection under load: after
+	// applying a batch that took d, the runner lets the next batch gather
+	// for up to 3d since the last began (never longer than LiveInterval),
+	// so that a busy log is applied in a few large transactions rather than
+	// one per group commit (a case touched by many events in a batch is
+	// written once), while a quiet log is followed at once. Default 10ms;
+	// negative disables pacing.
 	LiveInterval time.Duration
 	// Readers is the number of read-only connections. Default 8.
 	Readers int

@@ -155,7 +155,12 @@ func (r *runner) follow(ctx context.Context, after eventstore.Position) (progres
 
 	r.markLive(ctx, head, true)
 	batch := make([]entry, 0, r.e.opts.BatchSize)
+	// Live pacing: after a batch that took d to apply, the next gathers
+	// for up to 3d (capped by LiveInterval), so that applying takes at most
+	// about a quarter of the runner's time however busy the log is, while
+	// a quiet log (cheap batches) is followed within a fraction of a ms.
 	var lastApply time.Time
+	var pace time.Duration
 	for {
 		var done bool
 		var subErr error
@@ -166,8 +171,8 @@ func (r *runner) follow(ctx context.Context, after eventstore.Position) (progres
 		fill, wait := 1, time.Duration(0)
 		if r.catchingUp() {
 			fill, wait = r.e.opts.BatchSize, catchUpFillWait
-		} else if since := time.Since(lastApply); since < r.e.opts.LiveInterval {
-			fill, wait = r.e.opts.BatchSize, r.e.opts.LiveInterval-since
+		} else if since := time.Since(lastApply); since < pace {
+			fill, wait = r.e.opts.BatchSize, pace-since
 		}
 		batch, pending, done, subErr = q.take(ctx, batch[:0], r.e.opts.BatchSize, fill, wait)
 		if len(batch) > 0 {
@@ -175,6 +180,7 @@ func (r *runner) follow(ctx context.Context, after eventstore.Position) (progres
 			if err := r.applyBatch(ctx, batch); err != nil {
 				return progressed, err
 			}
+			pace = min(3*time.Since(lastApply), r.e.opts.LiveInterval)
 			progressed = true
 			r.markLive(ctx, head, !pending)
 		}
