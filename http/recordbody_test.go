@@ -114,8 +114,15 @@ func TestScanRecordEventRequestInternsEventTypes(t *testing.T) {
 	if !ok || req.Type == nil || *req.Type != "IntelligenceLogged" {
 		t.Fatalf("%v %v", show(req), ok)
 	}
-	if testing.AllocsPerRun(100, func() { _, _ = scanRecordEventRequest([]byte(`{"type":"IntelligenceLogged","data":{}}`)) }) > 2 {
-		t.Error("more than the type's pointer and the data's copy allocated")
+	// AllocsPerRun counts every goroutine's allocations, and servers of
+	// other tests in this binary may still be winding down: background
+	// work only adds, so the least of a few measurements is the scan's own.
+	least := math.Inf(1)
+	for range 5 {
+		least = min(least, testing.AllocsPerRun(100, func() { _, _ = scanRecordEventRequest([]byte(`{"type":"IntelligenceLogged","data":{}}`)) }))
+	}
+	if least > 2 {
+		t.Errorf("%v allocations: more than the type's pointer and the data's copy", least)
 	}
 }
 
