@@ -15,9 +15,6 @@
 //	--log-format       CASEBOOK_LOG_FORMAT       json or text (json)
 //	--shutdown-timeout CASEBOOK_SHUTDOWN_TIMEOUT time allowed to drain in-flight requests (20s)
 //
-// Garbage collection: unless GOGC is set in the environment, casebookd runs
-// with GOGC=400 rather than Go's default 100 (see defaultGCPercent).
-//
 // Signals: SIGTERM and SIGINT shut down gracefully (stop accepting, drain
 // in-flight requests, stop the projections, close the store); SIGHUP
 // re-reads the tokens file.
@@ -32,31 +29,13 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 )
-
-// defaultGCPercent is casebookd's GOGC when the environment sets none. The
-// live heap of a running server is small (tens of MiB: the store's page cache
-// lives outside the Go heap) while every request allocates, so with Go's
-// default of 100 the collector runs many times a second and took ~8% of the
-// CPU under write load; at 400 it runs a quarter as often, for a peak heap
-// of about five times the live heap (≈300 MiB RSS instead of ≈155 MiB in the
-// load test, on machines that have GiBs).
-const defaultGCPercent = 400
-
-// tuneGC applies defaultGCPercent unless the operator chose GOGC.
-func tuneGC(getenv func(string) string) {
-	if getenv("GOGC") == "" {
-		debug.SetGCPercent(defaultGCPercent)
-	}
-}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	tuneGC(os.Getenv)
 	m := NewMain()
 	if err := m.ParseFlags(os.Args[1:], os.Getenv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
