@@ -14,6 +14,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/casebook/casebook/internal/jsontext"
 )
 
 // DecodeEventData decodes stored event data of the given type and schema
@@ -310,7 +312,7 @@ type objectMember struct {
 // allocation) and then only needs its spans found; invalid JSON goes
 // through scanObjectSlow, which says precisely what is wrong where.
 func scanMembers(data []byte, dst []objectMember) ([]objectMember, error) {
-	i := skipSpace(data, 0)
+	i := jsontext.SkipSpace(data, 0)
 	if i == len(data) || data[i] != '{' || !json.Valid(data) {
 		// Not an object, or not JSON: an error, which the slow walk
 		// words (it refuses a number too large for a float64 as such).
@@ -318,28 +320,28 @@ func scanMembers(data []byte, dst []objectMember) ([]objectMember, error) {
 	}
 	start := len(dst)
 	var seen keySet
-	i = skipSpace(data, i+1)
+	i = jsontext.SkipSpace(data, i+1)
 	if data[i] == '}' {
 		return dst, nil
 	}
 	for {
-		keyEnd := stringEnd(data, i)
+		keyEnd := jsontext.StringEnd(data, i)
 		key, err := unquoteKey(data[i:keyEnd])
 		if err != nil {
 			return nil, malformed(err)
 		}
-		i = skipSpace(data, skipSpace(data, keyEnd)+1) // past the ':'
-		valueEnd := valueEnd(data, i)
+		i = jsontext.SkipSpace(data, jsontext.SkipSpace(data, keyEnd)+1) // past the ':'
+		valueEnd := jsontext.ValueEnd(data, i)
 		if seen.contains(dst[start:], key) {
 			return nil, fieldError(string(key), "appears more than once")
 		}
 		dst = append(dst, objectMember{key: key, value: data[i:valueEnd]})
 		seen.added(dst[start:])
-		i = skipSpace(data, valueEnd)
+		i = jsontext.SkipSpace(data, valueEnd)
 		if data[i] == '}' {
 			return dst, nil
 		}
-		i = skipSpace(data, i+1) // past the ','
+		i = jsontext.SkipSpace(data, i+1) // past the ','
 	}
 }
 
@@ -390,68 +392,6 @@ func (s *keySet) added(members []objectMember) {
 		}
 	default:
 		s.index[string(members[len(members)-1].key)] = struct{}{}
-	}
-}
-
-// The span helpers below walk JSON that json.Valid accepted: they need not
-// check anything, and cannot run off the end.
-
-func skipSpace(data []byte, i int) int {
-	for i < len(data) && isJSONSpace(data[i]) {
-		i++
-	}
-	return i
-}
-
-func isJSONSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
-
-// stringEnd returns the index just past the string starting (with its
-// opening quote) at data[i].
-func stringEnd(data []byte, i int) int {
-	i++
-	for {
-		q := bytes.IndexByte(data[i:], '"')
-		i += q
-		// The quote is escaped when an odd number of backslashes
-		// precede it.
-		backslashes := 0
-		for data[i-1-backslashes] == '\\' {
-			backslashes++
-		}
-		i++
-		if backslashes%2 == 0 {
-			return i
-		}
-	}
-}
-
-// valueEnd returns the index just past the value starting at data[i].
-func valueEnd(data []byte, i int) int {
-	switch data[i] {
-	case '"':
-		return stringEnd(data, i)
-	case '{', '[':
-		depth := 0
-		for {
-			switch data[i] {
-			case '"':
-				i = stringEnd(data, i)
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1
-				}
-			}
-			i++
-		}
-	default: // a number, true, false or null
-		for i < len(data) && !isJSONSpace(data[i]) && data[i] != ',' && data[i] != '}' && data[i] != ']' {
-			i++
-		}
-		return i
 	}
 }
 

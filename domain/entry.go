@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/casebook/casebook/internal/jsontext"
 )
 
 // ErrCorruptEvent wraps the failure to read an event that is stored: its
@@ -127,9 +129,9 @@ func EncodeMetadata(m Metadata) ([]byte, error) {
 	b = append(b, `,"agency":`...)
 	b = appendJSONString(b, m.Actor.Agency)
 	b = append(b, `},"correlation_id":"`...)
-	b = appendUUID(b, m.CorrelationID)
+	b = jsontext.AppendUUID(b, m.CorrelationID)
 	b = append(b, `","causation_id":"`...)
-	b = appendUUID(b, m.CausationID)
+	b = jsontext.AppendUUID(b, m.CausationID)
 	b = append(b, `","prev_hash":`...)
 	b = appendJSONString(b, m.PrevHash)
 	b = append(b, `,"hash":`...)

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/casebook/casebook/internal/jsontext"
 )
 
 // HashInput is everything an event's hash covers.
@@ -132,21 +134,7 @@ func appendTimeField(b []byte, t time.Time) []byte {
 
 func appendUUIDField(b []byte, id uuid.UUID) []byte {
 	b = binary.BigEndian.AppendUint64(b, 36)
-	return appendUUID(b, id)
-}
-
-// appendUUID appends id as uuid.UUID.String writes it: lowercase hex,
-// hyphenated 8-4-4-4-12.
-func appendUUID(b []byte, id uuid.UUID) []byte {
-	b = hex.AppendEncode(b, id[0:4])
-	b = append(b, '-')
-	b = hex.AppendEncode(b, id[4:6])
-	b = append(b, '-')
-	b = hex.AppendEncode(b, id[6:8])
-	b = append(b, '-')
-	b = hex.AppendEncode(b, id[8:10])
-	b = append(b, '-')
-	return hex.AppendEncode(b, id[10:16])
+	return jsontext.AppendUUID(b, id)
 }
 
 // compactJSON returns data with insignificant whitespace removed, as
@@ -174,7 +162,7 @@ func isCompact(data []byte) bool {
 			i++ // the escaped byte cannot end the string
 		case c == '"':
 			inString = !inString
-		case !inString && isJSONSpace(c):
+		case !inString && jsontext.IsSpace(c):
 			return false
 		}
 	}

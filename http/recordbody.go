@@ -2,7 +2,6 @@ package casehttp
 
 import (
 	"bytes"
-	"encoding/hex"
 	"encoding/json"
 	"strconv"
 	"sync"
@@ -11,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/casebook/casebook/domain"
+	"github.com/casebook/casebook/internal/jsontext"
 )
 
 // POST /v1/cases/{id}/events is the hot route (every recorded fact goes
@@ -147,14 +147,11 @@ type jsonWalk struct {
 // skipSpace moves past white space and returns the byte there (0 at the
 // end).
 func (s *jsonWalk) skipSpace() byte {
-	for ; s.i < len(s.b); s.i++ {
-		switch c := s.b[s.i]; c {
-		case ' ', '\t', '\n', '\r':
-		default:
-			return c
-		}
+	s.i = jsontext.SkipSpace(s.b, s.i)
+	if s.i == len(s.b) {
+		return 0
 	}
-	return 0
+	return s.b[s.i]
 }
 
 // plainString reads the string starting at the current byte when it holds
@@ -201,57 +198,8 @@ func (s *jsonWalk) optionalString(intern bool) (*string, bool) {
 // bytes, as a json.RawMessage would hold them.
 func (s *jsonWalk) value() []byte {
 	start := s.i
-	switch s.b[s.i] {
-	case '"':
-		s.skipString()
-	case '{', '[':
-		s.skipNested()
-	default: // a number, true, false or null: up to the next delimiter
-		for s.i < len(s.b) && !isJSONDelimiter(s.b[s.i]) {
-			s.i++
-		}
-	}
+	s.i = jsontext.ValueEnd(s.b, s.i)
 	return s.b[start:s.i]
-}
-
-func isJSONDelimiter(c byte) bool {
-	switch c {
-	case ',', '}', ']', ' ', '\t', '\n', '\r':
-		return true
-	}
-	return false
-}
-
-// skipNested moves past the object or array starting at the current byte.
-func (s *jsonWalk) skipNested() {
-	for depth := 0; ; {
-		switch s.b[s.i] {
-		case '"':
-			s.skipString()
-			continue
-		case '{', '[':
-			depth++
-		case '}', ']':
-			depth--
-		}
-		s.i++
-		if depth == 0 {
-			return
-		}
-	}
-}
-
-// skipString moves past the string starting at the current byte.
-func (s *jsonWalk) skipString() {
-	for s.i++; ; s.i++ {
-		switch s.b[s.i] {
-		case '\\':
-			s.i++ // the escaped byte (\uXXXX's digits are plain bytes)
-		case '"':
-			s.i++
-			return
-		}
-	}
 }
 
 // jsonContentType is gin's Content-Type of JSON answers, shared as gin
@@ -270,9 +218,9 @@ func writeJSONBody(c *gin.Context, status int, body []byte) {
 // appendJSON appends e as encoding/json marshals it.
 func (e recordedEvent) appendJSON(b []byte) []byte {
 	b = append(b, `{"id":"`...)
-	b = appendUUID(b, e.ID)
+	b = jsontext.AppendUUID(b, e.ID)
 	b = append(b, `","case_id":"`...)
-	b = appendUUID(b, e.CaseID)
+	b = jsontext.AppendUUID(b, e.CaseID)
 	b = append(b, `","version":`...)
 	b = strconv.AppendUint(b, e.Version, 10)
 	b = append(b, `,"position":`...)
@@ -280,27 +228,12 @@ func (e recordedEvent) appendJSON(b []byte) []byte {
 	return append(b, '}')
 }
 
-// appendUUID appends id in its canonical text form, as id.String().
-func appendUUID(b []byte, id uuid.UUID) []byte {
-	var t [36]byte
-	hex.Encode(t[0:8], id[0:4])
-	t[8] = '-'
-	hex.Encode(t[9:13], id[4:6])
-	t[13] = '-'
-	hex.Encode(t[14:18], id[6:8])
-	t[18] = '-'
-	hex.Encode(t[19:23], id[8:10])
-	t[23] = '-'
-	hex.Encode(t[24:], id[10:])
-	return append(b, t[:]...)
-}
-
 // eventLocation is the Location of a recorded event: the page of the
 // case's history holding just that version.
 func eventLocation(caseID uuid.UUID, version uint64) string {
 	var b [128]byte
 	l := append(b[:0], "/v1/cases/"...)
-	l = appendUUID(l, caseID)
+	l = jsontext.AppendUUID(l, caseID)
 	l = append(l, "/events?from_version="...)
 	l = strconv.AppendUint(l, version, 10)
 	l = append(l, "&limit=1"...)
