@@ -3,7 +3,6 @@ package casehttp_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -82,17 +81,7 @@ func benchServer(b *testing.B, svc func(*cases.Service) casehttp.CaseService, lo
 	ids := make([]string, ncases)
 	for i := range ids {
 		body := `{"reference":"BENCH-` + strconv.Itoa(i) + `","title":"Bench case","crime_types":["people_smuggling"],"location":"Calais"}`
-		w := benchDo(e, "POST", "/v1/cases", body)
-		if w.Code != http.StatusCreated {
-			b.Fatalf("open case: %d %s", w.Code, w.Body)
-		}
-		var c struct {
-			ID string `json:"id"`
-		}
-		if err := json.Unmarshal(w.Body.Bytes(), &c); err != nil {
-			b.Fatal(err)
-		}
-		ids[i] = c.ID
+		ids[i] = createdCaseID(b, benchDo(e, "POST", "/v1/cases", body))
 	}
 	return e, ids
 }

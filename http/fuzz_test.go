@@ -2,7 +2,6 @@ package casehttp_test
 
 import (
 	"encoding/json"
-	"net/http"
 	"testing"
 )
 
@@ -12,18 +11,9 @@ import (
 // 5xx, and every error is a problem document.
 func FuzzRecordEvent(f *testing.F) {
 	s := newStack(f)
-	w := s.serve("POST", "/v1/cases", investigatorToken, []byte(
-		`{"reference":"FUZZ-1","title":"Fuzzing","crime_types":["people_smuggling"],"location":"Calais"}`))
-	if w.Code != http.StatusCreated {
-		f.Fatalf("open case: %d %s", w.Code, w.Body)
-	}
-	var c struct {
-		ID string `json:"id"`
-	}
-	if err := json.Unmarshal(w.Body.Bytes(), &c); err != nil {
-		f.Fatal(err)
-	}
-	path := "/v1/cases/" + c.ID + "/events"
+	caseID := createdCaseID(f, s.serve("POST", "/v1/cases", investigatorToken, []byte(
+		`{"reference":"FUZZ-1","title":"Fuzzing","crime_types":["people_smuggling"],"location":"Calais"}`)))
+	path := "/v1/cases/" + caseID + "/events"
 	suspect := "7a4f6c1e-2b3d-4e5f-8a9b-0c1d2e3f4a5b"
 	for _, seed := range []string{
 		`{"type":"IntelligenceLogged","data":{"summary":"Van at Dunkirk","grading":"2B1"}}`,

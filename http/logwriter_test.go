@@ -60,23 +60,24 @@ func TestBufferedLogWriterFlushesWithinTheInterval(t *testing.T) {
 	defer w.Close()
 	_, _ = w.Write([]byte("first\n"))
 	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if got, _ := out.state(); got == "first\n" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("a buffered line was not written out within 5s")
-		}
-		time.Sleep(5 * time.Millisecond)
+	if !waitForOutput(out, "first\n", deadline) {
+		t.Fatal("a buffered line was not written out within 5s")
 	}
 	// An idle writer leaves the timer off; the next line arms it again.
 	_, _ = w.Write([]byte("second\n"))
+	if !waitForOutput(out, "first\nsecond\n", deadline) {
+		t.Fatal("the second batch was not written out")
+	}
+}
+
+// waitForOutput reports whether out holds exactly want before deadline.
+func waitForOutput(out *countingWriter, want string, deadline time.Time) bool {
 	for {
-		if got, _ := out.state(); got == "first\nsecond\n" {
-			break
+		if got, _ := out.state(); got == want {
+			return true
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the second batch was not written out")
+			return false
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

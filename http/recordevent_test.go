@@ -19,16 +19,22 @@ import (
 // openTestCase opens a case and returns its id.
 func openTestCase(t *testing.T, s *stack) string {
 	t.Helper()
-	w := s.serve("POST", "/v1/cases", investigatorToken, []byte(
-		`{"reference":"REC-1","title":"Recording","crime_types":["people_smuggling"],"location":"Calais"}`))
+	return createdCaseID(t, s.serve("POST", "/v1/cases", investigatorToken, []byte(
+		`{"reference":"REC-1","title":"Recording","crime_types":["people_smuggling"],"location":"Calais"}`)))
+}
+
+// createdCaseID returns the id of the case that w, the answer to
+// POST /v1/cases, created; anything but 201 fails the test.
+func createdCaseID(tb testing.TB, w *httptest.ResponseRecorder) string {
+	tb.Helper()
 	if w.Code != http.StatusCreated {
-		t.Fatalf("open case: %d %s", w.Code, w.Body)
+		tb.Fatalf("open case: %d %s", w.Code, w.Body)
 	}
 	var c struct {
 		ID string `json:"id"`
 	}
 	if err := json.Unmarshal(w.Body.Bytes(), &c); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return c.ID
 }
