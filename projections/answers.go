@@ -203,15 +203,10 @@ func (c *answerCache) forget(in *instance) {
 // generation with its committed checkpoint, in the engine's order.
 func (e *Engine) currentState(names []string) (stateKey, error) {
 	var st stateKey
-	if len(names) > maxReadModels {
-		return st, fmt.Errorf("projections: a report reads at most %d read models", maxReadModels)
-	}
-	ps, err := e.lookup(names)
+	ps, err := e.reportProjections(names)
 	if err != nil {
 		return st, err
 	}
-	ps = slices.Clone(ps)
-	slices.SortFunc(ps, func(a, b *projection) int { return e.order(a) - e.order(b) })
 	for i, p := range ps {
 		in := p.current()
 		in.mu.Lock()
@@ -219,6 +214,22 @@ func (e *Engine) currentState(names []string) (stateKey, error) {
 		in.mu.Unlock()
 	}
 	return st, nil
+}
+
+// reportProjections looks up the read models a report reads, in the
+// engine's fixed order (the order their locks are taken in, and of a
+// stateKey's entries).
+func (e *Engine) reportProjections(names []string) ([]*projection, error) {
+	if len(names) > maxReadModels {
+		return nil, fmt.Errorf("projections: a report reads at most %d read models", maxReadModels)
+	}
+	ps, err := e.lookup(names)
+	if err != nil {
+		return nil, err
+	}
+	ps = slices.Clone(ps)
+	slices.SortFunc(ps, func(a, b *projection) int { return e.order(a) - e.order(b) })
+	return ps, nil
 }
 
 // cachedRead answers a live report: from the cache when the read models it

@@ -36,8 +36,9 @@ type CountGroup struct {
 	EventIDs []string `json:"event_ids,omitempty"`
 }
 
-// ArrestsReport answers GET /v1/reports/arrests.
-type ArrestsReport struct {
+// countReport is the shape of the reports that count facts: a total, and
+// groups when asked for.
+type countReport struct {
 	From     *time.Time   `json:"from"`
 	To       *time.Time   `json:"to"`
 	AsOf     *time.Time   `json:"as_of,omitempty"`
@@ -48,20 +49,14 @@ type ArrestsReport struct {
 	EventIDs []string     `json:"event_ids,omitempty"`
 }
 
+// ArrestsReport answers GET /v1/reports/arrests.
+type ArrestsReport countReport
+
 // GangsReport answers GET /v1/reports/gangs-dismantled. Total counts each
 // group once, at its first dismantling; grouped by agency, a group counts
 // for every agency that dismantled it (at that agency's first
 // dismantling), so those groups may add up to more than the total.
-type GangsReport struct {
-	From     *time.Time   `json:"from"`
-	To       *time.Time   `json:"to"`
-	AsOf     *time.Time   `json:"as_of,omitempty"`
-	GroupBy  string       `json:"group_by,omitempty"`
-	Position uint64       `json:"position"`
-	Total    int64        `json:"total"`
-	Groups   []CountGroup `json:"groups"`
-	EventIDs []string     `json:"event_ids,omitempty"`
-}
+type GangsReport countReport
 
 // SeizureTotal is the exact sum of one commodity in one unit.
 type SeizureTotal struct {
@@ -207,18 +202,13 @@ func (e *Engine) readLive(ctx context.Context, names []string, fn func(src *sour
 	if e.isClosed() {
 		return snap, ErrClosed
 	}
-	if len(names) > maxReadModels {
-		return snap, fmt.Errorf("projections: a report reads at most %d read models", maxReadModels)
-	}
-	ps, err := e.lookup(names)
-	if err != nil {
-		return snap, err
-	}
 	// Hold each projection's generation for the whole read (a swap waits
 	// for us before dropping the old tables). Locks are taken in the
 	// engine's fixed order.
-	ps = slices.Clone(ps)
-	slices.SortFunc(ps, func(a, b *projection) int { return e.order(a) - e.order(b) })
+	ps, err := e.reportProjections(names)
+	if err != nil {
+		return snap, err
+	}
 	src := &source{tables: map[string]*tableSet{}}
 	insts := make([]*instance, len(ps))
 	for i, p := range ps {
@@ -298,51 +288,32 @@ func (e *Engine) gangsModel() gangsModel {
 // Arrests counts arrests made in the period (retracted ones excluded),
 // grouped by day, month, year, agency, location or offence.
 func (e *Engine) Arrests(ctx context.Context, q ReportQuery) (ArrestsReport, error) {
-	from, to, err := q.period("arrests")
-	if err != nil {
-		return ArrestsReport{}, err
-	}
-	m := e.factModel(Arrests)
-	r, pos, err := query(e, ctx, liveKey("arrests", from, to, q), []string{Arrests}, 0, 0, q.AsOf, func(src *source) (ArrestsReport, error) {
-		var r ArrestsReport
-		tx := src.tx(Arrests)
-		total, err := m.query(tx, from, to, "", q.Explain)
-		if err != nil {
-			return r, err
-		}
-		if len(total) > 0 {
-			r.Total, r.EventIDs = total[0].n, total[0].ids
-		}
-		if q.GroupBy == "" {
-			return r, nil
-		}
-		groups, err := m.query(tx, from, to, q.GroupBy, q.Explain)
-		for _, g := range groups {
-			r.Groups = append(r.Groups, CountGroup{Key: g.key, Count: g.n, EventIDs: g.ids})
-		}
-		return r, err
-	})
-	if err != nil {
-		return ArrestsReport{}, err
-	}
-	// The figures may be a cached answer's, shared: copy what is per
-	// request, and the slices.
-	r.From, r.To, r.AsOf, r.GroupBy, r.Position = utcPtr(q.From), utcPtr(q.To), utcPtr(q.AsOf), q.GroupBy, uint64(pos)
-	r.Groups = append([]CountGroup{}, r.Groups...)
-	return r, nil
+	r, err := e.countReport(ctx, q, "arrests", Arrests, e.factModel(Arrests))
+	return ArrestsReport(r), err
 }
 
 // GangsDismantled counts distinct organised crime groups first dismantled
 // in the period, grouped by month, year or agency.
 func (e *Engine) GangsDismantled(ctx context.Context, q ReportQuery) (GangsReport, error) {
-	from, to, err := q.period("gangs-dismantled")
+	r, err := e.countReport(ctx, q, "gangs-dismantled", GangsDismantled, e.gangsModel())
+	return GangsReport(r), err
+}
+
+// factCounter is a read model that counts facts (arrests, gangs) in a
+// period, in total or grouped.
+type factCounter interface {
+	query(tx *dbtx, from, to time.Time, groupBy string, explain bool) ([]factGroup, error)
+}
+
+// countReport runs report over the read model name, which m queries.
+func (e *Engine) countReport(ctx context.Context, q ReportQuery, report, name string, m factCounter) (countReport, error) {
+	from, to, err := q.period(report)
 	if err != nil {
-		return GangsReport{}, err
+		return countReport{}, err
 	}
-	m := e.gangsModel()
-	r, pos, err := query(e, ctx, liveKey("gangs-dismantled", from, to, q), []string{GangsDismantled}, 0, 0, q.AsOf, func(src *source) (GangsReport, error) {
-		var r GangsReport
-		tx := src.tx(GangsDismantled)
+	r, pos, err := query(e, ctx, liveKey(report, from, to, q), []string{name}, 0, 0, q.AsOf, func(src *source) (countReport, error) {
+		var r countReport
+		tx := src.tx(name)
 		total, err := m.query(tx, from, to, "", q.Explain)
 		if err != nil {
 			return r, err
@@ -360,8 +331,10 @@ func (e *Engine) GangsDismantled(ctx context.Context, q ReportQuery) (GangsRepor
 		return r, err
 	})
 	if err != nil {
-		return GangsReport{}, err
+		return countReport{}, err
 	}
+	// The figures may be a cached answer's, shared: copy what is per
+	// request, and the slices.
 	r.From, r.To, r.AsOf, r.GroupBy, r.Position = utcPtr(q.From), utcPtr(q.To), utcPtr(q.AsOf), q.GroupBy, uint64(pos)
 	r.Groups = append([]CountGroup{}, r.Groups...)
 	return r, nil
