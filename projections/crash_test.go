@@ -29,12 +29,7 @@ func TestCrashBetweenBatches(t *testing.T) {
 		t.Skip("re-executes the test binary")
 	}
 	dir := t.TempDir()
-	store := openTestStore(t, dir)
-	w := newLogWriter(t, store)
-	writeFixture(w)
-	if err := generateLog(context.Background(), store, 4000, 3); err != nil {
-		t.Fatal(err)
-	}
+	store := openGeneratedStore(t, dir, 4000, 3)
 	ctx := context.Background()
 	head, err := store.Head(ctx)
 	if err != nil {

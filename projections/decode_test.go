@@ -18,11 +18,7 @@ import (
 // or its error) on anything unusual.
 func TestFastDecodeAgreesWithDomain(t *testing.T) {
 	dir := t.TempDir()
-	store := openTestStore(t, dir)
-	writeFixture(newLogWriter(t, store))
-	if err := generateLog(context.Background(), store, 3000, 11); err != nil {
-		t.Fatal(err)
-	}
+	store := openGeneratedStore(t, dir, 3000, 11)
 	n := 0
 	for ev, err := range store.ReadAll(context.Background(), eventstore.ReadAllOptions{From: 1}) {
 		if err != nil {
@@ -153,11 +149,7 @@ func TestCaseListPaging(t *testing.T) {
 // ids as it counts, and the ids are the facts' events.
 func TestExplainAddsUp(t *testing.T) {
 	dir := t.TempDir()
-	store := openTestStore(t, dir)
-	writeFixture(newLogWriter(t, store))
-	if err := generateLog(context.Background(), store, 2000, 5); err != nil {
-		t.Fatal(err)
-	}
+	store := openGeneratedStore(t, dir, 2000, 5)
 	e := openTestEngine(t, dir, store, Options{})
 	syncTo(t, e, store)
 	ctx := context.Background()

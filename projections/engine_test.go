@@ -210,12 +210,7 @@ func TestResubscribesAfterDropsAndErrors(t *testing.T) {
 // new generations answer the same.
 func TestRebuildWhileServing(t *testing.T) {
 	dir := t.TempDir()
-	store := openTestStore(t, dir)
-	w := newLogWriter(t, store)
-	writeFixture(w)
-	if err := generateLog(context.Background(), store, 1000, 7); err != nil {
-		t.Fatal(err)
-	}
+	store := openGeneratedStore(t, dir, 1000, 7)
 	e := openTestEngine(t, dir, store, Options{BatchSize: 24})
 	syncTo(t, e, store)
 	ctx := context.Background()

@@ -32,6 +32,18 @@ func openTestStore(t testing.TB, dir string) *sqlitestore.Store {
 	return s
 }
 
+// openGeneratedStore opens a store in dir holding the fixture followed by n
+// generated events (seed picks them).
+func openGeneratedStore(t testing.TB, dir string, n int, seed uint64) *sqlitestore.Store {
+	t.Helper()
+	store := openTestStore(t, dir)
+	writeFixture(newLogWriter(t, store))
+	if err := generateLog(context.Background(), store, n, seed); err != nil {
+		t.Fatal(err)
+	}
+	return store
+}
+
 // openTestEngine opens an engine on dir's read-model database.
 func openTestEngine(t testing.TB, dir string, store eventstore.Store, opts Options) *Engine {
 	t.Helper()
