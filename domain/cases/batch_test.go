@@ -126,6 +126,17 @@ func (p *pendingCall) wait(t *testing.T) (cases.Result, error) {
 	}
 }
 
+// wantVersion waits for the call and fails the test unless it recorded
+// version v; name says which call in the message.
+func (p *pendingCall) wantVersion(t *testing.T, name string, v uint64) cases.Result {
+	t.Helper()
+	r, err := p.wait(t)
+	if err != nil || r.Version != v {
+		t.Fatalf("%s: %+v %v", name, r, err)
+	}
+	return r
+}
+
 func startRecord(ctx context.Context, svc *cases.Service, id uuid.UUID, cmd cases.Command) *pendingCall {
 	p := &pendingCall{done: make(chan struct{})}
 	go func() {
@@ -228,10 +239,7 @@ func TestQueuedCommandsAreDecidedInOrderAndAppendedTogether(t *testing.T) {
 			k := enqueue(t, ctx, svc, id, cases.Command{Type: domain.TypeArrestMade, Data: json.RawMessage(arrest(personA))})           // closed
 			release()
 
-			rl, err := leader.wait(t)
-			if err != nil || rl.Version != 2 {
-				t.Fatalf("leader: %+v %v", rl, err)
-			}
+			rl := leader.wantVersion(t, "leader", 2)
 			ra, err := a.wait(t)
 			if err != nil || ra.Version != 3 || ra.EventID != eA || ra.Duplicate {
 				t.Fatalf("a: %+v %v", ra, err)
@@ -242,20 +250,14 @@ func TestQueuedCommandsAreDecidedInOrderAndAppendedTogether(t *testing.T) {
 			if de := wantCode(t, err, domain.CodeVersionConflict); *de.CurrentVersion != 3 {
 				t.Fatalf("c: %+v", de)
 			}
-			rd, err := d.wait(t)
-			if err != nil || rd.Version != 4 {
-				t.Fatalf("d: %+v %v", rd, err)
-			}
+			rd := d.wantVersion(t, "d", 4)
 			re, err := e.wait(t)
 			if err != nil || !re.Duplicate || re.Version != 3 || re.Position != ra.Position || re.EventID != eA {
 				t.Fatalf("e: %+v %v (a: %+v)", re, err, ra)
 			}
 			_, err = g.wait(t)
 			wantCode(t, err, domain.CodeDuplicateEventID)
-			rh, err := h.wait(t)
-			if err != nil || rh.Version != 5 {
-				t.Fatalf("h: %+v %v", rh, err)
-			}
+			rh := h.wantVersion(t, "h", 5)
 			_, err = k.wait(t)
 			wantCode(t, err, domain.CodeCaseClosed)
 
@@ -322,14 +324,8 @@ func TestCancellationOfQueuedAndTakenCommands(t *testing.T) {
 	if _, err := leader.wait(t); err != nil {
 		t.Fatal(err)
 	}
-	ry, err := y.wait(t)
-	if err != nil || ry.Version != 3 {
-		t.Fatalf("y (gave up once taken): %+v %v", ry, err)
-	}
-	rz, err := z.wait(t)
-	if err != nil || rz.Version != 4 {
-		t.Fatalf("z: %+v %v", rz, err)
-	}
+	ry := y.wantVersion(t, "y (gave up once taken)", 3)
+	rz := z.wantVersion(t, "z", 4)
 	checkStored(t, hs, id, ry, rz)
 	for rec, err := range f.store.ReadAll(f.ctx, eventstore.ReadAllOptions{}) {
 		if err != nil {
@@ -408,14 +404,8 @@ func TestGivingUpDuringACommitGetsTheOutcome(t *testing.T) {
 	if _, err := leader.wait(t); err != nil {
 		t.Fatal(err)
 	}
-	rp, err := p.wait(t)
-	if err != nil || rp.Version != 3 {
-		t.Fatalf("p: %+v %v", rp, err)
-	}
-	rq, err := q.wait(t)
-	if err != nil || rq.Version != 4 {
-		t.Fatalf("q: %+v %v", rq, err)
-	}
+	rp := p.wantVersion(t, "p", 3)
+	rq := q.wantVersion(t, "q", 4)
 	checkStored(t, hs, id, rp, rq)
 }
 
@@ -453,9 +443,7 @@ func TestBatchAppendRaceWithAnotherNode(t *testing.T) {
 	hs.mu.Unlock()
 	release()
 
-	if r, err := leader.wait(t); err != nil || r.Version != 2 {
-		t.Fatalf("leader: %+v %v", r, err)
-	}
+	leader.wantVersion(t, "leader", 2)
 	// 1st batch append, on the cached v2: a v3, c v4 (b, d refused on an
 	// unverified state) — the other node wrote v3 first.
 	// 2nd, on the fresh v3: a v4, b v5 (its If-Match 4 holds now), c v6
@@ -463,18 +451,12 @@ func TestBatchAppendRaceWithAnotherNode(t *testing.T) {
 	// is refused at once; b (4, not passed) is judged again.
 	// 3rd, on the fresh v4 after a pause: a v5, b refused (case at v5),
 	// c v6.
-	ra, err := a.wait(t)
-	if err != nil || ra.Version != 5 {
-		t.Fatalf("a: %+v %v", ra, err)
-	}
-	_, err = b.wait(t)
+	ra := a.wantVersion(t, "a", 5)
+	_, err := b.wait(t)
 	if de := wantCode(t, err, domain.CodeVersionConflict); *de.CurrentVersion != 5 {
 		t.Fatalf("b: %+v", de)
 	}
-	rc, err := c.wait(t)
-	if err != nil || rc.Version != 6 {
-		t.Fatalf("c: %+v %v", rc, err)
-	}
+	rc := c.wantVersion(t, "c", 6)
 	_, err = d.wait(t)
 	if de := wantCode(t, err, domain.CodeVersionConflict); *de.CurrentVersion != 4 {
 		t.Fatalf("d: %+v", de)
