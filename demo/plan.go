@@ -255,13 +255,6 @@ func (b *builder) grading() string {
 	return b.pick(src) + b.pick(assess) + b.pick(handling)
 }
 
-// suspect identifies a fictional person and returns their id.
-func (cb *caseBuilder) suspect(limit time.Time, agency string) uuid.UUID {
-	p := cb.b.person(cb.nat...)
-	cb.next(limit, agency, domain.TypeSuspectIdentified, p)
-	return p.PersonID
-}
-
 // arrest identifies a suspect, arrests them at t and (mostly) charges them.
 // It returns the arrest's event id.
 func (cb *caseBuilder) arrest(t time.Time, agency, location, offence string, charges []string) uuid.UUID {

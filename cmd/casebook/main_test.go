@@ -9,11 +9,10 @@ import (
 
 // cli is the result of one in-process run of casebook.
 type cli struct {
-	code        int
-	stdout      string
-	stderr      string
-	args        []string
-	stdinString string
+	code   int
+	stdout string
+	stderr string
+	args   []string
 }
 
 // run runs casebook with args in-process, with no environment.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -338,5 +337,3 @@ func (s *server) record(t testing.TB, as, caseID string, body any) recorded {
 	r.decode(t, &rec)
 	return rec
 }
-
-var discard = slog.New(slog.DiscardHandler)

@@ -1,9 +1,7 @@
 package kurrentdbtest
 
 import (
-	"bytes"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -22,10 +20,6 @@ type record struct {
 	created     int64  // .NET ticks (100 ns) since the Unix epoch
 	position    uint64 // commit == prepare position
 	epoch       uint64 // server run that wrote it (for the in-memory idempotency cache)
-}
-
-func (r *record) sameContent(id uuid.UUID, eventType string, data, metadata []byte) bool {
-	return r.id == id && r.eventType == eventType && bytes.Equal(r.data, data) && bytes.Equal(r.metadata, metadata)
 }
 
 type streamState struct {
@@ -122,8 +116,6 @@ func (l *memLog) validPositionLocked(pos uint64) bool {
 	i := l.indexAtOrAfterLocked(pos)
 	return i < len(l.records) && l.records[i].position == pos
 }
-
-func isSystemStream(stream string) bool { return strings.HasPrefix(stream, "$") }
 
 type proposed struct {
 	id          uuid.UUID
