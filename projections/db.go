@@ -191,8 +191,26 @@ type wtx struct {
 	done bool
 }
 
+// execFixed runs one of the writer's own fixed statements (transaction
+// control, savepoints, checkpoints), prepared on first use and kept: live
+// batches run several of them each, and parsing them anew every time cost
+// more than running them. Only constant query texts belong here, so the
+// cache stays small; it is closed with the writer (forget(nil)).
+func (w *writer) execFixed(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	k := prepKey{tmpl: query}
+	st, ok := w.stmts[k]
+	if !ok {
+		var err error
+		if st, err = w.conn.PrepareContext(ctx, query); err != nil {
+			return nil, err
+		}
+		w.stmts[k] = st
+	}
+	return st.ExecContext(ctx, args...)
+}
+
 func (w *writer) begin(ctx context.Context) (*wtx, error) {
-	if _, err := w.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+	if _, err := w.execFixed(ctx, "BEGIN IMMEDIATE"); err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
 	return &wtx{w: w}, nil
@@ -200,6 +218,11 @@ func (w *writer) begin(ctx context.Context) (*wtx, error) {
 
 func (t *wtx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	return t.w.conn.ExecContext(ctx, query, args...)
+}
+
+// execFixed runs a constant statement prepared once (see writer.execFixed).
+func (t *wtx) execFixed(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return t.w.execFixed(ctx, query, args...)
 }
 
 func (t *wtx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
@@ -216,8 +239,8 @@ func (t *wtx) Commit() error {
 		return errors.New("transaction already ended")
 	}
 	t.done = true
-	if _, err := t.w.conn.ExecContext(context.Background(), "COMMIT"); err != nil {
-		_, _ = t.w.conn.ExecContext(context.Background(), "ROLLBACK")
+	if _, err := t.w.execFixed(context.Background(), "COMMIT"); err != nil {
+		_, _ = t.w.execFixed(context.Background(), "ROLLBACK")
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
@@ -230,7 +253,7 @@ func (t *wtx) Rollback() error {
 		return nil
 	}
 	t.done = true
-	_, err := t.w.conn.ExecContext(context.Background(), "ROLLBACK")
+	_, err := t.w.execFixed(context.Background(), "ROLLBACK")
 	return err
 }
 

@@ -353,7 +353,7 @@ func applyAndCheckpoint(ctx context.Context, tx *wtx, m *instance, evs []entry) 
 	if err != nil {
 		return eventError(&evs[len(evs)-1].RecordedEvent, err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE projection_checkpoint SET position = ? WHERE name = ? AND gen = ?`,
+	if _, err := tx.execFixed(ctx, `UPDATE projection_checkpoint SET position = ? WHERE name = ? AND gen = ?`,
 		cp, m.p.model.name(), m.gen); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
@@ -362,19 +362,19 @@ func applyAndCheckpoint(ctx context.Context, tx *wtx, m *instance, evs []entry) 
 
 // inSavepoint runs fn inside a savepoint, rolled back if fn fails.
 func inSavepoint(ctx context.Context, tx *wtx, fn func() error) error {
-	if _, err := tx.ExecContext(ctx, `SAVEPOINT member`); err != nil {
+	if _, err := tx.execFixed(ctx, `SAVEPOINT member`); err != nil {
 		return fmt.Errorf("savepoint: %w", err)
 	}
 	if err := fn(); err != nil {
-		if _, rbErr := tx.ExecContext(ctx, `ROLLBACK TO member`); rbErr != nil {
+		if _, rbErr := tx.execFixed(ctx, `ROLLBACK TO member`); rbErr != nil {
 			return errors.Join(err, fmt.Errorf("rollback to savepoint: %w", rbErr))
 		}
-		if _, rbErr := tx.ExecContext(ctx, `RELEASE member`); rbErr != nil {
+		if _, rbErr := tx.execFixed(ctx, `RELEASE member`); rbErr != nil {
 			return errors.Join(err, fmt.Errorf("release savepoint: %w", rbErr))
 		}
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `RELEASE member`); err != nil {
+	if _, err := tx.execFixed(ctx, `RELEASE member`); err != nil {
 		return fmt.Errorf("release savepoint: %w", err)
 	}
 	return nil

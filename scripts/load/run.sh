@@ -9,6 +9,9 @@
 #      default configuration: embedded SQLite store, info-level request logs
 #      written to a file) vs the bare handler decoding the same JSON and
 #      answering 201 — goal ≥ 0.5×;
+#      and, as a yardstick of the storage engine itself, the same bare
+#      handler appending each event durably to the embedded SQLite store
+#      (baseline -store: no auth, rules, hash chain, read models or logs);
 #   2. GET /v1/reports/summary vs the bare handler answering a small JSON —
 #      goal ≥ 0.6× (skipped if casebookd does not serve the route);
 # with p50/p99 latencies, and casebookd's peak RSS (VmHWM).
@@ -23,9 +26,10 @@ CASES=${CASES:-64}
 LOG_LEVEL=${LOG_LEVEL:-info}
 CB_ADDR=127.0.0.1:${CB_PORT:-28080}
 BARE_ADDR=127.0.0.1:${BARE_PORT:-28081}
-for addr in "$CB_ADDR" "$BARE_ADDR"; do
+STORE_ADDR=127.0.0.1:${STORE_PORT:-28082}
+for addr in "$CB_ADDR" "$BARE_ADDR" "$STORE_ADDR"; do
   if (exec 3<>"/dev/tcp/${addr%:*}/${addr#*:}") 2>/dev/null; then
-    echo "something already listens on $addr; set CB_PORT / BARE_PORT" >&2
+    echo "something already listens on $addr; set CB_PORT / BARE_PORT / STORE_PORT" >&2
     exit 1
   fi
 done
@@ -57,9 +61,12 @@ CB_PID=$!
 pids+=("$CB_PID")
 "$work/baseline" -addr "$BARE_ADDR" &
 pids+=($!)
+"$work/baseline" -addr "$STORE_ADDR" -store "$work/yardstick.db" &
+pids+=($!)
 
 for _ in $(seq 100); do
-  curl -fsS "http://$CB_ADDR/readyz" >/dev/null 2>&1 && curl -fsS -o /dev/null "http://$BARE_ADDR/v1/reports/summary" 2>/dev/null && break
+  curl -fsS "http://$CB_ADDR/readyz" >/dev/null 2>&1 && curl -fsS -o /dev/null "http://$BARE_ADDR/v1/reports/summary" 2>/dev/null &&
+    curl -fsS -o /dev/null "http://$STORE_ADDR/v1/reports/summary" 2>/dev/null && break
   sleep 0.1
 done
 
@@ -85,6 +92,7 @@ run() {
 echo "== POST /v1/cases/{id}/events over $CASES cases ($DURATION, $CONNS connections, $THREADS threads)"
 TOKEN=$INV_TOKEN run warmup "http://$CB_ADDR" scripts/load/post.lua >/dev/null
 TOKEN="" run bare-post "http://$BARE_ADDR" scripts/load/post.lua
+TOKEN="" run store-post "http://$STORE_ADDR" scripts/load/post.lua
 TOKEN=$INV_TOKEN run casebookd-post "http://$CB_ADDR" scripts/load/post.lua
 
 summary_status=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ANA_TOKEN" "http://$CB_ADDR/v1/reports/summary")
@@ -110,15 +118,19 @@ report() {
   if [ -n "$base" ]; then
     read -r brate _ <"$work/$base"
     ratio=$(awk -v a="$rate" -v b="$brate" 'BEGIN {printf "%.2f", a / b}')
-    ratio="$ratio (goal ≥ $goal)"
+    if [ -n "$goal" ]; then ratio="$ratio (goal ≥ $goal)"; fi
   fi
   printf '%-34s %12s %10s %10s %9s %8s\n' "$label" "$rate" "$p50" "$p99" "$errs" "$ratio"
 }
 report "bare gin POST" bare-post "" ""
+report "bare gin + durable SQLite append" store-post bare-post ""
 report "casebookd POST (durable)" casebookd-post bare-post 0.5
 if [ -f "$work/casebookd-get" ]; then
   report "bare gin GET summary" bare-get "" ""
   report "casebookd GET /v1/reports/summary" casebookd-get bare-get 0.6
 fi
+read -r cbrate _ <"$work/casebookd-post"
+read -r strate _ <"$work/store-post"
+echo "casebookd POST / durable-SQLite yardstick: $(awk -v a="$cbrate" -v b="$strate" 'BEGIN {printf "%.2f", a / b}')"
 echo "casebookd peak RSS (VmHWM): $hwm"
 echo "durable appends acknowledged by casebookd's store during the run: ${events:-?}"

@@ -3,9 +3,16 @@
 // casebookd's POST /v1/cases/{id}/events and answers 201, and answers a
 // small JSON document for GET /v1/reports/summary. casebookd's rates are
 // quoted as ratios to it, measured in the same run on the same machine.
+//
+// With -store FILE, the POST handler also appends the decoded event to an
+// embedded SQLite event store in FILE and answers once the append is
+// durable: the cost of storing an event with no rules, no authentication,
+// no hash chain, no read models and no logs. It shows how much of
+// casebookd's POST rate the storage engine alone allows on the machine.
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"log"
@@ -14,6 +21,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
+
+	"github.com/casebook/casebook/eventstore"
+	"github.com/casebook/casebook/eventstore/sqlitestore"
 )
 
 type recordEventRequest struct {
@@ -25,7 +35,23 @@ type recordEventRequest struct {
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:18081", "listen address")
+	storePath := flag.String("store", "", "append each POSTed event durably to the SQLite event store in this file (empty: store nothing)")
 	flag.Parse()
+	if err := run(*addr, *storePath); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(addr, storePath string) error {
+	var store *sqlitestore.Store
+	if storePath != "" {
+		var err error
+		if store, err = sqlitestore.Open(context.Background(), storePath, sqlitestore.Options{}); err != nil {
+			return err
+		}
+		defer func() { _ = store.Close() }()
+	}
+
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.POST("/v1/cases/:id/events", func(c *gin.Context) {
@@ -36,7 +62,23 @@ func main() {
 			c.JSON(http.StatusBadRequest, gin.H{"error": err.Error()})
 			return
 		}
-		c.JSON(http.StatusCreated, gin.H{"id": uuid.New(), "case_id": c.Param("id"), "version": 1, "position": 1})
+		id := uuid.New()
+		version, position := uint64(1), uint64(1)
+		if store != nil {
+			if req.Type == nil || len(req.Data) == 0 {
+				c.JSON(http.StatusUnprocessableEntity, gin.H{"error": "type and data are required"})
+				return
+			}
+			id = uuid.Must(uuid.NewV7())
+			res, err := store.Append(c.Request.Context(), "case-"+c.Param("id"), eventstore.Any,
+				eventstore.EventData{ID: id, Type: *req.Type, Data: req.Data})
+			if err != nil {
+				c.JSON(http.StatusServiceUnavailable, gin.H{"error": err.Error()})
+				return
+			}
+			version, position = res.Revision, uint64(res.Position)
+		}
+		c.JSON(http.StatusCreated, gin.H{"id": id, "case_id": c.Param("id"), "version": version, "position": position})
 	})
 	e.GET("/v1/reports/summary", func(c *gin.Context) {
 		c.JSON(http.StatusOK, gin.H{
@@ -46,6 +88,6 @@ func main() {
 			"detections": gin.H{"incidents": 100, "people": 3500},
 		})
 	})
-	srv := &http.Server{Addr: *addr, Handler: e, ReadHeaderTimeout: 5 * time.Second}
-	log.Fatal(srv.ListenAndServe())
+	srv := &http.Server{Addr: addr, Handler: e, ReadHeaderTimeout: 5 * time.Second}
+	return srv.ListenAndServe()
 }
