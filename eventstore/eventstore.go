@@ -143,7 +143,9 @@ type Store interface {
 	// Append writes events to the end of stream atomically: all or none.
 	// Re-appending events whose IDs were all written by one earlier append
 	// with the same content succeeds without writing and reports the
-	// original result with Duplicate set, whatever expected says.
+	// original result with Duplicate set, whatever expected says. The
+	// events' Data and Metadata are the caller's again once Append
+	// returns: the store keeps no reference to them.
 	Append(ctx context.Context, stream string, expected ExpectedRevision, events ...EventData) (AppendResult, error)
 
 	// ReadStream iterates over one stream's events. A stream that does not

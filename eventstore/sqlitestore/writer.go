@@ -334,15 +334,17 @@ func (w *writer) process(batch []*appendRequest) {
 	}
 	w.committed.Store(w.nextPos - 1)
 	w.stats.commits.Add(1)
+	// Publish before answering: recordedEvents copies the appenders' data,
+	// which is theirs again as soon as Append returns.
+	if w.s.hub.active() {
+		w.s.hub.publish(recordedEvents(taken, now))
+	}
 	for _, r := range taken {
 		if r.wrote {
 			w.stats.appends.Add(1)
 			w.stats.events.Add(uint64(len(r.events)))
 		}
 		r.done <- appendOutcome{res: r.res, err: r.err}
-	}
-	if w.s.hub.active() {
-		w.s.hub.publish(recordedEvents(taken, now))
 	}
 }
 

@@ -72,14 +72,32 @@ func testSubscribeFromEnd(t *testing.T, h Harness) {
 	mustAppend(t, ctx, s, p+"old", eventstore.NoStream, events(typ, 3)...)
 	sub := subscribeLive(t, ctx, s, p+"marker", p+"Marker", eventstore.Filter{StreamPrefixes: []string{p}})
 	live := events(typ, 3)
+	var want []string
 	for _, ev := range live {
+		want = append(want, string(ev.Data)+" "+string(ev.Metadata))
 		mustAppend(t, ctx, s, p+"new", eventstore.Any, ev)
+		// The caller's buffers are its own again once Append returns:
+		// reusing them must not change what subscribers receive.
+		overwrite(ev.Data)
+		overwrite(ev.Metadata)
 	}
 	got := sub.take(3, waitEvents)
 	if !equalIDs(ids(got), dataIDs(live)) {
 		t.Fatalf("subscription from end delivered %v, want only the new %v", ids(got), dataIDs(live))
 	}
+	for i, ev := range got {
+		if have := string(ev.Data) + " " + string(ev.Metadata); have != want[i] {
+			t.Errorf("live event %d carries %q, want %q as appended (the store kept the caller's buffer)", i, have, want[i])
+		}
+	}
 	sub.expectQuiet(50 * time.Millisecond)
+}
+
+// overwrite fills b with a byte no JSON document is made of.
+func overwrite(b []byte) {
+	for i := range b {
+		b[i] = '#'
+	}
 }
 
 func testSubscribeFiltered(t *testing.T, h Harness) {
