@@ -160,17 +160,12 @@ func (s *jsonWalk) plainString() ([]byte, bool) {
 	if s.i >= len(s.b) || s.b[s.i] != '"' {
 		return nil, false
 	}
-	start := s.i + 1
-	for j := start; j < len(s.b); j++ {
-		switch c := s.b[j]; {
-		case c == '"':
-			s.i = j + 1
-			return s.b[start:j], true
-		case c == '\\' || c < 0x20 || c >= 0x80:
-			return nil, false
-		}
+	v, end, ascii, ok := jsontext.PlainString(s.b, s.i)
+	if !ok || !ascii {
+		return nil, false
 	}
-	return nil, false
+	s.i = end
+	return v, true
 }
 
 // optionalString reads a *string field's value: null (nil) or a plain

@@ -192,21 +192,14 @@ type wtx struct {
 }
 
 // execFixed runs one of the writer's own fixed statements (transaction
-// control, savepoints, checkpoints), prepared on first use and kept: live
-// batches run several of them each, and parsing them anew every time cost
-// more than running them. Only constant query texts belong here, so the
-// cache stays small; it is closed with the writer (forget(nil)).
+// control, savepoints, checkpoints), prepared on first use and kept like the
+// read models' statements, under no generation's tables: live batches run
+// several of them each, and parsing them anew every time cost more than
+// running them. Only constant query texts belong here, so the cache stays
+// small; it is closed with the writer (forget(nil)).
 func (w *writer) execFixed(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	k := prepKey{tmpl: query}
-	st, ok := w.stmts[k]
-	if !ok {
-		var err error
-		if st, err = w.conn.PrepareContext(ctx, query); err != nil {
-			return nil, err
-		}
-		w.stmts[k] = st
-	}
-	return st.ExecContext(ctx, args...)
+	d := dbtx{ctx: ctx, p: w.conn, cache: w.stmts}
+	return d.exec(query, args...)
 }
 
 func (w *writer) begin(ctx context.Context) (*wtx, error) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/casebook/casebook/domain"
 	"github.com/casebook/casebook/eventstore"
+	"github.com/casebook/casebook/internal/jsontext"
 )
 
 // entry is one event of the log as the read models see it: the recorded
@@ -347,17 +348,12 @@ func (s *scanner) plainString() ([]byte, bool) {
 	if s.peek() != '"' {
 		return nil, false
 	}
-	start := s.i + 1
-	for j := start; j < len(s.b); j++ {
-		switch c := s.b[j]; {
-		case c == '"':
-			s.i = j + 1
-			return s.b[start:j], true
-		case c == '\\' || c < 0x20:
-			return nil, false
-		}
+	v, end, _, ok := jsontext.PlainString(s.b, s.i)
+	if !ok {
+		return nil, false
 	}
-	return nil, false
+	s.i = end
+	return v, true
 }
 
 func (s *scanner) int() (int, bool) {

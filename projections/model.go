@@ -74,6 +74,9 @@ func newTableSet(m model, gen int64) *tableSet {
 
 // sql resolves the placeholders of a statement template.
 func (t *tableSet) sql(tmpl string) string {
+	if t == nil { // no generation's tables: the statement is its own text
+		return tmpl
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s, ok := t.stmts[tmpl]

@@ -46,6 +46,27 @@ func StringEnd(data []byte, i int) int {
 	}
 }
 
+// PlainString reads the string whose opening quote is data[i] when it has
+// no escapes and no control bytes, so that its bytes are its value: it
+// returns those bytes, the index just past the closing quote, and whether
+// every byte is ASCII. ok is false for any other string, including one that
+// does not end. Unlike the span functions it is safe on unchecked input.
+func PlainString(data []byte, i int) (value []byte, end int, ascii, ok bool) {
+	start := i + 1
+	var high byte // the OR of every byte: ASCII when below 0x80
+	for j := start; j < len(data); j++ {
+		switch c := data[j]; {
+		case c == '"':
+			return data[start:j], j + 1, high < 0x80, true
+		case c == '\\' || c < 0x20:
+			return nil, 0, false, false
+		default:
+			high |= c
+		}
+	}
+	return nil, 0, false, false
+}
+
 // ValueEnd returns the index just past the value starting at data[i]: its
 // bytes, data[i:ValueEnd(data, i)], are what a json.RawMessage holds.
 func ValueEnd(data []byte, i int) int {

@@ -38,3 +38,27 @@ func TestAppendUUIDMatchesString(t *testing.T) {
 		}
 	}
 }
+
+// TestPlainString: strings without escapes or control bytes give their
+// bytes and the end; anything else, unterminated ones included, is refused.
+func TestPlainString(t *testing.T) {
+	for _, tc := range []struct {
+		doc, value string
+		ascii, ok  bool
+	}{
+		{`"Calais",1`, "Calais", true, true},
+		{`""`, "", true, true},
+		{`"Coquelles é"`, "Coquelles é", false, true},
+		{`"a \"quote\""`, "", false, false},
+		{"\"tab\there\"", "", false, false},
+		{`"no end`, "", false, false},
+	} {
+		value, end, ascii, ok := jsontext.PlainString([]byte(tc.doc), 0)
+		if ok != tc.ok || string(value) != tc.value || ascii != tc.ascii {
+			t.Errorf("%s: %q ascii=%v ok=%v, want %q ascii=%v ok=%v", tc.doc, value, ascii, ok, tc.value, tc.ascii, tc.ok)
+		}
+		if ok && tc.doc[end-1] != '"' {
+			t.Errorf("%s: end %d is not just past the closing quote", tc.doc, end)
+		}
+	}
+}
