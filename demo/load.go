@@ -7,16 +7,17 @@ import (
 	"sync"
 	"time"
 
-	"github.com/casebook/casebook/domain"
-	"github.com/casebook/casebook/domain/cases"
 	"github.com/google/uuid"
+
+	"github.com/casebook/casebook/core"
+	"github.com/casebook/casebook/domain"
 )
 
-// Service is what Load needs of the application service (cases.Service):
-// the same Open and Record that the HTTP API calls.
+// Service is what Load needs of the application core (*core.Core): the
+// same OpenCase and Record that the HTTP API calls, with the same rules.
 type Service interface {
-	Open(ctx context.Context, actor domain.Actor, cmd cases.OpenCase) (cases.Result, error)
-	Record(ctx context.Context, actor domain.Actor, caseID uuid.UUID, cmd cases.Command) (cases.Result, error)
+	OpenCase(ctx context.Context, who core.Identity, cmd core.OpenCase) (core.Result, domain.Case, error)
+	Record(ctx context.Context, who core.Identity, caseID uuid.UUID, cmd core.Command) (core.Result, error)
 }
 
 // LoadOptions tune Load.
@@ -109,9 +110,8 @@ func loadCase(ctx context.Context, svc Service, c Case, progress func(pos uint64
 	if err != nil {
 		return fmt.Errorf("demo: encode case %s: %w", c.Opened.Reference, err)
 	}
-	r, err := svc.Open(ctx, Actor(c.LeadAgency), cases.OpenCase{
+	r, _, err := svc.OpenCase(ctx, Identity(c.LeadAgency), core.OpenCase{
 		CaseID:     c.ID,
-		EventID:    c.OpenID,
 		OccurredAt: &opened,
 		Data:       data,
 	})
@@ -127,7 +127,7 @@ func loadCase(ctx context.Context, svc Service, c Case, progress func(pos uint64
 		at := s.OccurredAt
 		// Correlation and causation ids default to the event's own id,
 		// which keeps them deterministic too.
-		r, err := svc.Record(ctx, Actor(s.Agency), c.ID, cases.Command{
+		r, err := svc.Record(ctx, Identity(s.Agency), c.ID, core.Command{
 			EventID:    s.EventID,
 			Type:       s.Type,
 			OccurredAt: &at,

@@ -21,6 +21,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/casebook/casebook/core"
 	"github.com/casebook/casebook/domain"
 	"github.com/google/uuid"
 )
@@ -82,7 +83,7 @@ type Plan struct {
 // Case is one investigation: how it is opened and what is logged on it.
 type Case struct {
 	ID         uuid.UUID
-	OpenID     uuid.UUID // event id of CaseOpened
+	OpenID     uuid.UUID // event id of CaseOpened, which the core derives from the case id
 	OpenedAt   time.Time
 	Opened     domain.CaseOpened
 	Steps      []Step
@@ -101,6 +102,11 @@ type Step struct {
 // Actor returns the demo actor for agency.
 func Actor(agency string) domain.Actor {
 	return domain.Actor{Subject: ActorSubject, Role: ActorRole, Agency: agency}
+}
+
+// Identity is Actor as the core's caller.
+func Identity(agency string) core.Identity {
+	return core.Identity{Subject: ActorSubject, Role: ActorRole, Agency: agency}
 }
 
 // Events returns the number of events the plan records.
@@ -182,8 +188,10 @@ func (b *builder) pick(xs []string) string { return xs[b.rng.IntN(len(xs))] }
 func (b *builder) newCase(lead, prefix, title, location string, crimes []string, opened time.Time) *caseBuilder {
 	b.seq++
 	cb := &caseBuilder{b: b, clock: opened}
+	id := b.uuid()
+	_ = b.uuid() // the opening event's id is the core's now; drawn still, so the plan's later ids stay as they were
 	cb.c = Case{
-		ID: b.uuid(), OpenID: b.uuid(), OpenedAt: opened, LeadAgency: lead,
+		ID: id, OpenID: core.OpenEventID(id), OpenedAt: opened, LeadAgency: lead,
 		Opened: domain.CaseOpened{
 			Reference:  fmt.Sprintf("%s/%d/%04d", prefix, opened.Year(), b.seq),
 			Title:      title,

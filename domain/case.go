@@ -143,11 +143,41 @@ func (c *Case) NextVersion() uint64 {
 	return c.Version + 1
 }
 
-// VisibleTo reports whether investigators of agency may see the case: the
-// lead agency and every agency that joined it. Names compare exactly.
-func (c *Case) VisibleTo(agency string) bool {
-	return agency != "" && slices.Contains(c.Agencies, agency)
+// Relation is how an agency stands to a case: it leads it, joined it, or
+// has nothing to do with it. Need-to-know is decided on it.
+type Relation int
+
+const (
+	RelationNone Relation = iota
+	RelationJoined
+	RelationLead
+)
+
+func (r Relation) String() string {
+	switch r {
+	case RelationLead:
+		return "lead"
+	case RelationJoined:
+		return "joined"
+	}
+	return "none"
 }
+
+// RelationOf tells how agency stands to the case. Codes compare
+// case-insensitively.
+func (c *Case) RelationOf(agency string) Relation {
+	switch {
+	case sameAgency(c.LeadAgency, agency):
+		return RelationLead
+	case slices.ContainsFunc(c.Agencies, func(a string) bool { return sameAgency(a, agency) }):
+		return RelationJoined
+	}
+	return RelationNone
+}
+
+// VisibleTo reports whether investigators of agency may see the case: the
+// lead agency and every agency that joined it.
+func (c *Case) VisibleTo(agency string) bool { return c.RelationOf(agency) != RelationNone }
 
 // Entry returns what the case knows of its event id: its type, version and
 // whether it was retracted.
@@ -306,7 +336,7 @@ func (c *Case) Apply(e Entry) error {
 		c.OpenedBy = m.Actor
 		c.Seizures, c.Groups, c.Suspects, c.Retractions = []SeizureTotal{}, []Group{}, []Suspect{}, []Retraction{}
 	case AgencyJoined:
-		if !slices.Contains(c.Agencies, ev.Agency) {
+		if !c.VisibleTo(ev.Agency) {
 			c.Agencies = append(c.Agencies, ev.Agency)
 		}
 	case OrganisedCrimeGroupLinked:

@@ -31,6 +31,9 @@ type Command struct {
 	CausationID   uuid.UUID
 	// Now is the clock reading: the default occurred_at and the recorded_at.
 	Now time.Time
+	// Agencies, when set, is the configured list of agencies: agency fields
+	// are stored in canonical form and unknown agencies refused.
+	Agencies *Agencies
 }
 
 // NewCase is the state of a case whose stream is still empty: the state
@@ -56,7 +59,7 @@ func Decide(c Case, cmd Command) (Entry, error) {
 		return Entry{}, fmt.Errorf("domain: decide: the command has no clock reading (Now)")
 	}
 	now := cmd.Now.UTC().Round(0).Truncate(time.Microsecond)
-	ev, err := DecodeCommand(cmd.Type, cmd.Data, cmd.Actor, now)
+	ev, err := decodeCommand(cmd.Type, cmd.Data, cmd.Actor, now, cmd.Agencies)
 	if err != nil {
 		return Entry{}, err
 	}
@@ -199,7 +202,7 @@ func (e Entry) Matches(cmd Command) bool {
 	if e.Type != cmd.Type {
 		return false
 	}
-	ev, err := DecodeCommand(cmd.Type, cmd.Data, cmd.Actor, cmd.Now)
+	ev, err := decodeCommand(cmd.Type, cmd.Data, cmd.Actor, cmd.Now, cmd.Agencies)
 	if err != nil {
 		return false
 	}

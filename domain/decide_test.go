@@ -71,9 +71,9 @@ func TestDecide(t *testing.T) {
 		{"wrong JSON type", nil, cmd{typ: TypeCaseOpened, data: `{"reference":7,"title":"T","crime_types":["cash"],"location":"L"}`}, bad("reference")},
 		{"wrong JSON type in an array", nil, cmd{typ: TypeCaseOpened, data: `{"reference":"R","title":"T","crime_types":["cash",3],"location":"L"}`}, bad("crime_types")},
 		{"duplicate key", nil, cmd{typ: TypeCaseOpened, data: `{"reference":"R","reference":"S","title":"T","crime_types":["cash"],"location":"L"}`}, bad("reference")},
-		{"data not an object", nil, cmd{typ: TypeCaseOpened, data: `["reference"]`}, fails(CodeMalformedJSON, KindInvalid, "")},
-		{"data not JSON", nil, cmd{typ: TypeCaseOpened, data: `{"reference":`}, fails(CodeMalformedJSON, KindInvalid, "")},
-		{"trailing data", nil, cmd{typ: TypeCaseOpened, data: `{} {}`}, fails(CodeMalformedJSON, KindInvalid, "")},
+		{"data not an object", nil, cmd{typ: TypeCaseOpened, data: `["reference"]`}, fails(CodeMalformedJSON, KindMalformed, "")},
+		{"data not JSON", nil, cmd{typ: TypeCaseOpened, data: `{"reference":`}, fails(CodeMalformedJSON, KindMalformed, "")},
+		{"trailing data", nil, cmd{typ: TypeCaseOpened, data: `{} {}`}, fails(CodeMalformedJSON, KindMalformed, "")},
 		{"unknown event type", base, cmd{typ: "CaseDeleted", data: `{}`}, fails(CodeUnknownEventType, KindInvalid, "type")},
 		{"access-log type is not a case event", base, cmd{typ: "CaseRead", data: `{}`}, fails(CodeUnknownEventType, KindInvalid, "type")},
 
@@ -433,7 +433,7 @@ func TestErrorsIsAndAs(t *testing.T) {
 		t.Fatalf("AsError: %v %v", de, ok)
 	}
 	vc := NewVersionConflict(3, 5)
-	if vc.CurrentVersion == nil || *vc.CurrentVersion != 5 || vc.Kind != KindConflict || !errors.Is(vc, ErrVersionConflict) {
+	if vc.CurrentVersion == nil || *vc.CurrentVersion != 5 || vc.Kind != KindVersionConflict || !errors.Is(vc, ErrVersionConflict) {
 		t.Fatalf("version conflict %+v", vc)
 	}
 }

@@ -55,6 +55,13 @@ func DecodeEventData(eventType string, schemaVersion int, data []byte) (Event, e
 // case's state. now is the clock, for rules such as "a date of birth is in
 // the past".
 func DecodeCommand(eventType string, data []byte, actor Actor, now time.Time) (Event, error) {
+	return decodeCommand(eventType, data, actor, now, nil)
+}
+
+// decodeCommand is DecodeCommand that also puts the agencies the event
+// names in their canonical form, refusing agencies that are not configured
+// (agencies nil: no check).
+func decodeCommand(eventType string, data []byte, actor Actor, now time.Time, agencies *Agencies) (Event, error) {
 	s, ok := registry[eventType]
 	if !ok {
 		return nil, invalid(CodeUnknownEventType, "type", "unknown event type %q", truncateForMessage(eventType))
@@ -67,7 +74,11 @@ func DecodeCommand(eventType string, data []byte, actor Actor, now time.Time) (E
 	if err := validate(ev, now); err != nil {
 		return nil, err
 	}
-	return ev, nil
+	if ev, err := canonicalAgencies(ev, agencies); err != nil {
+		return nil, err
+	} else {
+		return ev, nil
+	}
 }
 
 // withDefaults fills the fields that default to the actor's agency.
@@ -245,7 +256,7 @@ func findFailingField(members []objectMember, target any, wholeErr error) error 
 		}
 	}
 	// Should not happen: the whole failed but no field did.
-	return invalid(CodeMalformedJSON, "", "event data could not be decoded: %v", wholeErr)
+	return malformedData("event data could not be decoded: %v", wholeErr)
 }
 
 // nestedStructs caches hasNestedStructs: reflect.Type → bool.
@@ -420,7 +431,7 @@ func scanObjectSlow(data []byte) ([]string, []json.RawMessage, error) {
 		return nil, nil, malformed(err)
 	}
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return nil, nil, invalid(CodeMalformedJSON, "", "event data must be a JSON object")
+		return nil, nil, malformedData("event data must be a JSON object")
 	}
 	var keys []string
 	var values []json.RawMessage
@@ -432,7 +443,7 @@ func scanObjectSlow(data []byte) ([]string, []json.RawMessage, error) {
 		}
 		key, ok := tok.(string)
 		if !ok {
-			return nil, nil, invalid(CodeMalformedJSON, "", "object key expected")
+			return nil, nil, malformedData("object key expected")
 		}
 		if seen[key] {
 			return nil, nil, fieldError(key, "appears more than once")
@@ -449,20 +460,20 @@ func scanObjectSlow(data []byte) ([]string, []json.RawMessage, error) {
 		return nil, nil, malformed(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, nil, invalid(CodeMalformedJSON, "", "unexpected data after the JSON object")
+		return nil, nil, malformedData("unexpected data after the JSON object")
 	}
 	return keys, values, nil
 }
 
 func malformed(err error) *Error {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return invalid(CodeMalformedJSON, "", "event data is not valid JSON: unexpected end")
+		return malformedData("event data is not valid JSON: unexpected end")
 	}
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
-		return invalid(CodeMalformedJSON, "", "event data is not valid JSON at byte %d: %s", se.Offset, se.Error())
+		return malformedData("event data is not valid JSON at byte %d: %s", se.Offset, se.Error())
 	}
-	return invalid(CodeMalformedJSON, "", "event data is not valid JSON: %s", err.Error())
+	return malformedData("event data is not valid JSON: %s", err.Error())
 }
 
 func describeFieldError(field string, err error) *Error {
@@ -540,4 +551,9 @@ func truncateForMessage(s string) string {
 		return s[:64] + "…"
 	}
 	return s
+}
+
+// malformedData is the error of event data that is not one JSON object.
+func malformedData(format string, args ...any) *Error {
+	return &Error{Code: CodeMalformedJSON, Kind: KindMalformed, Message: fmt.Sprintf(format, args...)}
 }

@@ -3,25 +3,43 @@ package domain
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
-// Kind classifies a domain error for callers that translate it (the HTTP
-// layer maps KindInvalid → 422, KindConflict → 409, KindNotFound → 404,
-// KindForbidden → 403).
+// Kind classifies an error for callers that translate it: the HTTP layer
+// maps each kind to one status in one table (http/problem.go), the CLI to an
+// exit status. It is Casebook's one error vocabulary: the application core
+// returns *Error for every failure, translating the event store's and the
+// read models' own errors at its boundary.
 type Kind string
 
 const (
+	// KindMalformed: the request itself cannot be read — a body that is not
+	// JSON, a query parameter or header of the wrong form. Retrying it
+	// unchanged will fail again.
+	KindMalformed Kind = "malformed"
 	// KindInvalid: the command breaks a rule or carries bad data. Retrying
 	// it unchanged will fail again.
 	KindInvalid Kind = "invalid"
-	// KindConflict: the command collides with what is stored (an expected
-	// version that is no longer current, an event id used for other
-	// content, a case that already exists).
+	// KindConflict: the command collides with what is stored (an event id
+	// used for other content, a case or reference that already exists).
 	KindConflict Kind = "conflict"
-	// KindNotFound: the case (or the version asked for) does not exist.
+	// KindVersionConflict: the command was conditional on a version of the
+	// case that is no longer current. Nothing was written; CurrentVersion
+	// says where the case is.
+	KindVersionConflict Kind = "version_conflict"
+	// KindNotFound: the case (or the version asked for) does not exist, or
+	// the caller may not know that it does: a case the caller may not see
+	// is answered exactly as one that does not exist.
 	KindNotFound Kind = "not_found"
-	// KindForbidden: the actor may not do this.
+	// KindForbidden: the caller's role or agency does not allow this.
 	KindForbidden Kind = "forbidden"
+	// KindUnavailable: a dependency (the event store, the read models) is
+	// not answering or not caught up in time; retry after RetryAfter.
+	KindUnavailable Kind = "unavailable"
+	// KindInternal: a failure that is nobody's request's fault — stored data
+	// that cannot be read, a bug. Logged with its cause, never shown.
+	KindInternal Kind = "internal"
 )
 
 // Stable error codes. They appear in API answers (the problem type) and
@@ -50,6 +68,19 @@ const (
 	CodeQuantityOverflow         = "quantity_overflow"
 	CodeVersionConflict          = "version_conflict"
 	CodeDuplicateEventID         = "duplicate_event_id"
+	CodeCaseIDTaken              = "case_id_taken"     // a client-chosen case id already in use
+	CodeReferenceTaken           = "reference_taken"   // a case reference already used by its lead agency
+	CodeUnknownAgency            = "unknown_agency"    // an agency that is not configured
+	CodeInvalidParameter         = "invalid_parameter" // a query parameter, path segment or header
+	CodeForbidden                = "forbidden"         // the caller's role or agency does not allow it
+	CodeUnavailable              = "unavailable"       // a dependency is not answering
+	CodeNotCaughtUp              = "not_caught_up"     // the read models have not reached min_position in time
+	CodeCorruptRecord            = "corrupt_record"    // a stored event cannot be read
+	CodeInternal                 = "internal"
+	CodeNotFound                 = "not_found" // no such resource (a route, a report)
+	CodeUnknownProjection        = "unknown_projection"
+	CodeProjectionFailed         = "projection_failed"
+	CodeRefused                  = "refused" // an import or restore that breaks a rule
 )
 
 // Error is a domain error: a rule broken, bad input, a conflict. Use
@@ -63,14 +94,28 @@ type Error struct {
 	// CurrentVersion is the case's current version, set on version
 	// conflicts so that a client can reload and decide what to do.
 	CurrentVersion *uint64 `json:"current_version,omitempty"`
+	// RetryAfter, on unavailable errors, is how long to wait before
+	// trying again.
+	RetryAfter time.Duration `json:"-"`
+	// Cause is the underlying failure of an internal or unavailable
+	// error: logged, never shown to the caller.
+	Cause error `json:"-"`
 }
 
 func (e *Error) Error() string {
+	msg := fmt.Sprintf("%s: %s", e.Code, e.Message)
 	if e.Field != "" {
-		return fmt.Sprintf("%s: %s: %s", e.Code, e.Field, e.Message)
+		msg = fmt.Sprintf("%s: %s: %s", e.Code, e.Field, e.Message)
 	}
-	return fmt.Sprintf("%s: %s", e.Code, e.Message)
+	if e.Cause != nil {
+		msg += ": " + e.Cause.Error()
+	}
+	return msg
 }
+
+// Unwrap returns the cause, so that errors.Is sees through an internal or
+// unavailable error to what caused it (context.Canceled, say).
+func (e *Error) Unwrap() error { return e.Cause }
 
 // Is reports whether target is an *Error with the same Code.
 func (e *Error) Is(target error) bool {
@@ -84,7 +129,7 @@ var (
 	ErrCaseNotFound           = &Error{Code: CodeCaseNotFound, Kind: KindNotFound}
 	ErrCaseExists             = &Error{Code: CodeCaseExists, Kind: KindConflict}
 	ErrCaseClosed             = &Error{Code: CodeCaseClosed, Kind: KindInvalid}
-	ErrVersionConflict        = &Error{Code: CodeVersionConflict, Kind: KindConflict}
+	ErrVersionConflict        = &Error{Code: CodeVersionConflict, Kind: KindVersionConflict}
 	ErrDuplicateEventID       = &Error{Code: CodeDuplicateEventID, Kind: KindConflict}
 	ErrSuspectNotIdentified   = &Error{Code: CodeSuspectNotIdentified, Kind: KindInvalid}
 	ErrGroupNotLinked         = &Error{Code: CodeGroupNotLinked, Kind: KindInvalid}
@@ -107,7 +152,7 @@ func NewVersionConflict(expected, current uint64) *Error {
 	c := current
 	return &Error{
 		Code:           CodeVersionConflict,
-		Kind:           KindConflict,
+		Kind:           KindVersionConflict,
 		Message:        fmt.Sprintf("expected version %d, the case is at version %d", expected, current),
 		CurrentVersion: &c,
 	}
@@ -120,4 +165,31 @@ func AsError(err error) (*Error, bool) {
 		return de, true
 	}
 	return nil, false
+}
+
+// Errorf builds an *Error of the given kind and code.
+func Errorf(kind Kind, code, format string, args ...any) *Error {
+	return &Error{Kind: kind, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// FieldErrorf builds an *Error about one field or parameter.
+func FieldErrorf(kind Kind, code, field, format string, args ...any) *Error {
+	return &Error{Kind: kind, Code: code, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// BadParameter is the error of a query parameter, path segment or header of
+// the wrong form.
+func BadParameter(field, format string, args ...any) *Error {
+	return FieldErrorf(KindMalformed, CodeInvalidParameter, field, format, args...)
+}
+
+// Internal wraps an unexpected failure: its cause is logged, never shown.
+func Internal(cause error) *Error {
+	return &Error{Kind: KindInternal, Code: CodeInternal, Message: "an unexpected error occurred", Cause: cause}
+}
+
+// Unavailable wraps a dependency's failure that a retry may cure.
+func Unavailable(cause error, retryAfter time.Duration, format string, args ...any) *Error {
+	return &Error{Kind: KindUnavailable, Code: CodeUnavailable, Message: fmt.Sprintf(format, args...),
+		RetryAfter: retryAfter, Cause: cause}
 }

@@ -202,13 +202,25 @@ type ChainVerifier struct {
 	prev   string
 	res    VerifyResult
 	broken bool
+	// legacyPrefix lets an access-log stream start with first-version
+	// entries (TypeCaseRead), written before the access log was chained:
+	// they are counted, not hashed; the chain starts at the first hashed
+	// entry, and an unhashed entry after it breaks the chain.
+	legacyPrefix bool
+	legacy       int
 }
 
 // NewChainVerifier verifies the stream named stream ("" to take the name of
-// the first event added).
+// the first event added). An access-log stream ("access-<uuid>") may start
+// with unchained first-version entries (see ChainVerifier.legacyPrefix).
 func NewChainVerifier(stream string) *ChainVerifier {
-	return &ChainVerifier{stream: stream, res: VerifyResult{Valid: true}}
+	_, access := CaseIDFromAccessStream(stream)
+	return &ChainVerifier{stream: stream, res: VerifyResult{Valid: true}, legacyPrefix: access}
 }
+
+// Legacy is the number of unchained first-version entries at the start of
+// an access-log stream.
+func (v *ChainVerifier) Legacy() int { return v.legacy }
 
 // Add checks the next event. It returns false once the chain is broken
 // (at this event or before); later events are then ignored.
@@ -218,8 +230,14 @@ func (v *ChainVerifier) Add(se StoredEvent) bool {
 	}
 	if v.stream == "" {
 		v.stream = se.Stream
+		_, v.legacyPrefix = CaseIDFromAccessStream(se.Stream)
 	}
 	v.res.Checked++
+	if v.legacyPrefix && v.prev == "" && se.Type == TypeCaseRead && se.Version == v.next && se.Stream == v.stream {
+		v.legacy++
+		v.next++
+		return true
+	}
 	if reason := v.check(se); reason != "" {
 		at := v.next
 		v.broken = true

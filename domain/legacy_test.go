@@ -87,7 +87,7 @@ func legacyDecodeStrict(data []byte, target any, known map[string]bool, required
 			return describeFieldError(k, err)
 		}
 	}
-	return invalid(CodeMalformedJSON, "", "event data could not be decoded: %v", err)
+	return malformedData("event data could not be decoded: %v", err)
 }
 
 func legacyComputeHash(in HashInput) (string, error) {

@@ -14,20 +14,12 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/casebook/casebook/core"
 	"github.com/casebook/casebook/domain"
 )
 
-// Principal is the authenticated caller.
-type Principal struct {
-	Subject string
-	Role    string
-	Agency  string
-}
-
-// Actor is the principal as the domain records it on events.
-func (p Principal) Actor() domain.Actor {
-	return domain.Actor{Subject: p.Subject, Role: p.Role, Agency: p.Agency}
-}
+// Principal is the authenticated caller: the core's Identity.
+type Principal = core.Identity
 
 // principalFrom returns the caller authenticated by requireToken.
 func principalFrom(c *gin.Context) (Principal, bool) {
@@ -36,7 +28,7 @@ func principalFrom(c *gin.Context) (Principal, bool) {
 }
 
 // validRoles are the roles a token may carry.
-var validRoles = []string{domain.RoleInvestigator, domain.RoleAuditor, domain.RoleAnalyst, domain.RoleAdmin}
+var validRoles = core.Roles
 
 // tokenEntry holds a token only as its SHA-256 digest: comparing digests of
 // equal length in constant time leaks nothing about a token's prefix or
@@ -80,9 +72,13 @@ func (s *TokenSet) Lookup(token string) (Principal, bool) {
 
 // ParseTokens reads a tokens file: one `token,subject,role,agency` per line,
 // lines starting with # are comments, blank lines are skipped (the shape of
-// Kubernetes' static token file; fields may be CSV-quoted). Errors name the
-// line, never the token.
-func ParseTokens(r io.Reader) (*TokenSet, error) {
+// Kubernetes' static token file; fields may be CSV-quoted). Agencies are
+// matched against the configured list (nil: the default list) and kept in
+// canonical form. Errors name the line, never the token.
+func ParseTokens(r io.Reader, agencies *domain.Agencies) (*TokenSet, error) {
+	if agencies == nil {
+		agencies = domain.DefaultAgencies()
+	}
 	set := &TokenSet{}
 	seen := make(map[[sha256.Size]byte]int)
 	sc := bufio.NewScanner(r)
@@ -114,9 +110,14 @@ func ParseTokens(r io.Reader) (*TokenSet, error) {
 			return nil, fmt.Errorf("tokens: line %d: empty subject", line)
 		case !slices.Contains(validRoles, p.Role):
 			return nil, fmt.Errorf("tokens: line %d: role %q is not one of %s", line, p.Role, strings.Join(validRoles, ", "))
-		case p.Role == domain.RoleInvestigator && p.Agency == "":
-			return nil, fmt.Errorf("tokens: line %d: an investigator needs an agency", line)
+		case p.Agency == "":
+			return nil, fmt.Errorf("tokens: line %d: empty agency", line)
 		}
+		code, ok := agencies.Canonical(p.Agency)
+		if !ok {
+			return nil, fmt.Errorf("tokens: line %d: agency %q is not one of %s", line, p.Agency, strings.Join(agencies.Codes(), ", "))
+		}
+		p.Agency = code
 		d := sha256.Sum256([]byte(token))
 		if first, dup := seen[d]; dup {
 			return nil, fmt.Errorf("tokens: line %d: token repeats the one on line %d", line, first)
@@ -131,13 +132,13 @@ func ParseTokens(r io.Reader) (*TokenSet, error) {
 }
 
 // LoadTokens reads a tokens file from disk.
-func LoadTokens(path string) (*TokenSet, error) {
+func LoadTokens(path string, agencies *domain.Agencies) (*TokenSet, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("tokens: %w", err)
 	}
 	defer f.Close()
-	set, err := ParseTokens(f)
+	set, err := ParseTokens(f, agencies)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -189,23 +190,6 @@ func requireToken(a *Authenticator) gin.HandlerFunc {
 		}
 		rs := stateOf(c)
 		rs.principal, rs.authenticated = p, true
-		c.Next()
-	}
-}
-
-// allowRoles lets only callers with one of roles through; others get 403.
-// Report routes (http/reports*.go) use it too.
-func allowRoles(roles ...string) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		p, ok := principalFrom(c)
-		if !ok {
-			writeProblem(c, newProblem(ProblemUnauthenticated, "This route needs a bearer token."))
-			return
-		}
-		if !slices.Contains(roles, p.Role) {
-			writeProblem(c, newProblem(ProblemForbidden, "The %s role may not use this route (allowed: %s).", p.Role, strings.Join(roles, ", ")))
-			return
-		}
 		c.Next()
 	}
 }

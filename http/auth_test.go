@@ -13,10 +13,10 @@ tok-investigator-ukba-0001,alice,investigator,UKBA
 
   # indented comment
 tok-auditor-0002, bob , auditor , HMIC
-"tok-analyst,with-comma",carol,analyst,
-tok-admin-0003,dave,admin,ops
+"tok-analyst,with-comma",carol,analyst,ho
+tok-admin-0003,dave,admin,HO
 `
-	set, err := casehttp.ParseTokens(strings.NewReader(file))
+	set, err := casehttp.ParseTokens(strings.NewReader(file), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,8 +26,8 @@ tok-admin-0003,dave,admin,ops
 	for token, want := range map[string]casehttp.Principal{
 		"tok-investigator-ukba-0001": {Subject: "alice", Role: "investigator", Agency: "UKBA"},
 		"tok-auditor-0002":           {Subject: "bob", Role: "auditor", Agency: "HMIC"},
-		"tok-analyst,with-comma":     {Subject: "carol", Role: "analyst", Agency: ""},
-		"tok-admin-0003":             {Subject: "dave", Role: "admin", Agency: "ops"},
+		"tok-analyst,with-comma":     {Subject: "carol", Role: "analyst", Agency: "HO"}, // canonical form
+		"tok-admin-0003":             {Subject: "dave", Role: "admin", Agency: "HO"},
 	} {
 		got, ok := set.Lookup(token)
 		if !ok || got != want {
@@ -45,14 +45,15 @@ func TestParseTokensErrorsNameTheLineNotTheToken(t *testing.T) {
 	for name, tc := range map[string]struct{ file, want string }{
 		"too few fields": {"secret-token-aaaa,alice,investigator\n", "line 1: want 4 fields"},
 		"unknown role":   {"# c\nsecret-token-aaaa,alice,sheriff,UKBA\n", "line 2: role \"sheriff\""},
-		"no agency":      {"secret-token-aaaa,alice,investigator,\n", "line 1: an investigator needs an agency"},
+		"no agency":      {"secret-token-aaaa,alice,investigator,\n", "line 1: empty agency"},
+		"unknown agency": {"secret-token-aaaa,alice,investigator,NCAA\n", "line 1: agency \"NCAA\" is not one of UKBA,"},
 		"no subject":     {"secret-token-aaaa,,auditor,X\n", "line 1: empty subject"},
-		"duplicate":      {"secret-token-aaaa,a,auditor,X\nsecret-token-aaaa,b,auditor,X\n", "line 2: token repeats the one on line 1"},
+		"duplicate":      {"secret-token-aaaa,a,auditor,HMIC\nsecret-token-aaaa,b,auditor,HMIC\n", "line 2: token repeats the one on line 1"},
 		"empty token":    {",alice,auditor,X\n", "line 1: empty token"},
 		"bad csv":        {"\"secret-token-aaaa,alice,auditor,X\n", "malformed CSV"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := casehttp.ParseTokens(strings.NewReader(tc.file))
+			_, err := casehttp.ParseTokens(strings.NewReader(tc.file), nil)
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -67,7 +68,7 @@ func TestParseTokensErrorsNameTheLineNotTheToken(t *testing.T) {
 }
 
 func TestAuthenticatorSchemes(t *testing.T) {
-	set, err := casehttp.ParseTokens(strings.NewReader("tok-1234567890,alice,investigator,UKBA\n"))
+	set, err := casehttp.ParseTokens(strings.NewReader("tok-1234567890,alice,investigator,UKBA\n"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,28 +16,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
-	"github.com/casebook/casebook/domain"
-	"github.com/casebook/casebook/domain/cases"
+	"github.com/casebook/casebook/core"
 	"github.com/casebook/casebook/eventstore/sqlitestore"
 	casehttp "github.com/casebook/casebook/http"
 )
 
 // The body scripts/load/post.lua sends.
 const benchEventBody = `{"type":"IntelligenceLogged","data":{"summary":"Lorry with concealed compartment seen at Coquelles","grading":"2B1"}}`
-
-// stubRecord answers Record at once, so that BenchmarkRecordEventHTTP
-// measures the HTTP layer alone; everything else is the real service.
-type stubRecord struct {
-	*cases.Service
-	version atomic.Uint64
-}
-
-func (s *stubRecord) Record(_ context.Context, _ domain.Actor, caseID uuid.UUID, _ cases.Command) (cases.Result, error) {
-	v := s.version.Add(1)
-	return cases.Result{CaseID: caseID, EventID: uuid.New(), Version: v, Position: 0}, nil
-}
 
 // benchLogOutput is where the benchmarked server's logs go: a real file
 // (/dev/null), so that a write costs a system call as stderr does, either
@@ -57,24 +42,23 @@ func benchLogOutput(b *testing.B, buffered bool) io.Writer {
 }
 
 // benchServer is the API over a real SQLite store with ncases open cases.
-func benchServer(b *testing.B, svc func(*cases.Service) casehttp.CaseService, logs io.Writer, ncases int) (http.Handler, []string) {
+func benchServer(b *testing.B, logs io.Writer, ncases int) (http.Handler, []string) {
 	b.Helper()
 	store, err := sqlitestore.Open(b.Context(), filepath.Join(b.TempDir(), "events.db"), sqlitestore.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = store.Close() })
-	tokens, err := casehttp.ParseTokens(strings.NewReader(investigatorToken + ",officer.test,investigator,UKBA\n"))
+	tokens, err := casehttp.ParseTokens(strings.NewReader(investigatorToken+",officer.test,investigator,UKBA\n"), nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	service := cases.NewService(store, cases.Options{})
-	e, err := casehttp.New(casehttp.Config{
-		Logger: slog.New(slog.NewJSONHandler(logs, nil)),
-		Store:  store,
-		Cases:  svc(service),
-		Auth:   casehttp.NewAuthenticator(tokens),
-	})
+	logger := slog.New(slog.NewJSONHandler(logs, nil))
+	cb, err := core.New(core.Config{Store: store, Logger: logger})
+	if err != nil {
+		b.Fatal(err)
+	}
+	e, err := casehttp.New(casehttp.Config{Logger: logger, Core: cb, Auth: casehttp.NewAuthenticator(tokens)})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -113,8 +97,8 @@ func benchDo(h http.Handler, method, path, body string) *httptest.ResponseRecord
 	return w
 }
 
-func benchRecordEvent(b *testing.B, svc func(*cases.Service) casehttp.CaseService, buffered, parallel bool) {
-	h, ids := benchServer(b, svc, benchLogOutput(b, buffered), 64)
+func benchRecordEvent(b *testing.B, buffered, parallel bool) {
+	h, ids := benchServer(b, benchLogOutput(b, buffered), 64)
 	paths := make([]string, len(ids))
 	for i, id := range ids {
 		paths[i] = "/v1/cases/" + id + "/events"
@@ -162,16 +146,6 @@ func reportCPUPerOp(b *testing.B) (stop func()) {
 // the HTTP layer, the domain and a durable SQLite append, 64 requests at a
 // time over 64 cases (as scripts/load/run.sh).
 func BenchmarkRecordEvent(b *testing.B) {
-	real := func(s *cases.Service) casehttp.CaseService { return s }
-	b.Run("log=direct", func(b *testing.B) { benchRecordEvent(b, real, false, true) })
-	b.Run("log=buffered", func(b *testing.B) { benchRecordEvent(b, real, true, true) })
-}
-
-// BenchmarkRecordEventHTTP is the same request with Record answered by a
-// stub: the cost of the HTTP layer (middleware, decoding, logging,
-// metrics, the answer) alone.
-func BenchmarkRecordEventHTTP(b *testing.B) {
-	stub := func(s *cases.Service) casehttp.CaseService { return &stubRecord{Service: s} }
-	b.Run("log=direct", func(b *testing.B) { benchRecordEvent(b, stub, false, false) })
-	b.Run("log=buffered", func(b *testing.B) { benchRecordEvent(b, stub, true, false) })
+	b.Run("log=direct", func(b *testing.B) { benchRecordEvent(b, false, true) })
+	b.Run("log=buffered", func(b *testing.B) { benchRecordEvent(b, true, true) })
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -32,20 +33,20 @@ func decodeJSON(c *gin.Context, v any) error {
 func decodeJSONBytes(body []byte, v any) error {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {
-		return newProblem(ProblemMalformedJSON, "The request body is empty; a JSON object is expected.")
+		return malformedBody("The request body is empty; a JSON object is expected.")
 	}
 	if trimmed[0] != '{' {
 		if json.Valid(trimmed) {
-			return newProblem(ProblemMalformedJSON, "The request body must be a JSON object.")
+			return malformedBody("The request body must be a JSON object.")
 		}
-		return newProblem(ProblemMalformedJSON, "The request body is not valid JSON.")
+		return malformedBody("The request body is not valid JSON.")
 	}
 	dec := json.NewDecoder(bytes.NewReader(trimmed))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
 	if err == nil {
 		if dec.InputOffset() != int64(len(trimmed)) {
-			return newProblem(ProblemMalformedJSON, "The request body holds more than one JSON value.")
+			return malformedBody("The request body holds more than one JSON value.")
 		}
 		return nil
 	}
@@ -53,26 +54,26 @@ func decodeJSONBytes(body []byte, v any) error {
 	var typeErr *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &syntaxErr):
-		return newProblem(ProblemMalformedJSON, "The request body is not valid JSON (at byte %d).", syntaxErr.Offset)
+		return malformedBody("The request body is not valid JSON (at byte %d).", syntaxErr.Offset)
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return newProblem(ProblemMalformedJSON, "The request body ends in the middle of a JSON value.")
+		return malformedBody("The request body ends in the middle of a JSON value.")
 	case errors.As(err, &typeErr):
 		if typeErr.Field == "" {
-			return newProblem(ProblemMalformedJSON, "The request body must be a JSON object.")
+			return malformedBody("The request body must be a JSON object.")
 		}
-		return fieldProblem(ProblemValidation, typeErr.Field, "%s must be %s, not %s.",
+		return badField(typeErr.Field, "%s must be %s, not %s.",
 			typeErr.Field, domain.JSONTypeName(typeErr.Type), jsonValueKind(typeErr.Value))
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		name, _ = strconv.Unquote(name)
-		return fieldProblem(ProblemValidation, name, "Unknown field %q.", name)
+		return badField(name, "Unknown field %q.", name)
 	}
 	// Anything else is an UnmarshalJSON method rejecting its value; the
 	// request types here have none, so treat it as a malformed body.
 	if !json.Valid(trimmed) {
-		return newProblem(ProblemMalformedJSON, "The request body is not valid JSON.")
+		return malformedBody("The request body is not valid JSON.")
 	}
-	return newProblem(ProblemValidation, "The request body could not be read: %v.", err)
+	return badField("", "The request body could not be read: %v.", err)
 }
 
 // jsonValueKind turns encoding/json's description of the offending value
@@ -96,21 +97,58 @@ func jsonValueKind(v string) string {
 
 // parseUUIDField parses a uuid given in the field (path segment, query
 // parameter or body field) named field.
-func parseUUIDField(field, s string, t ProblemType) (uuid.UUID, error) {
+func parseUUIDField(field, s string, kind domain.Kind) (uuid.UUID, error) {
 	id, err := uuid.Parse(s)
 	if err != nil || len(s) != 36 {
-		return uuid.Nil, fieldProblem(t, field, "%s must be a UUID like 123e4567-e89b-12d3-a456-426614174000.", field)
+		return uuid.Nil, fieldError(kind, field, "%s must be a UUID like 123e4567-e89b-12d3-a456-426614174000.", field)
 	}
 	return id, nil
 }
 
 // parseTimeField parses an RFC 3339 time given in the field named field.
-func parseTimeField(field, s string, t ProblemType) (time.Time, error) {
+func parseTimeField(field, s string, kind domain.Kind) (time.Time, error) {
 	at, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return time.Time{}, fieldProblem(t, field, "%s must be an RFC 3339 time like 2011-06-06T09:30:00Z.", field)
+		return time.Time{}, fieldError(kind, field, "%s must be an RFC 3339 time like 2011-06-06T09:30:00Z.", field)
 	}
 	return at.UTC(), nil
+}
+
+// parseQueryTime parses a time query parameter: an RFC 3339 time, or a date
+// meaning its start in UTC — the same forms on every route.
+func parseQueryTime(field, s string) (time.Time, error) {
+	if len(s) == len(time.DateOnly) {
+		if t, err := time.Parse(time.DateOnly, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, domain.BadParameter(field,
+			"%s must be a date like 2010-06-06 (its start, UTC) or an RFC 3339 time like 2010-06-06T09:30:00Z.", field)
+	}
+	return t.UTC(), nil
+}
+
+// malformedBody is the error of a request body that is not one JSON
+// object.
+func malformedBody(format string, args ...any) error {
+	return &domain.Error{Kind: domain.KindMalformed, Code: domain.CodeMalformedJSON, Message: fmt.Sprintf(format, args...)}
+}
+
+// badField is the error of a body field of the wrong form ("" for the
+// body as a whole).
+func badField(field, format string, args ...any) error {
+	return domain.FieldErrorf(domain.KindInvalid, domain.CodeValidation, field, format, args...)
+}
+
+// fieldError is badField (kind invalid) or domain.BadParameter (kind
+// malformed): a body field, or a path segment, query parameter or header.
+func fieldError(kind domain.Kind, field, format string, args ...any) error {
+	if kind == domain.KindInvalid {
+		return badField(field, format, args...)
+	}
+	return domain.BadParameter(field, format, args...)
 }
 
 // queryUint reads an optional non-negative integer query parameter, at most
@@ -122,10 +160,10 @@ func queryUint(c *gin.Context, name string, def, max uint64) (uint64, error) {
 	}
 	n, err := strconv.ParseUint(s, 10, 64)
 	if err != nil {
-		return 0, fieldProblem(ProblemInvalidParameter, name, "%s must be a non-negative integer.", name)
+		return 0, domain.BadParameter(name, "%s must be a non-negative integer.", name)
 	}
 	if max > 0 && n > max {
-		return 0, fieldProblem(ProblemInvalidParameter, name, "%s must be at most %d.", name, max)
+		return 0, domain.BadParameter(name, "%s must be at most %d.", name, max)
 	}
 	return n, nil
 }
@@ -151,7 +189,7 @@ func queryLimit(c *gin.Context, def, max int) (int, error) {
 		return 0, err
 	}
 	if n == 0 {
-		return 0, fieldProblem(ProblemInvalidParameter, "limit", "limit must be at least 1.")
+		return 0, domain.BadParameter("limit", "limit must be at least 1.")
 	}
 	if n > uint64(max) {
 		n = uint64(max)
@@ -166,7 +204,7 @@ func parseIfMatch(c *gin.Context) (*uint64, error) {
 	if h == "" || h == "*" {
 		return nil, nil
 	}
-	bad := fieldProblem(ProblemInvalidParameter, "If-Match",
+	bad := domain.BadParameter("If-Match",
 		`If-Match must be one case version as a quoted entity tag, e.g. If-Match: "3" (from the ETag of GET /v1/cases/{id}).`)
 	if len(h) < 3 || h[0] != '"' || h[len(h)-1] != '"' {
 		return nil, bad

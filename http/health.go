@@ -2,7 +2,6 @@ package casehttp
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"time"
 
@@ -28,11 +27,8 @@ func (a *api) readyz(c *gin.Context) {
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 	defer cancel()
-	if err := a.cfg.Store.Ping(ctx); err != nil {
-		p := newProblem(ProblemUnavailable, "The event store is not answering.")
-		p.RetryAfter = 1
-		p.cause = fmt.Errorf("readyz: ping: %w", err)
-		writeProblem(c, p)
+	if err := a.core.Ready(ctx); err != nil {
+		writeProblem(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ready"})

@@ -2,7 +2,7 @@ package casehttp
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -11,14 +11,14 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/google/uuid"
 
-	"github.com/casebook/casebook/eventstore"
+	"github.com/casebook/casebook/core"
+	"github.com/casebook/casebook/domain"
 )
 
-// liveItem is one step of a subscription handed to the writer loop.
+// liveItem is one step of the live log handed to the writer loop.
 type liveItem struct {
-	ev  eventstore.RecordedEvent
+	ev  core.LogEvent
 	err error
 }
 
@@ -36,39 +36,48 @@ func (a *api) liveLog(c *gin.Context) {
 		writeProblem(c, p)
 		return
 	}
-	opts := eventstore.SubscribeOptions{FromEnd: true}
+	q := core.LiveQuery{Types: eventTypesParam(c)}
 	if id := strings.TrimSpace(c.GetHeader("Last-Event-ID")); id != "" {
 		after, err := strconv.ParseUint(id, 10, 64)
 		if err != nil {
-			writeProblem(c, fieldProblem(ProblemInvalidParameter, "Last-Event-ID", "Last-Event-ID must be the position of an event (an integer)."))
+			writeProblem(c, domain.BadParameter("Last-Event-ID", "Last-Event-ID must be the position of an event (an integer)."))
 			return
 		}
-		opts = eventstore.SubscribeOptions{After: eventstore.Position(after)}
+		q.After = &after
 	} else if _, ok := c.GetQuery("from_position"); ok {
 		from, err := queryUint(c, "from_position", 0, 0)
 		if err != nil {
 			writeProblem(c, err)
 			return
 		}
-		// from_position is inclusive; the store's After is exclusive.
-		opts = eventstore.SubscribeOptions{After: eventstore.Position(max(from, 1) - 1)}
+		q.FromPosition = &from
 	}
-	types, err := eventTypesParam(c)
+	ctx, cancel := context.WithCancel(c.Request.Context())
+	defer cancel()
+	events, err := a.core.Live(ctx, identity(c), q, consultation(c))
 	if err != nil {
 		writeProblem(c, err)
 		return
 	}
-	opts.Filter = eventstore.Filter{StreamPrefixes: caseEventsOnly, EventTypes: types}
 
 	// A stream outlives the server's read and write timeouts by design.
 	rc := http.NewResponseController(c.Writer)
 	_ = rc.SetReadDeadline(time.Time{})
 	_ = rc.SetWriteDeadline(time.Time{})
 
-	ctx, cancel := context.WithCancel(c.Request.Context())
-	defer cancel()
 	items := make(chan liveItem)
-	go a.subscribe(ctx, opts, items)
+	go func() {
+		for ev, err := range events {
+			select {
+			case items <- liveItem{ev: ev, err: err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
 
 	h := c.Writer.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -80,8 +89,6 @@ func (a *api) liveLog(c *gin.Context) {
 	}
 	c.Writer.Flush()
 
-	rd := readerOf(c)
-	reported := map[uuid.UUID]bool{} // cases already in this stream's access log entries
 	heartbeat := time.NewTicker(a.cfg.LiveHeartbeat)
 	defer heartbeat.Stop()
 	for {
@@ -105,58 +112,14 @@ func (a *api) liveLog(c *gin.Context) {
 				c.Writer.Flush()
 				return
 			}
-			b, caseID := logEventJSON(it.ev)
-			if caseID != uuid.Nil && !reported[caseID] {
-				if err := a.appendRead(ctx, rd, caseID); err != nil {
-					// A read that cannot be recorded is not served.
-					_, _ = fmt.Fprintf(c.Writer, "event: error\ndata: {\"detail\":\"the read could not be recorded in the access log\"}\n\n")
-					c.Writer.Flush()
-					return
-				}
-				reported[caseID] = true
+			b, err := json.Marshal(it.ev)
+			if err != nil {
+				return
 			}
 			if _, err := fmt.Fprintf(c.Writer, "id: %d\nevent: %s\ndata: %s\n\n", it.ev.Position, it.ev.Type, b); err != nil {
 				return
 			}
 			c.Writer.Flush()
-		}
-	}
-}
-
-// subscribe feeds items from the store's subscription until ctx ends. When
-// the store drops a slow subscriber it resumes where it was told to, so the
-// client sees neither a gap nor a duplicate.
-func (a *api) subscribe(ctx context.Context, opts eventstore.SubscribeOptions, items chan<- liveItem) {
-	send := func(it liveItem) bool {
-		select {
-		case items <- it:
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	}
-	for {
-		var dropped *eventstore.SubscriptionDroppedError
-		resumed := false
-		for ev, err := range a.cfg.Store.Subscribe(ctx, opts) {
-			if errors.As(err, &dropped) {
-				opts = eventstore.SubscribeOptions{After: dropped.ResumeAfter, Filter: opts.Filter}
-				resumed = true
-				break
-			}
-			if err != nil {
-				send(liveItem{err: err})
-				return
-			}
-			if !send(liveItem{ev: ev}) {
-				return
-			}
-		}
-		if !resumed {
-			if ctx.Err() == nil {
-				send(liveItem{err: eventstore.ErrClosed})
-			}
-			return
 		}
 	}
 }

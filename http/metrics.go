@@ -2,7 +2,6 @@ package casehttp
 
 import (
 	"context"
-	"errors"
 	"maps"
 	"strconv"
 	"strings"
@@ -14,8 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/casebook/casebook/eventstore"
 )
 
 // ProjectionLag is how far one projection trails the log, as the projection
@@ -168,28 +165,9 @@ func (p *projectionLagCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// InstrumentStore wraps a store so that append latency is measured.
-func (m *Metrics) InstrumentStore(s eventstore.Store) eventstore.Store {
-	return &instrumentedStore{Store: s, m: m}
-}
-
-// instrumentedStore passes every other call through to the store it embeds.
-type instrumentedStore struct {
-	eventstore.Store
-	m *Metrics
-}
-
-func (s *instrumentedStore) Append(ctx context.Context, stream string, expected eventstore.ExpectedRevision, events ...eventstore.EventData) (eventstore.AppendResult, error) {
-	start := time.Now()
-	res, err := s.Store.Append(ctx, stream, expected, events...)
-	outcome := "ok"
-	switch {
-	case err == nil:
-	case errors.Is(err, eventstore.ErrWrongExpectedRevision):
-		outcome = "conflict"
-	default:
-		outcome = "error"
-	}
-	s.m.appendDuration.WithLabelValues(outcome).Observe(time.Since(start).Seconds())
-	return res, err
+// ObserveAppend records how long the event store took to acknowledge an
+// append, by outcome (ok, conflict, error). casebookd wraps its store to
+// call it (the API itself never touches the store).
+func (m *Metrics) ObserveAppend(outcome string, elapsed time.Duration) {
+	m.appendDuration.WithLabelValues(outcome).Observe(elapsed.Seconds())
 }

@@ -67,13 +67,23 @@ func caseSchemas() obj {
 			"next_cursor": obj{"type": []string{"string", "null"}, "description": "Pass as cursor for the next page; null on the last page."},
 			"position":    integer("The global log position the list reflects."),
 		}, "cases", "next_cursor", "position"),
-		"VerifyResult": object("The verdict on a case's hash chain.", obj{
+		"VerifyResult": object("The verdict on a case's two hash chains: its events, and its access log. The top-level fields describe the case's events (as before the access log was chained); valid is true only when both chains hold.", obj{
 			"case_id":               uuidSchema(""),
-			"valid":                 boolean("True when every event's hash matches."),
+			"valid":                 boolean("True when every event's hash and every access-log entry's hash matches."),
 			"checked":               integer("Events examined: all when valid, up to the first invalid one otherwise."),
 			"head_hash":             str("Hash of the last event that verified (empty if none)."),
-			"first_invalid_version": integer("Where the chain breaks (only when invalid)."),
+			"first_invalid_version": integer("Where the case's chain breaks (only when invalid)."),
 			"reason":                str("What did not match (only when invalid)."),
-		}, "case_id", "valid", "checked", "head_hash"),
+			"streams":               arrayOf(ref("StreamVerdict"), "Each stream's verdict: the case's events, then its access log."),
+		}, "case_id", "valid", "checked", "head_hash", "streams"),
+		"StreamVerdict": object("The verdict on one stream's hash chain.", obj{
+			"stream":                str("case-<id> or access-<id>."),
+			"valid":                 boolean(""),
+			"checked":               integer(""),
+			"head_hash":             str(""),
+			"first_invalid_version": integer("Where the chain breaks, naming the version (only when invalid)."),
+			"reason":                str("What did not match (only when invalid)."),
+			"legacy_entries":        integer("Access-log entries written before the access log was chained (before the chain, not in it)."),
+		}, "stream", "valid", "checked", "head_hash"),
 	}
 }

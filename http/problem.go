@@ -8,10 +8,14 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/casebook/casebook/eventstore"
+	"github.com/casebook/casebook/domain"
 )
 
 // Every error this API answers is an RFC 9457 problem document
@@ -89,7 +93,7 @@ type Problem struct {
 	Instance       string  `json:"instance,omitempty"`
 	RequestID      string  `json:"request_id"`
 	Field          string  `json:"field,omitempty"`
-	Code           string  `json:"code,omitempty"`
+	Code           string  `json:"code"`
 	CurrentVersion *uint64 `json:"current_version,omitempty"`
 
 	// RetryAfter, when positive, is sent as the Retry-After header (seconds).
@@ -107,9 +111,11 @@ func (p *Problem) Error() string {
 
 func (p *Problem) Unwrap() error { return p.cause }
 
-// newProblem builds a problem of type t with a detail message.
+// newProblem builds a problem of type t with a detail message. Its code is
+// the type's slug in snake case until a more precise one is set.
 func newProblem(t ProblemType, format string, args ...any) *Problem {
-	return &Problem{Type: t.URI(), Title: t.Title, Status: t.Status, Detail: fmt.Sprintf(format, args...)}
+	return &Problem{Type: t.URI(), Title: t.Title, Status: t.Status, Detail: fmt.Sprintf(format, args...),
+		Code: strings.ReplaceAll(t.Slug, "-", "_")}
 }
 
 // fieldProblem is a problem about one named field or parameter.
@@ -117,6 +123,27 @@ func fieldProblem(t ProblemType, field, format string, args ...any) *Problem {
 	p := newProblem(t, format, args...)
 	p.Field = field
 	return p
+}
+
+// problemTypeOf is the one table from the core's error kinds to answers:
+// each kind has one problem type, and with it one status.
+var problemTypeOf = map[domain.Kind]ProblemType{
+	domain.KindMalformed:       ProblemInvalidParameter,
+	domain.KindInvalid:         ProblemValidation,
+	domain.KindConflict:        ProblemConflict,
+	domain.KindVersionConflict: ProblemVersionConflict,
+	domain.KindNotFound:        ProblemNotFound,
+	domain.KindForbidden:       ProblemForbidden,
+	domain.KindUnavailable:     ProblemUnavailable,
+	domain.KindInternal:        ProblemInternal,
+}
+
+// problemTypeOfCode names the few codes whose problems have a type of their
+// own (with their kind's status): clients branch on these.
+var problemTypeOfCode = map[string]ProblemType{
+	domain.CodeMalformedJSON:    ProblemMalformedJSON,
+	domain.CodeDuplicateEventID: ProblemIdempotencyConflict,
+	domain.CodeCorruptRecord:    ProblemCorruptRecord,
 }
 
 // problemFor maps any error to the problem answering it. It is the one
@@ -127,48 +154,40 @@ func problemFor(err error) *Problem {
 		cp := *p
 		return &cp
 	}
-	if dp, ok := domainProblem(err); ok {
-		return dp
-	}
-	if pp, ok := projectionProblem(err); ok {
-		return pp
-	}
-
 	var tooBig *http.MaxBytesError
-	var wrongRev *eventstore.WrongExpectedRevisionError
-	var dropped *eventstore.SubscriptionDroppedError
+	var de *domain.Error
 	switch {
-	case errors.As(err, &tooBig):
-		return newProblem(ProblemTooLarge, "The request body is over the limit of %d bytes.", tooBig.Limit)
-	case errors.As(err, &wrongRev):
-		p := newProblem(ProblemVersionConflict, "The case is not at the version the request expected.")
-		if wrongRev.ActualExists {
-			v := wrongRev.ActualRevision
+	case errors.As(err, &de):
+		t, ok := problemTypeOfCode[de.Code]
+		if !ok {
+			t, ok = problemTypeOf[de.Kind]
+		}
+		if !ok {
+			t = ProblemInternal
+		}
+		p := newProblem(t, "%s", sentence(de.Message))
+		if t == ProblemInternal {
+			p.Detail = "An unexpected error occurred; it was logged with the request id."
+		}
+		p.Code, p.Field, p.cause = de.Code, de.Field, de.Cause
+		if t.Status >= 500 && p.cause == nil {
+			p.cause = err
+		}
+		if de.CurrentVersion != nil {
+			v := *de.CurrentVersion
 			p.CurrentVersion = &v
-			p.Detail = fmt.Sprintf("The case is at version %d, not at the version the request expected; nothing was written.", v)
+		}
+		if de.RetryAfter > 0 {
+			p.RetryAfter = max(1, int((de.RetryAfter+time.Second-1)/time.Second))
 		}
 		return p
-	case errors.Is(err, eventstore.ErrWrongExpectedRevision):
-		return newProblem(ProblemVersionConflict, "The case is not at the version the request expected; nothing was written.")
-	case errors.Is(err, eventstore.ErrEventIDReused):
-		return newProblem(ProblemIdempotencyConflict, "This event id was already used for an event with different content; nothing was written.")
-	case errors.Is(err, eventstore.ErrStreamNotFound):
-		return newProblem(ProblemNotFound, "No such case.")
-	case errors.Is(err, eventstore.ErrEventTooLarge):
-		return newProblem(ProblemTooLarge, "The event is larger than the store accepts.")
-	case errors.Is(err, eventstore.ErrInvalidEvent), errors.Is(err, eventstore.ErrInvalidStreamName):
-		return &Problem{Type: ProblemValidation.URI(), Title: ProblemValidation.Title, Status: ProblemValidation.Status,
-			Detail: "The event store rejected the event as invalid.", cause: err}
-	case errors.As(err, &dropped), errors.Is(err, eventstore.ErrUnavailable), errors.Is(err, eventstore.ErrClosed),
-		errors.Is(err, context.DeadlineExceeded):
-		p := newProblem(ProblemUnavailable, "The event store is not answering; retry shortly.")
-		p.RetryAfter = 1
-		p.cause = err
-		return p
-	case errors.Is(err, context.Canceled):
-		// The client went away (or the server is shutting down); whatever
-		// we answer is unlikely to be read.
-		p := newProblem(ProblemUnavailable, "The request was cancelled.")
+	case errors.As(err, &tooBig):
+		return newProblem(ProblemTooLarge, "The request body is over the limit of %d bytes.", tooBig.Limit)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		// The client went away, or its request ran out of time (or the
+		// server is shutting down); whatever we answer is unlikely to be
+		// read.
+		p := newProblem(ProblemUnavailable, "The request was cancelled or timed out.")
 		p.RetryAfter = 1
 		p.cause = err
 		return p
@@ -176,6 +195,20 @@ func problemFor(err error) *Problem {
 	p = newProblem(ProblemInternal, "An unexpected error occurred; it was logged with the request id.")
 	p.cause = err
 	return p
+}
+
+// sentence makes a core message (lower case, no full stop) read as the
+// problem's detail sentence.
+func sentence(msg string) string {
+	if msg == "" {
+		return msg
+	}
+	r, size := utf8.DecodeRuneInString(msg)
+	msg = string(unicode.ToUpper(r)) + msg[size:]
+	if !strings.HasSuffix(msg, ".") {
+		msg += "."
+	}
+	return msg
 }
 
 // writeProblem answers err as a problem document, logging server-side

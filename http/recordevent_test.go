@@ -12,7 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/casebook/casebook/domain/cases"
+	"github.com/casebook/casebook/core"
 	casehttp "github.com/casebook/casebook/http"
 )
 
@@ -151,8 +151,12 @@ func counterValue(t *testing.T, reg *prometheus.Registry, labels map[string]stri
 func TestRequestMetricsByRouteAndStatus(t *testing.T) {
 	s := newStack(t)
 	metrics := casehttp.NewMetrics(nil)
-	e, err := casehttp.New(casehttp.Config{Logger: slog.New(slog.DiscardHandler), Store: s.store,
-		Cases: cases.NewService(s.store, cases.Options{}), Auth: casehttp.NewAuthenticator(nil), Metrics: metrics})
+	cb, err := core.New(core.Config{Store: s.store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := casehttp.New(casehttp.Config{Logger: slog.New(slog.DiscardHandler), Core: cb,
+		Auth: casehttp.NewAuthenticator(nil), Metrics: metrics})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,16 +1,14 @@
 package casehttp
 
 import (
-	"context"
-	"errors"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/casebook/casebook/core"
 	"github.com/casebook/casebook/domain"
-	"github.com/casebook/casebook/eventstore"
 	"github.com/casebook/casebook/projections"
 )
 
@@ -29,101 +27,29 @@ import (
 // and min_position; every answer carries Casebook-Position and states it
 // in the body as position.
 
-// ReportReader is what the report and projection routes need;
-// *projections.Engine satisfies it.
-type ReportReader interface {
-	Arrests(ctx context.Context, q projections.ReportQuery) (projections.ArrestsReport, error)
-	GangsDismantled(ctx context.Context, q projections.ReportQuery) (projections.GangsReport, error)
-	Seizures(ctx context.Context, q projections.ReportQuery) (projections.SeizuresReport, error)
-	Detections(ctx context.Context, q projections.ReportQuery) (projections.DetectionsReport, error)
-	Summary(ctx context.Context, q projections.ReportQuery) (projections.SummaryReport, error)
-	// WaitFor waits until the named projections reflect the log up to pos.
-	WaitFor(ctx context.Context, pos eventstore.Position, names ...string) error
-	Status(ctx context.Context) ([]projections.Status, error)
-	Rebuild(ctx context.Context, name string) error
-}
-
-var _ ReportReader = (*projections.Engine)(nil)
-
 // HeaderPosition carries the log position a read-model answer reflects.
 const HeaderPosition = "Casebook-Position"
 
 // registerReportRoutes adds the report and projection routes to g, the
-// authenticated /v1 group. r nil answers them 503 (no read models on this
-// server). wait bounds a min_position wait (0: 2s).
-func registerReportRoutes(g *gin.RouterGroup, r ReportReader, wait time.Duration) {
-	if wait <= 0 {
-		wait = 2 * time.Second
+// authenticated /v1 group.
+func (a *api) registerReportRoutes(g *gin.RouterGroup) {
+	for _, name := range []string{core.ReportArrests, core.ReportGangsDismantled, core.ReportSeizures, core.ReportDetections, core.ReportSummary} {
+		g.GET("/reports/"+name, a.report(name))
 	}
-	h := &reportHandlers{r: r, wait: wait}
-	readers := allowRoles(domain.RoleAnalyst, domain.RoleAuditor, domain.RoleAdmin)
-	admins := allowRoles(domain.RoleAdmin)
-	g.GET("/reports/arrests", readers, h.report(projections.Arrests, "arrests",
-		func(ctx context.Context, q projections.ReportQuery) (any, uint64, error) {
-			rep, err := r.Arrests(ctx, q)
-			return rep, rep.Position, err
-		}))
-	g.GET("/reports/gangs-dismantled", readers, h.report(projections.GangsDismantled, "gangs-dismantled",
-		func(ctx context.Context, q projections.ReportQuery) (any, uint64, error) {
-			rep, err := r.GangsDismantled(ctx, q)
-			return rep, rep.Position, err
-		}))
-	g.GET("/reports/seizures", readers, h.report(projections.Seizures, "seizures",
-		func(ctx context.Context, q projections.ReportQuery) (any, uint64, error) {
-			rep, err := r.Seizures(ctx, q)
-			return rep, rep.Position, err
-		}))
-	g.GET("/reports/detections", readers, h.report(projections.Detections, "detections",
-		func(ctx context.Context, q projections.ReportQuery) (any, uint64, error) {
-			rep, err := r.Detections(ctx, q)
-			return rep, rep.Position, err
-		}))
-	g.GET("/reports/summary", readers, h.report("", "summary",
-		func(ctx context.Context, q projections.ReportQuery) (any, uint64, error) {
-			rep, err := r.Summary(ctx, q)
-			return rep, rep.Position, err
-		}))
-	g.GET("/projections", admins, h.status)
-	g.POST("/projections/:name/rebuild", admins, h.rebuild)
+	g.GET("/projections", a.projectionStatus)
+	g.POST("/projections/:name/rebuild", a.rebuildProjection)
 }
 
-type reportHandlers struct {
-	r    ReportReader
-	wait time.Duration
-}
-
-func (h *reportHandlers) available(c *gin.Context) bool {
-	if h.r != nil {
-		return true
-	}
-	p := newProblem(ProblemUnavailable, "Reports are not available on this server.")
-	p.RetryAfter = 30
-	writeProblem(c, p)
-	return false
-}
-
-// report serves one report: parse, wait for min_position, answer with the
-// position in the header and the body. projection is the read model the
-// report reads ("" for the summary, which reads four).
-func (h *reportHandlers) report(projection, name string, run func(ctx context.Context, q projections.ReportQuery) (any, uint64, error)) gin.HandlerFunc {
+// report serves one report, with the position it reflects in the header
+// and the body.
+func (a *api) report(name string) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if !h.available(c) {
-			return
-		}
-		q, minPos, err := parseReportQuery(c)
+		q, err := parseReportQuery(c)
 		if err != nil {
 			writeProblem(c, err)
 			return
 		}
-		names := []string{projection}
-		if projection == "" {
-			names = projections.SummaryProjections
-		}
-		if err := waitMinPosition(c, h.r, h.wait, minPos, names...); err != nil {
-			writeProblem(c, err)
-			return
-		}
-		rep, pos, err := run(c.Request.Context(), q)
+		rep, pos, err := a.core.Report(c.Request.Context(), identity(c), name, q)
 		if err != nil {
 			writeProblem(c, err)
 			return
@@ -134,9 +60,9 @@ func (h *reportHandlers) report(projection, name string, run func(ctx context.Co
 }
 
 // parseReportQuery reads from, to, group_by, explain, as_of and
-// min_position. group_by is checked by the projections (a QueryError, 400).
-func parseReportQuery(c *gin.Context) (projections.ReportQuery, uint64, error) {
-	var q projections.ReportQuery
+// min_position. group_by is checked by the read models.
+func parseReportQuery(c *gin.Context) (core.ReportQuery, error) {
+	var q core.ReportQuery
 	for _, f := range []struct {
 		name string
 		dst  **time.Time
@@ -145,10 +71,9 @@ func parseReportQuery(c *gin.Context) (projections.ReportQuery, uint64, error) {
 		if !ok || s == "" {
 			continue
 		}
-		t, err := projections.ParseReportTime(s)
+		t, err := parseQueryTime(f.name, s)
 		if err != nil {
-			return q, 0, fieldProblem(ProblemInvalidParameter, f.name,
-				"%s must be a date like 2010-06-06 or an RFC 3339 time like 2010-06-06T09:30:00Z.", f.name)
+			return q, err
 		}
 		*f.dst = &t
 	}
@@ -156,86 +81,33 @@ func parseReportQuery(c *gin.Context) (projections.ReportQuery, uint64, error) {
 	if s, ok := c.GetQuery("explain"); ok && s != "" {
 		b, err := strconv.ParseBool(s)
 		if err != nil {
-			return q, 0, fieldProblem(ProblemInvalidParameter, "explain", "explain must be true or false.")
+			return q, domain.BadParameter("explain", "explain must be true or false.")
 		}
 		q.Explain = b
 	}
 	minPos, err := queryUint(c, "min_position", 0, 0)
-	return q, minPos, err
+	q.MinPosition = minPos
+	return q, err
 }
 
-// positionWaiter is what read-your-writes needs.
-type positionWaiter interface {
-	WaitFor(ctx context.Context, pos eventstore.Position, names ...string) error
-}
-
-// waitMinPosition makes a read-model route read-your-writes: with
-// min_position > 0 it waits, at most wait, until the named projections
-// reflect that position, and past the bound answers 503 with Retry-After.
-func waitMinPosition(c *gin.Context, w positionWaiter, wait time.Duration, minPos uint64, names ...string) error {
-	if minPos == 0 {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(c.Request.Context(), wait)
-	defer cancel()
-	err := w.WaitFor(ctx, eventstore.Position(minPos), names...)
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, context.DeadlineExceeded) && c.Request.Context().Err() == nil {
-		p := newProblem(ProblemUnavailable, "The read models have not reached position %d within %s; retry shortly.", minPos, wait)
-		p.RetryAfter = 1
-		return p
-	}
-	return err
-}
-
-// status: GET /v1/projections.
-func (h *reportHandlers) status(c *gin.Context) {
-	if !h.available(c) {
-		return
-	}
-	st, err := h.r.Status(c.Request.Context())
+// projectionStatus: GET /v1/projections.
+func (a *api) projectionStatus(c *gin.Context) {
+	st, err := a.core.ProjectionStatus(c.Request.Context(), identity(c))
 	if err != nil {
 		writeProblem(c, err)
 		return
 	}
-	if st == nil {
-		st = []projections.Status{}
-	}
 	c.JSON(http.StatusOK, st)
 }
 
-// rebuild: POST /v1/projections/{name}/rebuild → 202 once the rebuild has
-// started (or was already under way).
-func (h *reportHandlers) rebuild(c *gin.Context) {
-	if !h.available(c) {
-		return
-	}
+// rebuildProjection: POST /v1/projections/{name}/rebuild → 202 once the
+// rebuild has started (or was already under way).
+func (a *api) rebuildProjection(c *gin.Context) {
 	name := c.Param("name")
-	if err := h.r.Rebuild(c.Request.Context(), name); err != nil {
+	if err := a.core.RebuildProjection(c.Request.Context(), identity(c), name); err != nil {
 		writeProblem(c, err)
 		return
 	}
 	c.Header("Location", "/v1/projections")
 	c.JSON(http.StatusAccepted, gin.H{"name": name, "state": projections.StateRebuilding})
-}
-
-// ProjectionLagFunc adapts the engine's status for NewMetrics:
-// casehttp.NewMetrics(casehttp.ProjectionLagFunc(engine)).
-func ProjectionLagFunc(r interface {
-	Status(ctx context.Context) ([]projections.Status, error)
-}) func(ctx context.Context) []ProjectionLag {
-	return func(ctx context.Context) []ProjectionLag {
-		st, err := r.Status(ctx)
-		if err != nil {
-			return nil
-		}
-		out := make([]ProjectionLag, 0, len(st))
-		for _, s := range st {
-			out = append(out, ProjectionLag{Name: s.Name, LagEvents: s.LagEvents, LagSeconds: s.LagSeconds,
-				Failed: s.State == projections.StateFailed})
-		}
-		return out
-	}
 }

@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
+	"github.com/casebook/casebook/core"
 	"github.com/casebook/casebook/domain"
 	"github.com/casebook/casebook/eventstore"
 	"github.com/casebook/casebook/eventstore/sqlitestore"
@@ -56,17 +56,20 @@ func newReportsStack(t *testing.T, wait time.Duration) *reportsStack {
 	t.Cleanup(func() { _ = engine.Close() })
 	var lines []string
 	for role, tok := range reportTokens {
-		lines = append(lines, fmt.Sprintf("%s,%s-1,%s,UK Border Agency", tok, role, role))
+		lines = append(lines, fmt.Sprintf("%s,%s-1,%s,UKBA", tok, role, role))
 	}
-	set, err := ParseTokens(strings.NewReader(strings.Join(lines, "\n")))
+	set, err := ParseTokens(strings.NewReader(strings.Join(lines, "\n")), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	gin.SetMode(gin.ReleaseMode)
-	e := gin.New()
-	e.Use(observeRequests(slog.New(slog.DiscardHandler), NewMetrics(nil)), recoverPanics)
-	e.NoRoute(noRoute)
-	registerReportRoutes(e.Group("/v1", requireToken(NewAuthenticator(set))), engine, wait)
+	cb, err := core.New(core.Config{Store: store, ReadModels: engine, ReadModelWait: wait})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(Config{Logger: slog.New(slog.DiscardHandler), Core: cb, Auth: NewAuthenticator(set)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	return &reportsStack{t: t, srv: srv, store: store, engine: engine, cases: map[uuid.UUID]uint64{}, hashes: map[uuid.UUID]string{}}
@@ -88,7 +91,7 @@ func (s *reportsStack) record(caseID uuid.UUID, ev domain.Event, occurred time.T
 	id := uuid.New()
 	se, m, err := domain.Seal(id, domain.StreamName(caseID), version, ev.EventType(), body, domain.Metadata{
 		SchemaVersion: domain.SchemaVersion(ev.EventType()), OccurredAt: occurred, RecordedAt: time.Now().UTC(),
-		Actor:         domain.Actor{Subject: "officer-1", Role: domain.RoleInvestigator, Agency: "UK Border Agency"},
+		Actor:         domain.Actor{Subject: "officer-1", Role: domain.RoleInvestigator, Agency: "UKBA"},
 		CorrelationID: uuid.New(), CausationID: id, PrevHash: s.hashes[caseID],
 	})
 	if err != nil {
@@ -154,7 +157,7 @@ func TestReportRoutesRoles(t *testing.T) {
 func TestReportRoutesAnswer(t *testing.T) {
 	s := newReportsStack(t, 200*time.Millisecond)
 	caseID := uuid.New()
-	s.record(caseID, domain.CaseOpened{Reference: "R-1", Title: "T", LeadAgency: "UK Border Agency",
+	s.record(caseID, domain.CaseOpened{Reference: "R-1", Title: "T", LeadAgency: "UKBA",
 		CrimeTypes: []string{domain.CrimeCash}, Location: "Dover"}, time.Date(2011, 1, 1, 0, 0, 0, 0, time.UTC))
 	s.record(caseID, domain.SeizureRecorded{Commodity: domain.CommodityCash, Unit: domain.UnitGBP, Location: "Dover",
 		Quantity: domain.QuantityFromMicros(100_000)}, time.Date(2011, 2, 1, 0, 0, 0, 0, time.UTC))

@@ -2,6 +2,7 @@ package casehttp_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -15,7 +16,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/casebook/casebook/domain/cases"
+	"github.com/casebook/casebook/core"
 	"github.com/casebook/casebook/eventstore/sqlitestore"
 	casehttp "github.com/casebook/casebook/http"
 	"github.com/casebook/casebook/http/openapitest"
@@ -59,15 +60,20 @@ func newStack(t testing.TB) *stack {
 	}
 	t.Cleanup(func() { _ = store.Close() })
 	tokens, err := casehttp.ParseTokens(strings.NewReader(
-		investigatorToken + ",officer.test,investigator,UKBA\n" + auditorToken + ",auditor.test,auditor,HMIC\n"))
+		investigatorToken+",officer.test,investigator,UKBA\n"+auditorToken+",auditor.test,auditor,HMIC\n"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	logs := &lockedBuffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, nil))
+	cb, err := core.New(core.Config{Store: store, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cb.Close(context.Background()) })
 	e, err := casehttp.New(casehttp.Config{
-		Logger: slog.New(slog.NewJSONHandler(logs, nil)),
-		Store:  store,
-		Cases:  cases.NewService(store, cases.Options{}),
+		Logger: logger,
+		Core:   cb,
 		Auth:   casehttp.NewAuthenticator(tokens),
 	})
 	if err != nil {

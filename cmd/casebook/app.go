@@ -36,10 +36,11 @@ type app struct {
 	getenv func(string) string
 
 	// global flags
-	data     string
-	storeURL string
-	json     bool
-	quiet    bool
+	data         string
+	storeURL     string
+	agenciesFile string
+	json         bool
+	quiet        bool
 }
 
 // command is a subcommand.
@@ -116,6 +117,7 @@ func (a *app) usage(w io.Writer) {
 Global flags (also accepted after the command name):
   --data DIR   data directory of the embedded store (env CASEBOOK_DATA; default ./data)
   --store URL  event store: a data directory, or esdb:// / esdb+discover:// / kurrentdb:// (env CASEBOOK_STORE)
+  --agencies FILE  agencies file, CODE,name per line (env CASEBOOK_AGENCIES_FILE; default: the built-in list)
   --json       machine-readable output
   --quiet      no progress bar (it is drawn only on a terminal anyway)
 
@@ -177,6 +179,11 @@ func (a *app) flagSet(name string) *flag.FlagSet {
 	}
 	fs.StringVar(&a.data, "data", data, "data directory of the embedded store (env CASEBOOK_DATA)")
 	fs.StringVar(&a.storeURL, "store", storeURL, "event store URL or data directory (env CASEBOOK_STORE)")
+	agencies := a.agenciesFile
+	if agencies == "" {
+		agencies = a.getenv("CASEBOOK_AGENCIES_FILE")
+	}
+	fs.StringVar(&a.agenciesFile, "agencies", agencies, "agencies file, one CODE,name per line; empty: the built-in list (env CASEBOOK_AGENCIES_FILE)")
 	fs.BoolVar(&a.json, "json", a.json, "machine-readable JSON output")
 	fs.BoolVar(&a.quiet, "quiet", a.quiet, "no progress bar")
 	return fs

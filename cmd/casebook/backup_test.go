@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/casebook/casebook/core"
 	"github.com/casebook/casebook/demo"
 	"github.com/casebook/casebook/domain"
-	"github.com/casebook/casebook/domain/cases"
 )
 
 // TestBackupDuringAWriteLoadRestoresAVerifiableStore takes a backup while
@@ -24,7 +24,10 @@ func TestBackupDuringAWriteLoadRestoresAVerifiableStore(t *testing.T) {
 	t.Parallel()
 	dir := demoData(t)
 	st := openTestStore(t, dir, false) // the "running casebookd"
-	svc := cases.NewService(st, cases.Options{})
+	svc, err := core.New(core.Config{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	// Open cases (the 2011 detection logs are never closed) to write to.
 	var open []demo.Case
@@ -44,7 +47,7 @@ func TestBackupDuringAWriteLoadRestoresAVerifiableStore(t *testing.T) {
 			for n := 0; ctx.Err() == nil && n < 5000; n++ {
 				data, _ := json.Marshal(domain.IntelligenceLogged{Summary: fmt.Sprintf("load %d/%d", i, n), Grading: "2B1"})
 				at := time.Date(2011, 6, 6, 12, 0, 0, 0, time.UTC)
-				_, err := svc.Record(ctx, demo.Actor(c.LeadAgency), c.ID, cases.Command{Type: domain.TypeIntelligenceLogged, OccurredAt: &at, Data: data})
+				_, err := svc.Record(ctx, demo.Identity(c.LeadAgency), c.ID, core.Command{Type: domain.TypeIntelligenceLogged, OccurredAt: &at, Data: data})
 				if err != nil {
 					if ctx.Err() == nil {
 						errs <- err

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/casebook/casebook/demo"
-	"github.com/casebook/casebook/domain/cases"
 	"github.com/casebook/casebook/eventstore"
 )
 
@@ -51,7 +50,10 @@ func runDemo(a *app, args []string) error {
 	}
 
 	plan := demo.NewPlan(*seed)
-	svc := cases.NewService(st, cases.Options{})
+	svc, err := a.importCore(st)
+	if err != nil {
+		return err
+	}
 	bar := a.bar("demo", "events", int64(plan.Events()))
 	start := time.Now()
 	res, err := demo.Load(a.ctx, svc, plan, demo.LoadOptions{Workers: *workers, Progress: func(n int) { bar.Set(int64(n)) }})

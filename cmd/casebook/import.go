@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 
 	"github.com/casebook/casebook/cmd/casebook/internal/ndjson"
+	"github.com/casebook/casebook/core"
 	"github.com/casebook/casebook/eventstore"
 )
 
@@ -31,7 +33,7 @@ func runImport(a *app, args []string) error {
 		rep.In = "-"
 	}
 
-	// The file is read twice (verify, then append), so standard input is
+	// The file is read twice (check, then append), so standard input is
 	// spooled to a temporary file first.
 	path := *in
 	if path == "" || path == "-" {
@@ -61,101 +63,59 @@ func runImport(a *app, args []string) error {
 	defer st.Close()
 	rep.Store = ref.String()
 
-	// Pass 1: every stream's chain in the file must verify (continuing
-	// from what the store already holds when the file starts a stream past
-	// revision 0, as an incremental export does).
-	checker := newChainChecker()
-	seeded := map[string]bool{}
-	err = readExport(path, func(rec ndjson.Record, line int) error {
-		if !seeded[rec.Stream] {
-			seeded[rec.Stream] = true
-			if rec.Revision > 0 {
-				if err := seedFromStore(a.ctx, st, checker, rec.Stream, rec.Revision); err != nil {
-					return fmt.Errorf("line %d: %w", line, err)
-				}
-			}
-		}
-		if !checker.add(recordedOf(rec)) {
-			b := checker.broken[len(checker.broken)-1]
-			return &problemsError{fmt.Sprintf("refusing to import %s: line %d: %s", rep.In, line, b)}
-		}
-		rep.Events++
-		return nil
-	})
+	cr, err := a.importCore(st)
 	if err != nil {
 		return err
 	}
-	rep.Streams = len(seeded)
-
-	// Pass 2: append what the store does not have yet.
-	cp, err := newCopier(a.ctx, st)
-	if err != nil {
-		return err
-	}
-	bar := a.bar("import", "events", rep.Events)
-	cp.onAppend = func(n int) { bar.Add(int64(n)) }
-	err = readExport(path, func(rec ndjson.Record, line int) error {
-		if err := cp.add(a.ctx, rec); err != nil {
-			return fmt.Errorf("line %d: %w", line, err)
-		}
-		return nil
-	})
-	if err == nil {
-		err = cp.flush(a.ctx)
-	}
+	bar := a.bar("import", "events", 0)
+	res, err := cr.Import(a.ctx, a.operator(), exportSource(path), core.ImportOptions{OnWritten: func(n int) { bar.Add(int64(n)) }})
 	bar.Done()
-	rep.Imported, rep.Skipped = cp.copied, cp.skipped
+	rep.Events, rep.Streams, rep.Imported, rep.Skipped = res.Events, res.Streams, res.Imported, res.Skipped
 	if err != nil {
-		return fmt.Errorf("%w\n(%d events imported before the failure; re-run the same command to continue)", err, rep.Imported)
+		if res.Imported > 0 {
+			return fmt.Errorf("%w\n(%d events imported before the failure; re-run the same command to continue)", err, res.Imported)
+		}
+		return refusal(rep.In, err)
 	}
 	if a.json {
 		return a.printJSON(rep)
 	}
-	a.printf("Verified %d events in %d streams; imported %d, skipped %d already in %s.\n",
+	a.printf("Checked %d events in %d streams; imported %d, skipped %d already in %s.\n",
 		rep.Events, rep.Streams, rep.Imported, rep.Skipped, rep.Store)
 	return nil
 }
 
-// readExport calls fn for every record of the file, in order.
-func readExport(path string, fn func(rec ndjson.Record, line int) error) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("open export: %w", err)
+// exportSource reads an export file's records as recorded events, each
+// time it is called.
+func exportSource(path string) core.ImportSource {
+	return func(ctx context.Context) iter.Seq2[eventstore.RecordedEvent, error] {
+		return func(yield func(eventstore.RecordedEvent, error) bool) {
+			f, err := os.Open(path)
+			if err != nil {
+				yield(eventstore.RecordedEvent{}, fmt.Errorf("open export: %w", err))
+				return
+			}
+			defer f.Close()
+			r := ndjson.NewReader(f)
+			for {
+				rec, err := r.Read()
+				if errors.Is(err, io.EOF) {
+					return
+				}
+				if err != nil {
+					yield(eventstore.RecordedEvent{}, fmt.Errorf("%s: %w", path, err))
+					return
+				}
+				if ctx.Err() != nil {
+					yield(eventstore.RecordedEvent{}, ctx.Err())
+					return
+				}
+				if !yield(recordedOf(rec), nil) {
+					return
+				}
+			}
+		}
 	}
-	defer f.Close()
-	r := ndjson.NewReader(f)
-	for {
-		rec, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		if err := fn(rec, r.Line()); err != nil {
-			return err
-		}
-	}
-}
-
-// seedFromStore feeds the checker the store's first upTo events of stream,
-// which a file starting that stream at revision upTo continues.
-func seedFromStore(ctx context.Context, st eventstore.Store, c *chainChecker, stream string, upTo uint64) error {
-	n := uint64(0)
-	for ev, err := range st.ReadStream(ctx, stream, eventstore.ReadStreamOptions{Limit: upTo}) {
-		if errors.Is(err, eventstore.ErrStreamNotFound) {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("read %s from the store: %w", stream, err)
-		}
-		c.seed(ev)
-		n++
-	}
-	if n < upTo {
-		return &problemsError{fmt.Sprintf("the file starts stream %s at revision %d but the store holds only %d of its events: import the earlier events first", stream, upTo, n)}
-	}
-	return nil
 }
 
 // recordedOf is the record as the event it describes.

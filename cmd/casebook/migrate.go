@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"iter"
 	"path/filepath"
 	"sort"
 	"strings"
 
-	"github.com/casebook/casebook/cmd/casebook/internal/ndjson"
+	"github.com/casebook/casebook/core"
 	"github.com/casebook/casebook/eventstore"
 )
 
@@ -65,43 +67,49 @@ func runMigrate(a *app, args []string) error {
 	rep := migrateReport{From: from.String(), To: to.String(), Mismatches: []countMismatch{}}
 
 	// Copy the source's log as it stands now; a later run picks up what is
-	// appended meanwhile.
+	// appended meanwhile. The core checks every event of it against the
+	// rules before writing any.
 	head, err := src.Head(a.ctx)
 	if err != nil {
 		return fmt.Errorf("source: read head: %w", err)
 	}
 	rep.Position = uint64(head)
-	cp, err := newCopier(a.ctx, dst)
-	if err != nil {
-		return fmt.Errorf("target: %w", err)
-	}
 	sourceCounts := map[string]int64{}
-	bar := a.bar("migrate", logUnit(from), int64(head))
-	for ev, err := range src.ReadAll(a.ctx, eventstore.ReadAllOptions{}) {
-		if err != nil {
-			bar.Done()
-			return fmt.Errorf("read the source: %w (%d events copied; re-run to continue)", err, cp.copied)
+	source := func(ctx context.Context) iter.Seq2[eventstore.RecordedEvent, error] {
+		clear(sourceCounts)
+		return func(yield func(eventstore.RecordedEvent, error) bool) {
+			for ev, err := range src.ReadAll(ctx, eventstore.ReadAllOptions{}) {
+				if err != nil {
+					yield(ev, fmt.Errorf("read the source: %w", err))
+					return
+				}
+				if ev.Position > head {
+					return
+				}
+				if strings.HasPrefix(ev.Stream, "$") {
+					continue // a KurrentDB system stream
+				}
+				sourceCounts[ev.Stream]++
+				if !yield(ev, nil) {
+					return
+				}
+			}
 		}
-		if ev.Position > head {
-			break
-		}
-		if strings.HasPrefix(ev.Stream, "$") {
-			continue // a KurrentDB system stream
-		}
-		sourceCounts[ev.Stream]++
-		rep.Events++
-		if err := cp.add(a.ctx, ndjson.FromRecorded(ev)); err != nil {
-			bar.Done()
-			return fmt.Errorf("%w (%d events copied; re-run to continue)", err, cp.copied)
-		}
-		bar.Set(int64(ev.Position))
 	}
-	if err := cp.flush(a.ctx); err != nil {
-		bar.Done()
-		return fmt.Errorf("%w (%d events copied; re-run to continue)", err, cp.copied)
+	cr, err := a.importCore(dst)
+	if err != nil {
+		return err
 	}
+	bar := a.bar("migrate", "events", 0)
+	res, err := cr.Import(a.ctx, a.operator(), source, core.ImportOptions{OnWritten: func(n int) { bar.Add(int64(n)) }})
 	bar.Done()
-	rep.Copied, rep.Skipped, rep.Streams = cp.copied, cp.skipped, len(sourceCounts)
+	if err != nil {
+		if res.Imported > 0 {
+			return fmt.Errorf("%w (%d events copied; re-run to continue)", err, res.Imported)
+		}
+		return refusal(from.String(), err)
+	}
+	rep.Events, rep.Copied, rep.Skipped, rep.Streams = res.Events, res.Imported, res.Skipped, len(sourceCounts)
 
 	// Verify the target: every stream of the source has as many events
 	// there, and every hash chain in the target holds.

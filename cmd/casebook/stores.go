@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/casebook/casebook/core"
+	"github.com/casebook/casebook/domain"
 	"github.com/casebook/casebook/eventstore"
 	"github.com/casebook/casebook/eventstore/sqlitestore"
 )
@@ -133,4 +135,39 @@ func logUnit(r storeRef) string {
 		return "events"
 	}
 	return "log position"
+}
+
+// importCore is the application core over st, as the CLI's writing
+// commands (demo, import, migrate) use it: the same rules as casebookd,
+// without read models.
+func (a *app) importCore(st eventstore.Store) (*core.Core, error) {
+	agencies, err := core.LoadAgencies(a.agenciesFile)
+	if err != nil {
+		return nil, err
+	}
+	return core.New(core.Config{Store: st, Agencies: agencies, Logger: a.logger()})
+}
+
+// operator is the CLI's caller as the core sees it: an operator (the admin
+// role) named after the account running the command.
+func (a *app) operator() core.Identity {
+	name := a.getenv("USER")
+	if name == "" {
+		name = "operator"
+	}
+	agencies, err := core.LoadAgencies(a.agenciesFile)
+	agency := "HO"
+	if err == nil {
+		agency = agencies.Codes()[0]
+	}
+	return core.Identity{Subject: "casebook-cli:" + name, Role: domain.RoleAdmin, Agency: agency}
+}
+
+// refusal words an import the core refused.
+func refusal(what string, err error) error {
+	var de *domain.Error
+	if errors.As(err, &de) && de.Code == domain.CodeRefused {
+		return &problemsError{fmt.Sprintf("refusing to import %s: %s", what, de.Message)}
+	}
+	return err
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/casebook/casebook/core"
 	"github.com/casebook/casebook/domain"
 )
 
@@ -32,7 +33,7 @@ func runToken(a *app, args []string) error {
 	fs := a.flagSet("token create")
 	subject := fs.String("subject", "", "who the token is for (e.g. an officer's id)")
 	role := fs.String("role", "", "one of "+strings.Join(tokenRoles, ", "))
-	agency := fs.String("agency", "", "the holder's agency (required for investigators)")
+	agency := fs.String("agency", "", "the holder's agency: a configured agency code (see --agencies)")
 	defTokens := a.getenv("CASEBOOK_TOKENS_FILE")
 	if defTokens == "" {
 		defTokens = "tokens.csv"
@@ -45,6 +46,15 @@ func runToken(a *app, args []string) error {
 	if err := p.validate(); err != nil {
 		return err
 	}
+	agencies, err := core.LoadAgencies(a.agenciesFile)
+	if err != nil {
+		return err
+	}
+	code, ok := agencies.Canonical(p.Agency)
+	if !ok {
+		return usagef("--agency %q is not a known agency (one of %s; see --agencies)", p.Agency, strings.Join(agencies.Codes(), ", "))
+	}
+	p.Agency = code
 	token, err := newToken()
 	if err != nil {
 		return err
@@ -72,8 +82,8 @@ func (p tokenLine) validate() error {
 		return usagef("--subject is required")
 	case !slices.Contains(tokenRoles, p.Role):
 		return usagef("--role must be one of %s", strings.Join(tokenRoles, ", "))
-	case p.Role == domain.RoleInvestigator && p.Agency == "":
-		return usagef("an investigator's token needs --agency")
+	case p.Agency == "":
+		return usagef("--agency is required")
 	}
 	for name, v := range map[string]string{"subject": p.Subject, "agency": p.Agency} {
 		for _, r := range v {

@@ -45,7 +45,7 @@ func TestTokenCreateAppendsALineWithAFreshToken(t *testing.T) {
 		t.Fatalf("tokens file mode %o, want 600", perm)
 	}
 	// casebookd reads the file and knows both holders.
-	set, err := casehttp.LoadTokens(file)
+	set, err := casehttp.LoadTokens(file, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,10 +61,10 @@ func TestTokenCreateAppendsALineWithAFreshToken(t *testing.T) {
 func TestTokenCreateTightensAndContinuesAnExistingFile(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "tokens.csv")
 	// no trailing newline, world-readable
-	if err := os.WriteFile(file, []byte("old-token,ops,admin,"), 0o644); err != nil {
+	if err := os.WriteFile(file, []byte("old-token,ops,admin,HO"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := runWith(t, "", map[string]string{"CASEBOOK_TOKENS_FILE": file}, "token", "create", "--subject", "a", "--role", "analyst", "--json")
+	r := runWith(t, "", map[string]string{"CASEBOOK_TOKENS_FILE": file}, "token", "create", "--subject", "a", "--role", "analyst", "--agency", "ho", "--json")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
@@ -72,7 +72,7 @@ func TestTokenCreateTightensAndContinuesAnExistingFile(t *testing.T) {
 		t.Fatalf("--json output %q", r.stdout)
 	}
 	b, _ := os.ReadFile(file)
-	if !strings.HasPrefix(string(b), "old-token,ops,admin,\ncbk_") {
+	if !strings.HasPrefix(string(b), "old-token,ops,admin,HO\ncbk_") {
 		t.Fatalf("tokens file %q: the new line must start on a line of its own", b)
 	}
 	st, _ := os.Stat(file)

@@ -34,7 +34,7 @@ const (
 const (
 	agencyUKBA   = "UKBA"
 	agencySOCA   = "SOCA"
-	agencyFrench = "Police aux frontières"
+	agencyFrench = "PAF"
 )
 
 // tokenOf is each caller's bearer token.
@@ -55,8 +55,8 @@ func tokensFile() string {
 %s,officer.sam,investigator,%s
 %s,officier.camille,investigator,%s
 %s,auditor.bea,auditor,HMIC
-%s,analyst.dan,analyst,Home Office
-%s,admin.olu,admin,Casebook ops
+%s,analyst.dan,analyst,HO
+%s,admin.olu,admin,HO
 `, tokenOf[invUKBA], agencyUKBA, tokenOf[invUKBA2], agencyUKBA, tokenOf[invSOCA], agencySOCA,
 		tokenOf[invFrench], agencyFrench, tokenOf[auditor], tokenOf[analyst], tokenOf[admin])
 }

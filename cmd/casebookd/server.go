@@ -18,9 +18,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
-
-	"github.com/casebook/casebook/domain/cases"
+	"github.com/casebook/casebook/core"
+	"github.com/casebook/casebook/domain"
 	"github.com/casebook/casebook/eventstore"
 	"github.com/casebook/casebook/eventstore/kurrentdb"
 	"github.com/casebook/casebook/eventstore/sqlitestore"
@@ -34,6 +33,7 @@ type Config struct {
 	DataDir         string
 	StoreURL        string
 	TokensFile      string
+	AgenciesFile    string
 	ReadModelWait   time.Duration
 	MaxRequests     int
 	LogLevel        slog.Level
@@ -83,6 +83,8 @@ type Main struct {
 	logBuffer *casehttp.BufferedLogWriter
 
 	store    eventstore.Store
+	core     *core.Core
+	agencies *domain.Agencies
 	closers  []func() error // run in reverse order by Close, after the HTTP server
 	auth     *casehttp.Authenticator
 	server   *http.Server
@@ -147,6 +149,8 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 		"event store: empty for the embedded store in --data, or a KurrentDB URL (esdb://, esdb+discover://, kurrentdb://, kurrentdb+discover://) (env CASEBOOK_STORE)")
 	fs.StringVar(&c.TokensFile, "tokens", env("CASEBOOK_TOKENS_FILE", c.TokensFile),
 		"API tokens file, one token,subject,role,agency per line; re-read on SIGHUP (env CASEBOOK_TOKENS_FILE)")
+	fs.StringVar(&c.AgenciesFile, "agencies", env("CASEBOOK_AGENCIES_FILE", c.AgenciesFile),
+		"agencies file, one CODE,name per line; empty: the built-in list (env CASEBOOK_AGENCIES_FILE)")
 	fs.DurationVar(&c.ReadModelWait, "read-model-wait", envDuration("CASEBOOK_READ_MODEL_WAIT", c.ReadModelWait),
 		"longest wait of a read-model query for its min_position (env CASEBOOK_READ_MODEL_WAIT)")
 	fs.IntVar(&c.MaxRequests, "max-requests", envInt("CASEBOOK_MAX_REQUESTS", c.MaxRequests),
@@ -227,9 +231,15 @@ func (m *Main) Run(ctx context.Context) error {
 		return fmt.Errorf("data directory: %w", err)
 	}
 
+	agencies, err := core.LoadAgencies(c.AgenciesFile)
+	if err != nil {
+		return err
+	}
+	m.agencies = agencies
+
 	var tokens *casehttp.TokenSet
 	if c.TokensFile != "" {
-		t, err := casehttp.LoadTokens(c.TokensFile)
+		t, err := casehttp.LoadTokens(c.TokensFile, agencies)
 		if err != nil {
 			return err
 		}
@@ -256,28 +266,33 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.closers = append(m.closers, engine.Close)
 
-	metrics := casehttp.NewMetrics(casehttp.ProjectionLagFunc(engine))
-	instrumented := metrics.InstrumentStore(store)
-	service := cases.NewService(instrumented, cases.Options{
-		NewID: newTimeOrderedID,
-		// The embedded store numbers the events of one append
-		// consecutively, so a coalesced append needs no read-back of its
-		// positions; KurrentDB's positions are byte offsets and do.
-		ConsecutivePositions: c.StoreURL == "",
+	metrics := casehttp.NewMetrics(projectionLag(engine))
+	cb, err := core.New(core.Config{
+		Store:         instrumentStore(store, metrics),
+		ReadModels:    engine,
+		Agencies:      agencies,
+		Logger:        m.Logger,
+		ReadModelWait: c.ReadModelWait,
+	})
+	if err != nil {
+		return err
+	}
+	m.core = cb
+	// Closed before the store (closers run in reverse): the access-log
+	// entries still held for merging are written first.
+	m.closers = append(m.closers, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return cb.Close(ctx)
 	})
 
 	handler, err := casehttp.New(casehttp.Config{
 		Logger:        m.Logger,
-		Store:         instrumented,
-		Cases:         service,
-		CaseList:      engine,
-		Reports:       engine,
-		ReadModelWait: c.ReadModelWait,
+		Core:          cb,
 		Auth:          m.auth,
 		Metrics:       metrics,
 		MaxConcurrent: c.MaxRequests,
 		Shutdown:      m.shutdown,
-		NewID:         newTimeOrderedID,
 	})
 	if err != nil {
 		return err
@@ -350,7 +365,7 @@ func (m *Main) ReloadTokens() error {
 	if m.Config.TokensFile == "" {
 		return errors.New("no tokens file configured")
 	}
-	t, err := casehttp.LoadTokens(m.Config.TokensFile)
+	t, err := casehttp.LoadTokens(m.Config.TokensFile, m.agencies)
 	if err != nil {
 		return err
 	}
@@ -413,18 +428,4 @@ func (m *Main) servePprof(addr string) error {
 	m.closers = append(m.closers, srv.Close)
 	m.Logger.Warn("profiler listening", "addr", ln.Addr().String())
 	return nil
-}
-
-// newTimeOrderedID makes the ids of new cases and events (when the client
-// does not choose them) UUIDv7: time-ordered ids land at the end of the
-// store's event-id index instead of at random pages of it, which makes
-// durable appends markedly cheaper (see the sqlitestore benchmarks
-// Append64Writers vs Append64WritersUUIDv7). They reveal the creation time
-// to the millisecond, which the case record shows anyway.
-func newTimeOrderedID() uuid.UUID {
-	id, err := uuid.NewV7()
-	if err != nil {
-		return uuid.New() // the clock or the random source failed: still unique
-	}
-	return id
 }

@@ -1,4 +1,4 @@
-package cases_test
+package core_test
 
 import (
 	"context"
@@ -16,15 +16,16 @@ import (
 	"github.com/google/uuid"
 	_ "modernc.org/sqlite" // database/sql driver "sqlite", to tamper with the file as an attacker would
 
+	"github.com/casebook/casebook/core"
 	"github.com/casebook/casebook/domain"
-	"github.com/casebook/casebook/domain/cases"
 	"github.com/casebook/casebook/eventstore"
 	"github.com/casebook/casebook/eventstore/sqlitestore"
 )
 
 var (
-	ukba   = domain.Actor{Subject: "officer.smith", Role: domain.RoleInvestigator, Agency: "UKBA"}
-	french = domain.Actor{Subject: "lieutenant.martin", Role: domain.RoleInvestigator, Agency: "Police aux Frontières"}
+	ukba   = core.Identity{Subject: "officer.smith", Role: domain.RoleInvestigator, Agency: "UKBA"}
+	french = core.Identity{Subject: "lieutenant.martin", Role: domain.RoleInvestigator, Agency: "PAF"}
+	ukba2  = core.Identity{Subject: "officer.jones", Role: domain.RoleInvestigator, Agency: "UKBA"}
 	start  = time.Date(2011, 6, 6, 9, 0, 0, 0, time.UTC)
 )
 
@@ -48,18 +49,30 @@ type fixture struct {
 	path  string
 	store *sqlitestore.Store
 	clock *testClock
-	svc   *cases.Service
+	svc   *core.Core
 }
 
-func newFixture(t testing.TB, opts cases.Options) *fixture {
+func newFixture(t testing.TB, cfg core.Config) *fixture {
 	t.Helper()
 	f := &fixture{t: t, ctx: context.Background(), path: filepath.Join(t.TempDir(), "events.db"), clock: &testClock{t: start}}
 	f.openStore()
-	if opts.Now == nil {
-		opts.Now = f.clock.Now
+	if cfg.Now == nil {
+		cfg.Now = f.clock.Now
 	}
-	f.svc = cases.NewService(f.store, opts)
+	f.svc = newCore(t, f.store, cfg)
 	return f
+}
+
+// newCore is a core over store with cfg (its Store set to store).
+func newCore(t testing.TB, store eventstore.Store, cfg core.Config) *core.Core {
+	t.Helper()
+	cfg.Store = store
+	c, err := core.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close(context.Background()) })
+	return c
 }
 
 func (f *fixture) openStore() {
@@ -73,16 +86,16 @@ func (f *fixture) openStore() {
 
 func (f *fixture) open(data string) uuid.UUID {
 	f.t.Helper()
-	res, err := f.svc.Open(f.ctx, ukba, cases.OpenCase{Data: json.RawMessage(data)})
+	res, _, err := f.svc.OpenCase(f.ctx, ukba, core.OpenCase{Data: json.RawMessage(data)})
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	return res.CaseID
 }
 
-func (f *fixture) record(id uuid.UUID, typ, data string) cases.Result {
+func (f *fixture) record(id uuid.UUID, typ, data string) core.Result {
 	f.t.Helper()
-	res, err := f.svc.Record(f.ctx, ukba, id, cases.Command{Type: typ, Data: json.RawMessage(data)})
+	res, err := f.svc.Record(f.ctx, ukba, id, core.Command{Type: typ, Data: json.RawMessage(data)})
 	if err != nil {
 		f.t.Fatalf("record %s %s: %v", typ, data, err)
 	}
@@ -101,6 +114,27 @@ func arrest(p uuid.UUID) string {
 	return `{"person_id":"` + p.String() + `","location":"Dover","offence":"facilitation"}`
 }
 
+// auditorBea reads what the tests check: auditors see every case.
+var auditorBea = core.Identity{Subject: "auditor.bea", Role: domain.RoleAuditor, Agency: "HMIC"}
+
+func load(svc *core.Core, ctx context.Context, id uuid.UUID, at core.At) (domain.Case, error) {
+	return svc.Case(ctx, auditorBea, id, at, core.Consultation{})
+}
+
+// history reads up to limit events (0: all) from version from.
+func history(svc *core.Core, ctx context.Context, id uuid.UUID, from uint64, limit int) ([]domain.Entry, error) {
+	if limit == 0 {
+		limit = 1 << 30
+	}
+	page, err := svc.History(ctx, auditorBea, id, from, limit, core.Consultation{})
+	return page.Events, err
+}
+
+func verify(svc *core.Core, ctx context.Context, id uuid.UUID) (domain.VerifyResult, error) {
+	v, err := svc.Verify(ctx, auditorBea, id, core.Consultation{})
+	return v.Case, err
+}
+
 func wantCode(t *testing.T, err error, code string) *domain.Error {
 	t.Helper()
 	de, ok := domain.AsError(err)
@@ -111,15 +145,15 @@ func wantCode(t *testing.T, err error, code string) *domain.Error {
 }
 
 func TestOpenAndLoad(t *testing.T) {
-	f := newFixture(t, cases.Options{})
-	res, err := f.svc.Open(f.ctx, ukba, cases.OpenCase{Data: json.RawMessage(openData)})
+	f := newFixture(t, core.Config{})
+	res, _, err := f.svc.OpenCase(f.ctx, ukba, core.OpenCase{Data: json.RawMessage(openData)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.CaseID == uuid.Nil || res.EventID == uuid.Nil || res.Version != 0 || res.Position == 0 || res.Duplicate {
 		t.Fatalf("result %+v", res)
 	}
-	c, err := f.svc.Load(f.ctx, res.CaseID, cases.At{})
+	c, err := load(f.svc, f.ctx, res.CaseID, core.At{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +169,7 @@ func TestOpenAndLoad(t *testing.T) {
 		}
 		n++
 		m, err := domain.DecodeMetadata(rec.Metadata)
-		if err != nil || rec.Type != domain.TypeCaseOpened || m.Actor != ukba || m.SchemaVersion != 1 || m.PrevHash != "" || len(m.Hash) != 64 {
+		if err != nil || rec.Type != domain.TypeCaseOpened || m.Actor != ukba.Actor() || m.SchemaVersion != 1 || m.PrevHash != "" || len(m.Hash) != 64 {
 			t.Fatalf("stored %s %s: %v", rec.Type, rec.Metadata, err)
 		}
 	}
@@ -143,45 +177,53 @@ func TestOpenAndLoad(t *testing.T) {
 		t.Fatalf("%d events stored", n)
 	}
 	// Invalid data is refused with the field named, and nothing is stored.
-	_, err = f.svc.Open(f.ctx, ukba, cases.OpenCase{Data: json.RawMessage(`{"reference":"R","title":"T","crime_types":["arson"],"location":"L"}`)})
+	headBefore, _ := f.store.Head(f.ctx)
+	_, _, err = f.svc.OpenCase(f.ctx, ukba, core.OpenCase{Data: json.RawMessage(`{"reference":"R","title":"T","crime_types":["arson"],"location":"L"}`)})
 	if de := wantCode(t, err, domain.CodeValidation); de.Field != "crime_types" {
 		t.Fatalf("field %q", de.Field)
 	}
-	if head, _ := f.store.Head(f.ctx); head != res.Position {
+	if head, _ := f.store.Head(f.ctx); head != headBefore {
 		t.Fatalf("a refused open wrote something: head %d", head)
 	}
 }
 
 func TestOpenWithCaseIDAndRetries(t *testing.T) {
-	f := newFixture(t, cases.Options{})
-	caseID, eventID := uuid.New(), uuid.New()
-	cmd := cases.OpenCase{CaseID: caseID, EventID: eventID, Data: json.RawMessage(openData)}
-	first, err := f.svc.Open(f.ctx, ukba, cmd)
+	f := newFixture(t, core.Config{})
+	caseID := uuid.New()
+	cmd := core.OpenCase{CaseID: caseID, Data: json.RawMessage(openData)}
+	first, _, err := f.svc.OpenCase(f.ctx, ukba, cmd)
 	if err != nil || first.CaseID != caseID {
 		t.Fatalf("%+v %v", first, err)
 	}
-	again, err := f.svc.Open(f.ctx, ukba, cmd)
-	if err != nil || !again.Duplicate || again.CaseID != caseID || again.Position != first.Position {
-		t.Fatalf("retry: %+v %v", again, err)
+	again, state, err := f.svc.OpenCase(f.ctx, ukba, cmd)
+	if err != nil || !again.Duplicate || again.CaseID != caseID || again.Position != first.Position || state.Reference != "OP-JOCC-17" {
+		t.Fatalf("retry: %+v %+v %v", again, state, err)
 	}
-	// A retry that left the case id to the server finds the original case
-	// through the event id.
-	retry, err := f.svc.Open(f.ctx, ukba, cases.OpenCase{EventID: eventID, Data: json.RawMessage(openData)})
-	if err != nil || !retry.Duplicate || retry.CaseID != caseID {
-		t.Fatalf("retry without case id: %+v %v", retry, err)
+	// The same id with other content, or from anybody else — a colleague,
+	// another agency that cannot see the case — is the same conflict,
+	// worded the same: the answer tells nobody more than that the id is
+	// taken.
+	other := core.OpenCase{CaseID: caseID, Data: json.RawMessage(`{"reference":"OTHER","title":"T","crime_types":["cash"],"location":"L"}`)}
+	colleague := core.Identity{Subject: "officer.jones", Role: domain.RoleInvestigator, Agency: "UKBA"}
+	var messages []string
+	for _, try := range []struct {
+		who core.Identity
+		cmd core.OpenCase
+	}{{ukba, other}, {colleague, cmd}, {french, core.OpenCase{CaseID: caseID, Data: json.RawMessage(`{"reference":"P-1","title":"T","crime_types":["cash"],"location":"L"}`)}}} {
+		_, _, err := f.svc.OpenCase(f.ctx, try.who, try.cmd)
+		de := wantCode(t, err, domain.CodeCaseIDTaken)
+		if de.Kind != domain.KindConflict {
+			t.Fatalf("kind %s", de.Kind)
+		}
+		messages = append(messages, de.Message)
 	}
-	// The same event id with other content is a conflict.
-	_, err = f.svc.Open(f.ctx, ukba, cases.OpenCase{EventID: eventID, Data: json.RawMessage(`{"reference":"OTHER","title":"T","crime_types":["cash"],"location":"L"}`)})
-	wantCode(t, err, domain.CodeDuplicateEventID)
-	// Opening an existing case again with a new event is case_exists.
-	_, err = f.svc.Open(f.ctx, ukba, cases.OpenCase{CaseID: caseID, Data: json.RawMessage(openData)})
-	if de := wantCode(t, err, domain.CodeCaseExists); de.Kind != domain.KindConflict {
-		t.Fatalf("kind %s", de.Kind)
+	if messages[0] != messages[1] || messages[1] != messages[2] {
+		t.Fatalf("the answers differ: %q", messages)
 	}
 }
 
 func TestRecordRulesAndState(t *testing.T) {
-	f := newFixture(t, cases.Options{})
+	f := newFixture(t, core.Config{})
 	id := f.open(openData)
 	f.record(id, domain.TypeSuspectIdentified, identify(personA))
 	r := f.record(id, domain.TypeArrestMade, arrest(personA))
@@ -191,11 +233,11 @@ func TestRecordRulesAndState(t *testing.T) {
 	f.record(id, domain.TypeSeizureRecorded, `{"commodity":"cash","quantity":"0.10","unit":"gbp","location":"Dover"}`)
 	f.record(id, domain.TypeSeizureRecorded, `{"commodity":"cash","quantity":0.2,"unit":"gbp","location":"Dover"}`)
 	// Rules are the domain's: an arrest of someone never identified fails.
-	_, err := f.svc.Record(f.ctx, ukba, id, cases.Command{Type: domain.TypeArrestMade, Data: json.RawMessage(arrest(uuid.New()))})
+	_, err := f.svc.Record(f.ctx, ukba, id, core.Command{Type: domain.TypeArrestMade, Data: json.RawMessage(arrest(uuid.New()))})
 	if de := wantCode(t, err, domain.CodeSuspectNotIdentified); de.Field != "person_id" || de.Kind != domain.KindInvalid {
 		t.Fatalf("%+v", de)
 	}
-	c, err := f.svc.Load(f.ctx, id, cases.At{})
+	c, err := load(f.svc, f.ctx, id, core.At{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,17 +245,17 @@ func TestRecordRulesAndState(t *testing.T) {
 		t.Fatalf("state %+v", c)
 	}
 	// A case that does not exist.
-	_, err = f.svc.Record(f.ctx, ukba, uuid.New(), cases.Command{Type: domain.TypeArrestMade, Data: json.RawMessage(arrest(personA))})
+	_, err = f.svc.Record(f.ctx, ukba, uuid.New(), core.Command{Type: domain.TypeArrestMade, Data: json.RawMessage(arrest(personA))})
 	if de := wantCode(t, err, domain.CodeCaseNotFound); de.Kind != domain.KindNotFound {
 		t.Fatalf("%+v", de)
 	}
 	for name, call := range map[string]func() error{
-		"load":    func() error { _, err := f.svc.Load(f.ctx, uuid.New(), cases.At{}); return err },
-		"history": func() error { _, err := f.svc.History(f.ctx, uuid.New(), 0, 10); return err },
-		"verify":  func() error { _, err := f.svc.Verify(f.ctx, uuid.New()); return err },
+		"load":    func() error { _, err := load(f.svc, f.ctx, uuid.New(), core.At{}); return err },
+		"history": func() error { _, err := history(f.svc, f.ctx, uuid.New(), 0, 10); return err },
+		"verify":  func() error { _, err := verify(f.svc, f.ctx, uuid.New()); return err },
 		"as of": func() error {
 			v := uint64(0)
-			_, err := f.svc.Load(f.ctx, uuid.New(), cases.At{Version: &v})
+			_, err := load(f.svc, f.ctx, uuid.New(), core.At{Version: &v})
 			return err
 		},
 	} {
@@ -226,11 +268,11 @@ func TestRecordRulesAndState(t *testing.T) {
 // Property at the service level: the state a service keeps while deciding
 // equals the state a fresh service (no cache) replays from the store.
 func TestLiveStateEqualsReplayFromStore(t *testing.T) {
-	f := newFixture(t, cases.Options{})
+	f := newFixture(t, core.Config{})
 	id := f.open(openData)
 	f.record(id, domain.TypeSuspectIdentified, identify(personA))
 	f.record(id, domain.TypeOrganisedCrimeGroupLinked, `{"group_id":"`+groupG.String()+`","name":"Calais Network"}`)
-	f.record(id, domain.TypeAgencyJoined, `{"agency":"Police aux Frontières"}`)
+	f.record(id, domain.TypeAgencyJoined, `{"agency":"PAF"}`)
 	arr := f.record(id, domain.TypeArrestMade, arrest(personA))
 	f.record(id, domain.TypeSuspectCharged, `{"person_id":"`+personA.String()+`","charges":["facilitation"]}`)
 	f.record(id, domain.TypeStowawaysDetected, `{"location":"Coquelles","method":"co2_probe","people":12}`)
@@ -238,12 +280,12 @@ func TestLiveStateEqualsReplayFromStore(t *testing.T) {
 	f.record(id, domain.TypeGangDismantled, `{"group_id":"`+groupG.String()+`"}`)
 	f.record(id, domain.TypeEntryRetracted, `{"event_id":"`+arr.EventID.String()+`","reason":"wrong person"}`)
 	f.record(id, domain.TypeCaseClosed, `{"outcome":"convicted"}`)
-	live, err := f.svc.Load(f.ctx, id, cases.At{})
+	live, err := load(f.svc, f.ctx, id, core.At{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	fresh := cases.NewService(f.store, cases.Options{CacheSize: -1})
-	replayed, err := fresh.Load(f.ctx, id, cases.At{})
+	fresh := newCore(t, f.store, core.Config{CacheSize: -1})
+	replayed, err := load(fresh, f.ctx, id, core.At{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,11 +302,11 @@ func TestLiveStateEqualsReplayFromStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.openStore()
-	svc := cases.NewService(f.store, cases.Options{Now: f.clock.Now})
-	if _, err := svc.Record(f.ctx, french, id, cases.Command{Type: domain.TypeCaseReopened, Data: json.RawMessage(`{"reason":"appeal"}`)}); err != nil {
+	svc := newCore(t, f.store, core.Config{Now: f.clock.Now})
+	if _, err := svc.Record(f.ctx, ukba2, id, core.Command{Type: domain.TypeCaseReopened, Data: json.RawMessage(`{"reason":"appeal"}`)}); err != nil {
 		t.Fatal(err)
 	}
-	c, err := svc.Load(f.ctx, id, cases.At{})
+	c, err := load(svc, f.ctx, id, core.At{})
 	if err != nil || c.Version != 11 || c.Status != domain.StatusOpen {
 		t.Fatalf("after reopen: %+v %v", c, err)
 	}
@@ -272,16 +314,16 @@ func TestLiveStateEqualsReplayFromStore(t *testing.T) {
 
 // Officers logging arrests on one case at the same moment all succeed.
 func TestConcurrentArrestsOnOneCase(t *testing.T) {
-	f := newFixture(t, cases.Options{})
+	f := newFixture(t, core.Config{})
 	id := f.open(openData)
 	f.record(id, domain.TypeSuspectIdentified, identify(personA))
 	const n = 32
 	var wg sync.WaitGroup
-	results := make([]cases.Result, n)
+	results := make([]core.Result, n)
 	errs := make([]error, n)
 	for i := range n {
 		wg.Go(func() {
-			results[i], errs[i] = f.svc.Record(f.ctx, ukba, id, cases.Command{Type: domain.TypeArrestMade, Data: json.RawMessage(arrest(personA))})
+			results[i], errs[i] = f.svc.Record(f.ctx, ukba, id, core.Command{Type: domain.TypeArrestMade, Data: json.RawMessage(arrest(personA))})
 		})
 	}
 	wg.Wait()
@@ -295,11 +337,11 @@ func TestConcurrentArrestsOnOneCase(t *testing.T) {
 	if len(versions) != n {
 		t.Fatalf("%d distinct versions for %d arrests", len(versions), n)
 	}
-	c, err := cases.NewService(f.store, cases.Options{CacheSize: -1}).Load(f.ctx, id, cases.At{})
+	c, err := load(newCore(t, f.store, core.Config{CacheSize: -1}), f.ctx, id, core.At{})
 	if err != nil || c.Counts.Arrests != n || c.Version != n+1 {
 		t.Fatalf("arrests %d version %d: %v", c.Counts.Arrests, c.Version, err)
 	}
-	if v, err := f.svc.Verify(f.ctx, id); err != nil || !v.Valid || v.Checked != n+2 {
+	if v, err := verify(f.svc, f.ctx, id); err != nil || !v.Valid || v.Checked != n+2 {
 		t.Fatalf("verify %+v %v", v, err)
 	}
 }
@@ -310,8 +352,8 @@ func TestConcurrentArrestsOnOneCase(t *testing.T) {
 func TestConcurrentArrestsFromTwoNodes(t *testing.T) {
 	var retries atomic.Int64
 	onRetry := func(uuid.UUID, int) { retries.Add(1) }
-	f := newFixture(t, cases.Options{OnConflictRetry: onRetry, MaxRetries: 50})
-	other := cases.NewService(f.store, cases.Options{Now: f.clock.Now, OnConflictRetry: onRetry, MaxRetries: 50})
+	f := newFixture(t, core.Config{OnConflictRetry: onRetry, MaxRetries: 50})
+	other := newCore(t, f.store, core.Config{Now: f.clock.Now, OnConflictRetry: onRetry, MaxRetries: 50})
 	id := f.open(openData)
 	f.record(id, domain.TypeSuspectIdentified, identify(personA))
 	const n = 32
@@ -323,7 +365,7 @@ func TestConcurrentArrestsFromTwoNodes(t *testing.T) {
 			svc = other
 		}
 		wg.Go(func() {
-			_, err := svc.Record(f.ctx, ukba, id, cases.Command{Type: domain.TypeArrestMade, Data: json.RawMessage(arrest(personA))})
+			_, err := svc.Record(f.ctx, ukba, id, core.Command{Type: domain.TypeArrestMade, Data: json.RawMessage(arrest(personA))})
 			errs <- err
 		})
 	}
@@ -334,13 +376,13 @@ func TestConcurrentArrestsFromTwoNodes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, svc := range []*cases.Service{f.svc, other} {
-		c, err := svc.Load(f.ctx, id, cases.At{})
+	for _, svc := range []*core.Core{f.svc, other} {
+		c, err := load(svc, f.ctx, id, core.At{})
 		if err != nil || c.Counts.Arrests != n || c.Version != n+1 {
 			t.Fatalf("arrests %d version %d: %v", c.Counts.Arrests, c.Version, err)
 		}
 	}
-	if v, _ := f.svc.Verify(f.ctx, id); !v.Valid {
+	if v, _ := verify(f.svc, f.ctx, id); !v.Valid {
 		t.Fatalf("verify %+v", v)
 	}
 	t.Logf("%d conflict retries", retries.Load())
@@ -363,20 +405,20 @@ func (r *racingStore) Append(ctx context.Context, stream string, expected events
 }
 
 func TestAppendRaceIsRetriedOnFreshState(t *testing.T) {
-	f := newFixture(t, cases.Options{})
+	f := newFixture(t, core.Config{})
 	id := f.open(openData)
 	f.record(id, domain.TypeSuspectIdentified, identify(personA))
-	competitor := cases.NewService(f.store, cases.Options{Now: f.clock.Now})
+	competitor := newCore(t, f.store, core.Config{Now: f.clock.Now})
 	var retries []int
 	racing := &racingStore{Store: f.store, competitor: func() {
-		if _, err := competitor.Record(f.ctx, french, id, cases.Command{Type: domain.TypeCaseClosed, Data: json.RawMessage(`{"outcome":"closed by the other node"}`)}); err != nil {
+		if _, err := competitor.Record(f.ctx, ukba2, id, core.Command{Type: domain.TypeCaseClosed, Data: json.RawMessage(`{"outcome":"closed by the other node"}`)}); err != nil {
 			t.Error(err)
 		}
 	}}
-	svc := cases.NewService(racing, cases.Options{Now: f.clock.Now, OnConflictRetry: func(_ uuid.UUID, attempt int) { retries = append(retries, attempt) }})
+	svc := newCore(t, racing, core.Config{Now: f.clock.Now, OnConflictRetry: func(_ uuid.UUID, attempt int) { retries = append(retries, attempt) }})
 	// The arrest was valid when decided, but the case closed before it was
 	// appended: deciding again on the fresh state refuses it.
-	_, err := svc.Record(f.ctx, ukba, id, cases.Command{Type: domain.TypeArrestMade, Data: json.RawMessage(arrest(personA))})
+	_, err := svc.Record(f.ctx, ukba, id, core.Command{Type: domain.TypeArrestMade, Data: json.RawMessage(arrest(personA))})
 	wantCode(t, err, domain.CodeCaseClosed)
 	if len(retries) != 1 {
 		t.Fatalf("retries %v", retries)
@@ -384,40 +426,40 @@ func TestAppendRaceIsRetriedOnFreshState(t *testing.T) {
 }
 
 func TestAppendRaceWithIfMatchIsNotRetried(t *testing.T) {
-	f := newFixture(t, cases.Options{})
+	f := newFixture(t, core.Config{})
 	id := f.open(openData)
 	f.record(id, domain.TypeSuspectIdentified, identify(personA))
-	competitor := cases.NewService(f.store, cases.Options{Now: f.clock.Now})
+	competitor := newCore(t, f.store, core.Config{Now: f.clock.Now})
 	racing := &racingStore{Store: f.store, competitor: func() {
-		if _, err := competitor.Record(f.ctx, french, id, cases.Command{Type: domain.TypeIntelligenceLogged, Data: json.RawMessage(`{"summary":"s","grading":"2B2"}`)}); err != nil {
+		if _, err := competitor.Record(f.ctx, ukba2, id, core.Command{Type: domain.TypeIntelligenceLogged, Data: json.RawMessage(`{"summary":"s","grading":"2B2"}`)}); err != nil {
 			t.Error(err)
 		}
 	}}
 	retried := false
-	svc := cases.NewService(racing, cases.Options{Now: f.clock.Now, OnConflictRetry: func(uuid.UUID, int) { retried = true }})
+	svc := newCore(t, racing, core.Config{Now: f.clock.Now, OnConflictRetry: func(uuid.UUID, int) { retried = true }})
 	v := uint64(1)
-	_, err := svc.Record(f.ctx, ukba, id, cases.Command{Type: domain.TypeArrestMade, Data: json.RawMessage(arrest(personA)), ExpectedVersion: &v})
+	_, err := svc.Record(f.ctx, ukba, id, core.Command{Type: domain.TypeArrestMade, Data: json.RawMessage(arrest(personA)), ExpectedVersion: &v})
 	de := wantCode(t, err, domain.CodeVersionConflict)
-	if de.Kind != domain.KindConflict || de.CurrentVersion == nil || *de.CurrentVersion != 2 || retried {
+	if de.Kind != domain.KindVersionConflict || de.CurrentVersion == nil || *de.CurrentVersion != 2 || retried {
 		t.Fatalf("%+v retried=%v", de, retried)
 	}
-	c, _ := svc.Load(f.ctx, id, cases.At{})
+	c, _ := load(svc, f.ctx, id, core.At{})
 	if c.Counts.Arrests != 0 || c.Version != 2 {
 		t.Fatalf("the conditional command wrote: %+v", c.Counts)
 	}
 }
 
 func TestIfMatch(t *testing.T) {
-	f := newFixture(t, cases.Options{})
+	f := newFixture(t, core.Config{})
 	id := f.open(openData)
 	f.record(id, domain.TypeSuspectIdentified, identify(personA))
 	stale, current := uint64(0), uint64(1)
-	_, err := f.svc.Record(f.ctx, ukba, id, cases.Command{Type: domain.TypeArrestMade, Data: json.RawMessage(arrest(personA)), ExpectedVersion: &stale})
+	_, err := f.svc.Record(f.ctx, ukba, id, core.Command{Type: domain.TypeArrestMade, Data: json.RawMessage(arrest(personA)), ExpectedVersion: &stale})
 	de := wantCode(t, err, domain.CodeVersionConflict)
 	if de.CurrentVersion == nil || *de.CurrentVersion != 1 {
 		t.Fatalf("%+v", de)
 	}
-	res, err := f.svc.Record(f.ctx, ukba, id, cases.Command{Type: domain.TypeArrestMade, Data: json.RawMessage(arrest(personA)), ExpectedVersion: &current})
+	res, err := f.svc.Record(f.ctx, ukba, id, core.Command{Type: domain.TypeArrestMade, Data: json.RawMessage(arrest(personA)), ExpectedVersion: &current})
 	if err != nil || res.Version != 2 {
 		t.Fatalf("%+v %v", res, err)
 	}
@@ -428,7 +470,7 @@ func TestIfMatch(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 32 {
 		wg.Go(func() {
-			_, err := f.svc.Record(f.ctx, ukba, id, cases.Command{Type: domain.TypeArrestMade, Data: json.RawMessage(arrest(personA)), ExpectedVersion: &v})
+			_, err := f.svc.Record(f.ctx, ukba, id, core.Command{Type: domain.TypeArrestMade, Data: json.RawMessage(arrest(personA)), ExpectedVersion: &v})
 			switch de, ok := domain.AsError(err); {
 			case err == nil:
 				wins.Add(1)
@@ -446,12 +488,12 @@ func TestIfMatch(t *testing.T) {
 }
 
 func TestIdempotentRetries(t *testing.T) {
-	f := newFixture(t, cases.Options{})
+	f := newFixture(t, core.Config{})
 	id := f.open(openData)
 	f.record(id, domain.TypeSuspectIdentified, identify(personA))
 	eventID := uuid.New()
 	when := time.Date(2011, 5, 2, 7, 0, 0, 0, time.UTC)
-	cmd := cases.Command{EventID: eventID, Type: domain.TypeArrestMade, Data: json.RawMessage(arrest(personA)), OccurredAt: &when}
+	cmd := core.Command{EventID: eventID, Type: domain.TypeArrestMade, Data: json.RawMessage(arrest(personA)), OccurredAt: &when}
 	first, err := f.svc.Record(f.ctx, ukba, id, cmd)
 	if err != nil || first.Duplicate || first.EventID != eventID {
 		t.Fatalf("%+v %v", first, err)
@@ -474,7 +516,7 @@ func TestIdempotentRetries(t *testing.T) {
 		t.Fatalf("late retry: %+v %v", again, err)
 	}
 	// And from another node that never saw it (no cached state).
-	fresh := cases.NewService(f.store, cases.Options{Now: f.clock.Now})
+	fresh := newCore(t, f.store, core.Config{Now: f.clock.Now})
 	again, err = fresh.Record(f.ctx, ukba, id, retry)
 	if err != nil || !again.Duplicate {
 		t.Fatalf("retry on a fresh node: %+v %v", again, err)
@@ -511,47 +553,47 @@ func TestIdempotentRetries(t *testing.T) {
 }
 
 func TestTimeTravel(t *testing.T) {
-	f := newFixture(t, cases.Options{})
+	f := newFixture(t, core.Config{})
 	id := f.open(openData)
 	f.record(id, domain.TypeSuspectIdentified, identify(personA))
 	f.record(id, domain.TypeArrestMade, arrest(personA))
 	third := f.record(id, domain.TypeArrestMade, arrest(personA))
 	f.record(id, domain.TypeEntryRetracted, `{"event_id":"`+third.EventID.String()+`","reason":"duplicate entry"}`)
-	hist, err := f.svc.History(f.ctx, id, 0, 0)
+	hist, err := history(f.svc, f.ctx, id, 0, 0)
 	if err != nil || len(hist) != 5 {
 		t.Fatalf("history %d %v", len(hist), err)
 	}
 	for v, wantArrests := range []int{0, 0, 1, 2, 1} {
 		ver := uint64(v)
-		c, err := f.svc.Load(f.ctx, id, cases.At{Version: &ver})
+		c, err := load(f.svc, f.ctx, id, core.At{Version: &ver})
 		if err != nil || c.Version != ver || c.Counts.Arrests != wantArrests {
 			t.Fatalf("at version %d: arrests %d, %v", v, c.Counts.Arrests, err)
 		}
 		asOf := hist[v].Metadata.RecordedAt.Add(time.Millisecond) // before the next event (1s later)
-		c2, err := f.svc.Load(f.ctx, id, cases.At{AsOf: &asOf})
+		c2, err := load(f.svc, f.ctx, id, core.At{AsOf: &asOf})
 		if err != nil || !reflect.DeepEqual(c, c2) {
 			t.Fatalf("as of %s: %+v %v", asOf, c2.Counts, err)
 		}
 	}
 	beyond := uint64(5)
-	_, err = f.svc.Load(f.ctx, id, cases.At{Version: &beyond})
+	_, err = load(f.svc, f.ctx, id, core.At{Version: &beyond})
 	if de := wantCode(t, err, domain.CodeVersionNotFound); de.Kind != domain.KindNotFound {
 		t.Fatalf("%+v", de)
 	}
 	before := hist[0].Metadata.RecordedAt.Add(-time.Second)
-	_, err = f.svc.Load(f.ctx, id, cases.At{AsOf: &before})
+	_, err = load(f.svc, f.ctx, id, core.At{AsOf: &before})
 	wantCode(t, err, domain.CodeCaseNotFound)
-	_, err = f.svc.Load(f.ctx, id, cases.At{Version: &beyond, AsOf: &before})
-	wantCode(t, err, domain.CodeValidation)
+	_, err = load(f.svc, f.ctx, id, core.At{Version: &beyond, AsOf: &before})
+	wantCode(t, err, domain.CodeInvalidParameter)
 }
 
 func TestHistoryPaging(t *testing.T) {
-	f := newFixture(t, cases.Options{})
+	f := newFixture(t, core.Config{})
 	id := f.open(openData)
 	for i := range 9 {
 		f.record(id, domain.TypeIntelligenceLogged, fmt.Sprintf(`{"summary":"report %d","grading":"1A1"}`, i))
 	}
-	page, err := f.svc.History(f.ctx, id, 3, 4)
+	page, err := history(f.svc, f.ctx, id, 3, 4)
 	if err != nil || len(page) != 4 || page[0].Version != 3 || page[3].Version != 6 {
 		t.Fatalf("page %v", err)
 	}
@@ -566,7 +608,7 @@ func TestHistoryPaging(t *testing.T) {
 			t.Errorf("entry JSON lacks %q: %s", k, b)
 		}
 	}
-	empty, err := f.svc.History(f.ctx, id, 100, 10)
+	empty, err := history(f.svc, f.ctx, id, 100, 10)
 	if err != nil || len(empty) != 0 || empty == nil {
 		t.Fatalf("past the end: %v %v", empty, err)
 	}
@@ -574,12 +616,12 @@ func TestHistoryPaging(t *testing.T) {
 
 // Verify finds a byte changed in the SQLite file, at the right version.
 func TestVerifyDetectsTamperedFile(t *testing.T) {
-	f := newFixture(t, cases.Options{})
+	f := newFixture(t, core.Config{})
 	id := f.open(openData)
 	f.record(id, domain.TypeSuspectIdentified, identify(personA))
 	f.record(id, domain.TypeArrestMade, arrest(personA))
 	f.record(id, domain.TypeArrestMade, arrest(personA))
-	if v, err := f.svc.Verify(f.ctx, id); err != nil || !v.Valid || v.Checked != 4 {
+	if v, err := verify(f.svc, f.ctx, id); err != nil || !v.Valid || v.Checked != 4 {
 		t.Fatalf("before: %+v %v", v, err)
 	}
 	if err := f.store.Close(); err != nil {
@@ -603,50 +645,50 @@ func TestVerifyDetectsTamperedFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.openStore()
-	svc := cases.NewService(f.store, cases.Options{})
-	v, err := svc.Verify(f.ctx, id)
+	svc := newCore(t, f.store, core.Config{})
+	v, err := verify(svc, f.ctx, id)
 	if err != nil || v.Valid || v.FirstInvalidVersion == nil || *v.FirstInvalidVersion != 2 || v.Checked != 3 {
 		t.Fatalf("after tampering: %+v %v", v, err)
 	}
 }
 
 func TestCorruptStoredEventIsAnError(t *testing.T) {
-	f := newFixture(t, cases.Options{})
+	f := newFixture(t, core.Config{})
 	id := f.open(openData)
 	// Someone wrote garbage into the case's stream, bypassing the domain.
 	if _, err := f.store.Append(f.ctx, domain.StreamName(id), eventstore.Any, eventstore.EventData{
 		ID: uuid.New(), Type: domain.TypeArrestMade, Data: []byte(`{"who":"?"}`), Metadata: []byte(`{}`)}); err != nil {
 		t.Fatal(err)
 	}
-	fresh := cases.NewService(f.store, cases.Options{})
-	_, err := fresh.Load(f.ctx, id, cases.At{})
+	fresh := newCore(t, f.store, core.Config{})
+	_, err := load(fresh, f.ctx, id, core.At{})
 	if !errors.Is(err, domain.ErrCorruptEvent) {
 		t.Fatalf("load: %v", err)
 	}
 	if _, ok := domain.AsError(err); !ok {
 		t.Log("(the wrapped cause names the field too)")
 	}
-	if v, err := fresh.Verify(f.ctx, id); err != nil || v.Valid || *v.FirstInvalidVersion != 1 {
+	if v, err := verify(fresh, f.ctx, id); err != nil || v.Valid || *v.FirstInvalidVersion != 1 {
 		t.Fatalf("verify: %+v %v", v, err)
 	}
 }
 
 func TestWaitingForTheCaseLockHonoursTheContext(t *testing.T) {
-	f := newFixture(t, cases.Options{LockStripes: 1})
+	f := newFixture(t, core.Config{})
 	id := f.open(openData)
 	f.record(id, domain.TypeSuspectIdentified, identify(personA))
 	// Hold the only stripe with a command whose store append blocks.
 	release := make(chan struct{})
 	entered := make(chan struct{})
 	blocking := &blockingStore{Store: f.store, entered: entered, release: release}
-	svc := cases.NewService(blocking, cases.Options{LockStripes: 1})
+	svc := newCore(t, blocking, core.Config{})
 	go func() {
-		_, _ = svc.Record(f.ctx, ukba, id, cases.Command{Type: domain.TypeArrestMade, Data: json.RawMessage(arrest(personA))})
+		_, _ = svc.Record(f.ctx, ukba, id, core.Command{Type: domain.TypeArrestMade, Data: json.RawMessage(arrest(personA))})
 	}()
 	<-entered
 	ctx, cancel := context.WithTimeout(f.ctx, 50*time.Millisecond)
 	defer cancel()
-	_, err := svc.Record(ctx, ukba, id, cases.Command{Type: domain.TypeArrestMade, Data: json.RawMessage(arrest(personA))})
+	_, err := svc.Record(ctx, ukba, id, core.Command{Type: domain.TypeArrestMade, Data: json.RawMessage(arrest(personA))})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("want deadline exceeded, got %v", err)
 	}
@@ -673,7 +715,7 @@ func (b *blockingStore) Append(ctx context.Context, stream string, expected even
 // Many cases at once, with a cache smaller than their number: states stay
 // right when evicted and reloaded.
 func TestManyCasesInParallelWithSmallCache(t *testing.T) {
-	f := newFixture(t, cases.Options{CacheSize: 3})
+	f := newFixture(t, core.Config{CacheSize: 3})
 	const nCases, perCase = 8, 6
 	ids := make([]uuid.UUID, nCases)
 	for i := range ids {
@@ -684,10 +726,10 @@ func TestManyCasesInParallelWithSmallCache(t *testing.T) {
 	for _, id := range ids {
 		for range perCase {
 			wg.Go(func() {
-				if _, err := f.svc.Record(f.ctx, ukba, id, cases.Command{Type: domain.TypeArrestMade, Data: json.RawMessage(arrest(personA))}); err != nil {
+				if _, err := f.svc.Record(f.ctx, ukba, id, core.Command{Type: domain.TypeArrestMade, Data: json.RawMessage(arrest(personA))}); err != nil {
 					t.Error(err)
 				}
-				if _, err := f.svc.Load(f.ctx, id, cases.At{}); err != nil {
+				if _, err := load(f.svc, f.ctx, id, core.At{}); err != nil {
 					t.Error(err)
 				}
 			})
@@ -695,26 +737,9 @@ func TestManyCasesInParallelWithSmallCache(t *testing.T) {
 	}
 	wg.Wait()
 	for _, id := range ids {
-		c, err := f.svc.Load(f.ctx, id, cases.At{})
+		c, err := load(f.svc, f.ctx, id, core.At{})
 		if err != nil || c.Counts.Arrests != perCase || c.Version != perCase+1 {
 			t.Fatalf("case %s: %d arrests, version %d, %v", id, c.Counts.Arrests, c.Version, err)
-		}
-	}
-}
-
-func TestDecodeRecorded(t *testing.T) {
-	f := newFixture(t, cases.Options{})
-	id := f.open(openData)
-	for rec, err := range f.store.ReadAll(f.ctx, eventstore.ReadAllOptions{}) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		e, err := cases.DecodeRecorded(rec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if opened, ok := e.Event.(domain.CaseOpened); !ok || opened.Reference != "OP-JOCC-17" || e.Stream != domain.StreamName(id) || e.Position != uint64(rec.Position) {
-			t.Fatalf("%+v", e)
 		}
 	}
 }
@@ -723,13 +748,13 @@ func TestDecodeRecorded(t *testing.T) {
 // The cache is only a head start: every answer is judged on state caught up
 // with the store.
 func TestStaleCacheNeverDecidesAnOutcome(t *testing.T) {
-	f := newFixture(t, cases.Options{})
-	nodeB := cases.NewService(f.store, cases.Options{Now: f.clock.Now})
+	f := newFixture(t, core.Config{})
+	nodeB := newCore(t, f.store, core.Config{Now: f.clock.Now})
 	id := f.open(openData)
 	f.record(id, domain.TypeSuspectIdentified, identify(personA)) // node A caches version 1
 	personB := uuid.New()
 	// Node B identifies a second suspect; node A's cache does not know.
-	if _, err := nodeB.Record(f.ctx, french, id, cases.Command{Type: domain.TypeSuspectIdentified, Data: json.RawMessage(identify(personB))}); err != nil {
+	if _, err := nodeB.Record(f.ctx, ukba2, id, core.Command{Type: domain.TypeSuspectIdentified, Data: json.RawMessage(identify(personB))}); err != nil {
 		t.Fatal(err)
 	}
 	// Arresting them on node A: refused by the stale state, accepted on
@@ -741,23 +766,23 @@ func TestStaleCacheNeverDecidesAnOutcome(t *testing.T) {
 	// If-Match with a version node A has not seen yet.
 	eventID := uuid.New()
 	v := uint64(4)
-	if _, err := nodeB.Record(f.ctx, french, id, cases.Command{EventID: eventID, Type: domain.TypeIntelligenceLogged, Data: json.RawMessage(`{"summary":"s","grading":"1A1"}`)}); err != nil {
+	if _, err := nodeB.Record(f.ctx, ukba2, id, core.Command{EventID: eventID, Type: domain.TypeIntelligenceLogged, Data: json.RawMessage(`{"summary":"s","grading":"1A1"}`)}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := f.svc.Record(f.ctx, ukba, id, cases.Command{Type: domain.TypeArrestMade, Data: json.RawMessage(arrest(personA)), ExpectedVersion: &v})
+	res, err := f.svc.Record(f.ctx, ukba, id, core.Command{Type: domain.TypeArrestMade, Data: json.RawMessage(arrest(personA)), ExpectedVersion: &v})
 	if err != nil || res.Version != 5 {
 		t.Fatalf("If-Match on a version written by the other node: %+v %v", res, err)
 	}
 	// A retry, on node B, of what node A just wrote, and on node A of
 	// what node B wrote: both find the original.
-	again, err := f.svc.Record(f.ctx, french, id, cases.Command{EventID: eventID, Type: domain.TypeIntelligenceLogged, Data: json.RawMessage(`{"summary":"s","grading":"1A1"}`)})
+	again, err := f.svc.Record(f.ctx, ukba2, id, core.Command{EventID: eventID, Type: domain.TypeIntelligenceLogged, Data: json.RawMessage(`{"summary":"s","grading":"1A1"}`)})
 	if err != nil || !again.Duplicate || again.Version != 4 {
 		t.Fatalf("retry: %+v %v", again, err)
 	}
 	// Node B's cache is now behind by one event: a stale If-Match there is
 	// still answered with the store's current version.
 	stale := uint64(4)
-	_, err = nodeB.Record(f.ctx, french, id, cases.Command{Type: domain.TypeIntelligenceLogged, Data: json.RawMessage(`{"summary":"t","grading":"1A1"}`), ExpectedVersion: &stale})
+	_, err = nodeB.Record(f.ctx, ukba2, id, core.Command{Type: domain.TypeIntelligenceLogged, Data: json.RawMessage(`{"summary":"t","grading":"1A1"}`), ExpectedVersion: &stale})
 	if de := wantCode(t, err, domain.CodeVersionConflict); *de.CurrentVersion != 5 {
 		t.Fatalf("%+v", de)
 	}

@@ -1,4 +1,4 @@
-package cases
+package core
 
 import (
 	"container/list"
@@ -10,8 +10,10 @@ import (
 )
 
 // stateCache keeps the current state of recently used cases (least recently
-// used dropped first). A cached state is read and changed only by the holder of
-// its case's turn (see caseQueues); the cache's own mutex guards only the index.
+// used dropped first), so that a command reads only what was appended since
+// its case was last seen. A cached state is read and changed only by the
+// holder of its case's lock (caseLocks); the cache's own mutex guards only
+// the index.
 type stateCache struct {
 	mu  sync.Mutex
 	max int
