@@ -199,7 +199,10 @@ func (k *importChecker) seed(s *importStream, ev eventstore.RecordedEvent) error
 func (k *importChecker) checkCase(s *importStream, rec eventstore.RecordedEvent, se domain.StoredEvent) error {
 	e, err := domain.DecodeStored(se)
 	if err != nil {
-		return refused(rec.Stream, rec.Revision, rec.Type, "%v", errors.Unwrap(err))
+		if de, ok := domain.AsError(err); ok {
+			return refused(rec.Stream, rec.Revision, rec.Type, "%s", de.Error())
+		}
+		return refused(rec.Stream, rec.Revision, rec.Type, "%v", err)
 	}
 	if err := domain.CheckRecorded(s.state, e, k.agencies); err != nil {
 		return refused(rec.Stream, rec.Revision, rec.Type, "%s", err.Error())

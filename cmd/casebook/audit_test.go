@@ -223,3 +223,49 @@ func writeLines(t *testing.T, file string, lines []string) {
 }
 
 func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
+
+// The access log is chained like a case: an entry changed, removed from
+// the middle, or swapped with another is named by stream and version.
+func TestVerifyNamesATamperedAccessLogEntry(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		tamper  func(t *testing.T, dir string, entries []eventstore.RecordedEvent)
+		version uint64
+	}{
+		"a changed byte": {func(t *testing.T, dir string, es []eventstore.RecordedEvent) {
+			tamper(t, dir, uint64(es[2].Position), "data = replace(data, '\"served\"', '\"denied\"')")
+		}, 2},
+		"a removed middle entry": {func(t *testing.T, dir string, es []eventstore.RecordedEvent) {
+			execSQL(t, dir, "DROP TRIGGER IF EXISTS events_no_delete", "DELETE FROM events WHERE position = "+itoa(uint64(es[1].Position)))
+		}, 1},
+		"a swapped pair": {func(t *testing.T, dir string, es []eventstore.RecordedEvent) {
+			a, b := itoa(uint64(es[1].Position)), itoa(uint64(es[2].Position))
+			execSQL(t, dir, "DROP TRIGGER IF EXISTS events_no_update",
+				"UPDATE events SET revision = -1 WHERE position = "+a,
+				"UPDATE events SET revision = "+itoa(es[1].Revision)+" WHERE position = "+b,
+				"UPDATE events SET revision = "+itoa(es[2].Revision)+" WHERE position = "+a)
+		}, 1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir, caseID := consultedCase(t)
+			var entries []eventstore.RecordedEvent
+			for _, ev := range logOf(t, dir) {
+				if ev.Stream == domain.AccessStreamName(caseID) {
+					entries = append(entries, ev)
+				}
+			}
+			if len(entries) != 4 {
+				t.Fatalf("%d access-log entries, want 4", len(entries))
+			}
+			if r := run(t, "verify", "--data", dir); r.code != 0 {
+				t.Fatalf("verify before tampering: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+			}
+			tc.tamper(t, dir, entries)
+			r := run(t, "verify", "--data", dir)
+			want := "stream " + domain.AccessStreamName(caseID) + ": broken at version " + itoa(tc.version)
+			if r.code != exitProblems || !strings.Contains(r.stdout, want) {
+				t.Fatalf("verify after tampering: exit %d, want 1 and %q\n%s%s", r.code, want, r.stdout, r.stderr)
+			}
+		})
+	}
+}

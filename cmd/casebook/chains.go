@@ -14,10 +14,11 @@ import (
 // chainChecker verifies every stream of a log read in global order, one
 // event at a time, holding only a small state per stream (never the events).
 //
-// Case streams ("case-<uuid>") must carry an intact hash chain from version
-// 0. Any other stream (e.g. the access log) must have dense revisions from
-// 0; when its events carry Casebook's envelope with a hash, their chain is
-// checked as well.
+// Case streams ("case-<uuid>") and access-log streams ("access-<uuid>")
+// must carry an intact hash chain from version 0 (an access log may start
+// with entries written before it was chained: see domain.ChainVerifier).
+// Any other stream must have dense revisions from 0; when its events carry
+// Casebook's envelope with a hash, their chain is checked as well.
 type chainChecker struct {
 	streams map[string]*streamCheck
 	events  int64
@@ -72,7 +73,8 @@ func (c *chainChecker) add(ev eventstore.RecordedEvent) bool {
 	if s == nil {
 		s = &streamCheck{name: ev.Stream}
 		s.caseID, s.isCase = domain.CaseIDFromStream(ev.Stream)
-		if s.isCase || hashedEnvelope(ev.Metadata) {
+		_, isAccess := domain.CaseIDFromAccessStream(ev.Stream)
+		if s.isCase || isAccess || hashedEnvelope(ev.Metadata) {
 			s.chain = domain.NewChainVerifier(ev.Stream)
 		}
 		c.streams[ev.Stream] = s

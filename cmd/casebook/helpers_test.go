@@ -10,9 +10,12 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/google/uuid"
 	_ "modernc.org/sqlite"
 
+	"github.com/casebook/casebook/core"
 	"github.com/casebook/casebook/demo"
+	"github.com/casebook/casebook/domain"
 	"github.com/casebook/casebook/eventstore"
 	"github.com/casebook/casebook/eventstore/sqlitestore"
 )
@@ -171,4 +174,60 @@ func tamper(t *testing.T, dir string, position uint64, update string) {
 	if n, _ := res.RowsAffected(); n != 1 {
 		t.Fatalf("tamper: %d rows changed", n)
 	}
+}
+
+// execSQL runs statements on the event store behind its back.
+func execSQL(t *testing.T, dir string, statements ...string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, eventsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range statements {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+// consultedCase is a data directory holding one case that four different
+// consultations have read, each with an access-log entry of its own.
+func consultedCase(t *testing.T) (dir string, caseID uuid.UUID) {
+	t.Helper()
+	dir = t.TempDir()
+	ctx := context.Background()
+	st, err := sqlitestore.Open(ctx, filepath.Join(dir, eventsFile), sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	c, err := core.New(core.Config{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	officer := core.Identity{Subject: "officer.alice", Role: domain.RoleInvestigator, Agency: "UKBA"}
+	auditor := core.Identity{Subject: "auditor.bea", Role: domain.RoleAuditor, Agency: "HMIC"}
+	res, _, err := c.OpenCase(ctx, officer, core.OpenCase{Data: []byte(`{"reference":"UKBA/2011/0042","title":"Operation Heron","crime_types":["cash"],"location":"Dover"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Record(ctx, officer, res.CaseID, core.Command{Type: domain.TypeIntelligenceLogged, Data: []byte(`{"summary":"cash courier","grading":"2B2"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	v0 := uint64(0)
+	for _, read := range []func() error{
+		func() error { _, err := c.Case(ctx, officer, res.CaseID, core.At{}, core.Consultation{}); return err },
+		func() error { _, err := c.Case(ctx, auditor, res.CaseID, core.At{Version: &v0}, core.Consultation{}); return err },
+		func() error { _, err := c.History(ctx, auditor, res.CaseID, 0, 10, core.Consultation{}); return err },
+		func() error { _, err := c.Verify(ctx, auditor, res.CaseID, core.Consultation{}); return err },
+	} {
+		if err := read(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return dir, res.CaseID
 }

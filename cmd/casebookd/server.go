@@ -29,16 +29,19 @@ import (
 
 // Config is casebookd's configuration.
 type Config struct {
-	Addr            string
-	DataDir         string
-	StoreURL        string
-	TokensFile      string
-	AgenciesFile    string
-	ReadModelWait   time.Duration
-	MaxRequests     int
-	LogLevel        slog.Level
-	LogFormat       string
-	ShutdownTimeout time.Duration
+	Addr         string
+	DataDir      string
+	StoreURL     string
+	TokensFile   string
+	AgenciesFile string
+	// AccessMergeWindow: identical consultations within it share one
+	// access-log entry with a count (0: every consultation its own entry).
+	AccessMergeWindow time.Duration
+	ReadModelWait     time.Duration
+	MaxRequests       int
+	LogLevel          slog.Level
+	LogFormat         string
+	ShutdownTimeout   time.Duration
 	// PprofAddr, when set, serves net/http/pprof on a separate listener
 	// (keep it on loopback): profiling under load without exposing it on
 	// the API's address.
@@ -59,6 +62,7 @@ func DefaultConfig() Config {
 		Addr:              "127.0.0.1:8080",
 		DataDir:           "./data",
 		ReadModelWait:     2 * time.Second,
+		AccessMergeWindow: time.Second,
 		MaxRequests:       1024,
 		LogLevel:          slog.LevelInfo,
 		LogFormat:         "json",
@@ -151,6 +155,8 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 		"API tokens file, one token,subject,role,agency per line; re-read on SIGHUP (env CASEBOOK_TOKENS_FILE)")
 	fs.StringVar(&c.AgenciesFile, "agencies", env("CASEBOOK_AGENCIES_FILE", c.AgenciesFile),
 		"agencies file, one CODE,name per line; empty: the built-in list (env CASEBOOK_AGENCIES_FILE)")
+	fs.DurationVar(&c.AccessMergeWindow, "access-merge-window", envDuration("CASEBOOK_ACCESS_MERGE_WINDOW", c.AccessMergeWindow),
+		"identical consultations of a case within this window share one access-log entry with a count; 0: one entry each (env CASEBOOK_ACCESS_MERGE_WINDOW)")
 	fs.DurationVar(&c.ReadModelWait, "read-model-wait", envDuration("CASEBOOK_READ_MODEL_WAIT", c.ReadModelWait),
 		"longest wait of a read-model query for its min_position (env CASEBOOK_READ_MODEL_WAIT)")
 	fs.IntVar(&c.MaxRequests, "max-requests", envInt("CASEBOOK_MAX_REQUESTS", c.MaxRequests),
@@ -273,6 +279,12 @@ func (m *Main) Run(ctx context.Context) error {
 		Agencies:      agencies,
 		Logger:        m.Logger,
 		ReadModelWait: c.ReadModelWait,
+		AccessMergeWindow: func() time.Duration {
+			if c.AccessMergeWindow <= 0 {
+				return -1 // the core's "never merge"
+			}
+			return c.AccessMergeWindow
+		}(),
 	})
 	if err != nil {
 		return err
