@@ -252,7 +252,7 @@ func findFailingField(members []objectMember, target any, wholeErr error) error 
 		one = append(one, '}')
 		fresh := reflect.New(reflect.TypeOf(target).Elem()).Interface()
 		if err := json.Unmarshal(one, fresh); err != nil {
-			return describeFieldError(string(m.key), err)
+			return describeFieldError(string(m.key), reflect.TypeOf(target).Elem(), err)
 		}
 	}
 	// Should not happen: the whole failed but no field did.
@@ -476,7 +476,9 @@ func malformed(err error) *Error {
 	return malformedData("event data is not valid JSON: %s", err.Error())
 }
 
-func describeFieldError(field string, err error) *Error {
+// describeFieldError says why a field's value could not be decoded into the
+// struct type structType.
+func describeFieldError(field string, structType reflect.Type, err error) *Error {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
 		if te.Field == "" {
@@ -488,10 +490,29 @@ func describeFieldError(field string, err error) *Error {
 	if errors.As(err, &qe) {
 		return fieldError(field, "%s", qe.msg)
 	}
-	if strings.Contains(err.Error(), "UUID") || strings.Contains(err.Error(), "uuid") {
+	if holdsUUID(structType, field) {
+		// uuid.UUID's own errors are untyped; the field's type says it all.
 		return fieldError(field, "must be a UUID (such as 0f8fad5b-d9cb-469f-a165-70867728950e)")
 	}
 	return fieldError(field, "%s", err.Error())
+}
+
+// holdsUUID reports whether the field of structType whose JSON name is
+// field holds UUIDs (a UUID, a pointer to one, or a slice of them).
+func holdsUUID(structType reflect.Type, field string) bool {
+	uuidType := reflect.TypeFor[uuid.UUID]()
+	for i := range structType.NumField() {
+		f := structType.Field(i)
+		if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); name != field {
+			continue
+		}
+		t := f.Type
+		for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
+			t = t.Elem()
+		}
+		return t == uuidType
+	}
+	return false
 }
 
 // typeError describes a JSON value of the wrong type. For an element of an

@@ -84,7 +84,7 @@ func legacyDecodeStrict(data []byte, target any, known map[string]bool, required
 		one = append(one, '}')
 		fresh := reflect.New(reflect.TypeOf(target).Elem()).Interface()
 		if err := json.Unmarshal(one, fresh); err != nil {
-			return describeFieldError(k, err)
+			return describeFieldError(k, reflect.TypeOf(target).Elem(), err)
 		}
 	}
 	return malformedData("event data could not be decoded: %v", err)

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -41,8 +43,10 @@ func decodeJSONBytes(body []byte, v any) error {
 		}
 		return malformedBody("The request body is not valid JSON.")
 	}
+	if field, ok := unknownField(trimmed, v); ok {
+		return badField(field, "Unknown field %q.", field)
+	}
 	dec := json.NewDecoder(bytes.NewReader(trimmed))
-	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
 	if err == nil {
 		if dec.InputOffset() != int64(len(trimmed)) {
@@ -64,16 +68,44 @@ func decodeJSONBytes(body []byte, v any) error {
 		return badField(typeErr.Field, "%s must be %s, not %s.",
 			typeErr.Field, domain.JSONTypeName(typeErr.Type), jsonValueKind(typeErr.Value))
 	}
-	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		name, _ = strconv.Unquote(name)
-		return badField(name, "Unknown field %q.", name)
-	}
 	// Anything else is an UnmarshalJSON method rejecting its value; the
 	// request types here have none, so treat it as a malformed body.
 	if !json.Valid(trimmed) {
 		return malformedBody("The request body is not valid JSON.")
 	}
 	return badField("", "The request body could not be read: %v.", err)
+}
+
+// unknownField finds a top-level key of the JSON object body that is not
+// a field of the struct v points to (keys match exactly, as the API's field
+// names are spelled). Other targets (a map) know no fields: none is unknown.
+func unknownField(body []byte, v any) (string, bool) {
+	t := reflect.TypeOf(v)
+	if t == nil || t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
+		return "", false
+	}
+	var members map[string]json.RawMessage
+	if json.Unmarshal(body, &members) != nil {
+		return "", false // not an object: the decoder says why
+	}
+	known := map[string]bool{}
+	st := t.Elem()
+	for i := range st.NumField() {
+		if name, _, _ := strings.Cut(st.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			known[name] = true
+		}
+	}
+	keys := make([]string, 0, len(members))
+	for k := range members {
+		if !known[k] {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return "", false
+	}
+	slices.Sort(keys)
+	return keys[0], true
 }
 
 // jsonValueKind turns encoding/json's description of the offending value

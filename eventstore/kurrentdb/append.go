@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
@@ -110,16 +108,17 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 
 	// 3. A wrong expected revision may be a retry of an append that
 	// succeeded, whose events sit where that append put them.
-	actualExists, actual, ok := parseActual(esErr)
-	if !ok {
-		tail, err := s.readStream(ctx, stream, esdb.Backwards, esdb.End{}, 1)
-		if err != nil {
-			return eventstore.AppendResult{}, s.translate(ctx, op, err)
-		}
-		actualExists = len(tail) > 0
-		if actualExists {
-			actual = tail[0].EventNumber
-		}
+	// The client keeps the stream's actual revision only in its message's
+	// text, which we do not parse: the stream's tail says it. (Another
+	// append landing meanwhile only makes it fresher.)
+	tail, rerr := s.readStream(ctx, stream, esdb.Backwards, esdb.End{}, 1)
+	if rerr != nil {
+		return eventstore.AppendResult{}, s.translate(ctx, op, rerr)
+	}
+	actualExists := len(tail) > 0
+	var actual uint64
+	if actualExists {
+		actual = tail[0].EventNumber
 	}
 	if expected.IsAny() {
 		// KurrentDB refuses an "any" append whose first event ID it
@@ -322,25 +321,3 @@ func toEventData(events []eventstore.EventData) []esdb.EventData {
 	return out
 }
 
-// actualRe finds the current revision in the client's wrong-expected-version
-// message ("... expecting '3' but got '5'"); the client keeps the number
-// only in the text.
-var actualRe = regexp.MustCompile(`but got '([^']*)'`)
-
-func parseActual(e *esdb.Error) (exists bool, revision uint64, ok bool) {
-	if e.Err() == nil {
-		return false, 0, false
-	}
-	m := actualRe.FindStringSubmatch(e.Err().Error())
-	if m == nil {
-		return false, 0, false
-	}
-	if m[1] == "no_stream" {
-		return false, 0, true
-	}
-	n, err := strconv.ParseUint(m[1], 10, 64)
-	if err != nil {
-		return false, 0, false
-	}
-	return true, n, true
-}

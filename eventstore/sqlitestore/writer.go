@@ -760,6 +760,11 @@ func isConstraint(err error) bool {
 	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_CONSTRAINT
 }
 
+// isNoTransaction recognises the failure of a ROLLBACK after SQLite has
+// already rolled the transaction back itself (as it does on some I/O and
+// memory errors): a plain SQLITE_ERROR, the only error a constant ROLLBACK
+// statement can get besides busy and I/O ones.
 func isNoTransaction(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "no transaction is active")
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_ERROR
 }

@@ -54,7 +54,7 @@ go build -o "$work/baseline" ./scripts/load/baseline
 
 INV_TOKEN=load-investigator-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 ANA_TOKEN=load-analyst-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
-printf '%s,load.investigator,investigator,UKBA\n%s,load.analyst,analyst,Home Office\n' "$INV_TOKEN" "$ANA_TOKEN" >"$work/tokens.csv"
+printf '%s,load.investigator,investigator,UKBA\n%s,load.analyst,analyst,HO\n' "$INV_TOKEN" "$ANA_TOKEN" >"$work/tokens.csv"
 
 "$work/casebookd" --addr "$CB_ADDR" --data "$work/data" --tokens "$work/tokens.csv" --log-level "$LOG_LEVEL" 2>"$work/casebookd.log" &
 CB_PID=$!
