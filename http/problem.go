@@ -50,6 +50,8 @@ var (
 		"The case has moved on since the version the request was conditional on (If-Match). Nothing was written. `current_version` is the case's version now: reload, decide again, retry."}
 	ProblemConflict = ProblemType{"conflict", "Conflict with the case's state", http.StatusConflict,
 		"The request conflicts with the current state of the case; `code` names the rule."}
+	ProblemReferenceTaken = ProblemType{"reference-taken", "Reference already in use", http.StatusConflict,
+		"The lead agency already has a case with this reference (references are unique within an agency, whatever their letter case); the detail names that case. Nothing was written."}
 	ProblemIdempotencyConflict = ProblemType{"idempotency-conflict", "Event id already used", http.StatusConflict,
 		"An event with this id was already recorded with different content. A retry must repeat the original request exactly; a new event needs a new id."}
 	ProblemNotFound = ProblemType{"not-found", "Not found", http.StatusNotFound,
@@ -77,7 +79,7 @@ var (
 // ProblemTypes lists every problem type, for documentation and tests.
 var ProblemTypes = []ProblemType{
 	ProblemMalformedJSON, ProblemInvalidParameter, ProblemValidation,
-	ProblemVersionConflict, ProblemConflict, ProblemIdempotencyConflict,
+	ProblemVersionConflict, ProblemConflict, ProblemReferenceTaken, ProblemIdempotencyConflict,
 	ProblemNotFound, ProblemMethodNotAllowed, ProblemUnauthenticated,
 	ProblemForbidden, ProblemTooLarge, ProblemUnsupportedMediaType,
 	ProblemOverloaded, ProblemUnavailable, ProblemCorruptRecord, ProblemInternal,
@@ -143,6 +145,7 @@ var problemTypeOf = map[domain.Kind]ProblemType{
 var problemTypeOfCode = map[string]ProblemType{
 	domain.CodeMalformedJSON:    ProblemMalformedJSON,
 	domain.CodeDuplicateEventID: ProblemIdempotencyConflict,
+	domain.CodeReferenceTaken:   ProblemReferenceTaken,
 	domain.CodeCorruptRecord:    ProblemCorruptRecord,
 }
 

@@ -96,7 +96,7 @@ func TestAgenciesAreCanonicalAndReferencesUnique(t *testing.T) {
 	r = s.do(t, req{method: "POST", path: "/v1/cases", as: invUKBA2, body: map[string]any{
 		"reference": "ukba/2011/0007", "title": "A retry without an id", "crime_types": []string{"cash"}, "location": "Dover"}})
 	mustStatus(t, r, http.StatusConflict)
-	if p := r.problem(t); p.Code != "reference_taken" || !strings.Contains(p.Detail, c.ID) {
+	if p := r.problem(t); p.Type != "/problems/reference-taken" || p.Code != "reference_taken" || !strings.Contains(p.Detail, c.ID) {
 		t.Fatalf("%+v", p)
 	}
 	s.openCase(t, invSOCA, "UKBA/2011/0007")
@@ -208,4 +208,27 @@ func TestVerifyNamesAnAlteredAccessLogEntry(t *testing.T) {
 		v.Streams[1].Stream != "access-"+c.ID || v.Streams[1].FirstInvalidVersion == nil || *v.Streams[1].FirstInvalidVersion != 1 {
 		t.Fatalf("verify: %s", r.Body)
 	}
+}
+
+// Only the lead agency gives others access, closes and reopens a case; a
+// joined agency logs and reads.
+func TestLeadAgencyOwnsTheCasesScopeAndLifecycle(t *testing.T) {
+	s := startServer(t)
+	c := s.openCase(t, invUKBA, "UKBA-LIFE-1")
+	s.record(t, invUKBA, c.ID, map[string]any{"type": "AgencyJoined", "data": map[string]any{"agency": agencyFrench}})
+	s.record(t, invFrench, c.ID, intelligence("seen at Coquelles by the PAF"))
+	for _, ev := range []map[string]any{
+		{"type": "AgencyJoined", "data": map[string]any{"agency": "SOCA"}},
+		{"type": "CaseClosed", "data": map[string]any{"outcome": "charged"}},
+	} {
+		r := s.do(t, req{method: "POST", path: "/v1/cases/" + c.ID + "/events", as: invFrench, body: ev})
+		mustStatus(t, r, http.StatusForbidden)
+		if p := r.problem(t); p.Code != "forbidden" || !strings.Contains(p.Detail, "lead agency (UKBA)") {
+			t.Fatalf("%+v", p)
+		}
+	}
+	s.record(t, invUKBA, c.ID, map[string]any{"type": "CaseClosed", "data": map[string]any{"outcome": "charged"}})
+	mustStatus(t, s.do(t, req{method: "POST", path: "/v1/cases/" + c.ID + "/events", as: invFrench,
+		body: map[string]any{"type": "CaseReopened", "data": map[string]any{"reason": "new evidence"}}}), http.StatusForbidden)
+	s.record(t, invUKBA2, c.ID, map[string]any{"type": "CaseReopened", "data": map[string]any{"reason": "new evidence"}})
 }
