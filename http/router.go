@@ -78,6 +78,9 @@ func New(cfg Config) (*gin.Engine, error) {
 	if cfg.LiveHeartbeat <= 0 {
 		cfg.LiveHeartbeat = 15 * time.Second
 	}
+	if _, err := OpenAPI(); err != nil {
+		return nil, err
+	}
 	if cfg.Shutdown == nil {
 		cfg.Shutdown = make(chan struct{})
 	}
@@ -99,7 +102,8 @@ func New(cfg Config) (*gin.Engine, error) {
 	e.GET("/healthz", a.healthz)
 	e.GET("/readyz", a.readyz)
 	e.GET("/metrics", cfg.Metrics.handler())
-	e.GET("/openapi.json", serveOpenAPI)
+	e.GET("/openapi.json", serveOpenAPIJSON)
+	e.GET("/openapi.yaml", serveOpenAPIYAML)
 	e.GET("/problems/:slug", serveProblemType)
 
 	// Everything under /v1 needs a token; ordinary requests share the
