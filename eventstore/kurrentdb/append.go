@@ -320,4 +320,3 @@ func toEventData(events []eventstore.EventData) []esdb.EventData {
 	}
 	return out
 }
-
