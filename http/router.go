@@ -11,6 +11,7 @@ package casehttp
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -37,6 +38,9 @@ type Config struct {
 	MaxLiveStreams int
 	// LiveHeartbeat is the interval of SSE keep-alive comments (default 15s).
 	LiveHeartbeat time.Duration
+	// CORSOrigins are the origins browsers may call the API from (each
+	// scheme://host[:port]); none: no CORS headers at all.
+	CORSOrigins []string
 	// Shutdown is closed when the server starts shutting down: live streams
 	// end and /readyz answers 503. Nil: never.
 	Shutdown <-chan struct{}
@@ -81,6 +85,11 @@ func New(cfg Config) (*gin.Engine, error) {
 	if _, err := OpenAPI(); err != nil {
 		return nil, err
 	}
+	for _, o := range cfg.CORSOrigins {
+		if err := CheckCORSOrigin(o); err != nil {
+			return nil, fmt.Errorf("casehttp: %w", err)
+		}
+	}
 	if cfg.Shutdown == nil {
 		cfg.Shutdown = make(chan struct{})
 	}
@@ -94,7 +103,11 @@ func New(cfg Config) (*gin.Engine, error) {
 	e.RedirectFixedPath = false
 	e.ContextWithFallback = true
 	e.ForwardedByClientIP = false
-	e.Use(observeRequests(cfg.Logger, cfg.Metrics), recoverPanics, limitBody)
+	e.Use(observeRequests(cfg.Logger, cfg.Metrics), recoverPanics)
+	if len(cfg.CORSOrigins) > 0 {
+		e.Use(allowOrigins(cfg.CORSOrigins))
+	}
+	e.Use(limitBody)
 	e.NoRoute(noRoute)
 	e.NoMethod(noMethod)
 
