@@ -5,8 +5,8 @@
 // registered from here.
 //
 // Every error is an RFC 9457 problem document (see problem.go); every route
-// and schema is described by the OpenAPI 3.1 document served at
-// /openapi.json (see openapi.go).
+// and schema is described by the contract, openapi.yaml (OpenAPI 3.1),
+// served at /openapi.yaml and /openapi.json (see openapi.go).
 package casehttp
 
 import (
