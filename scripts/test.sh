@@ -22,5 +22,7 @@ echo "== go test -race"
 CASEBOOK_CONTRACT_REPORT=$(mktemp)
 export CASEBOOK_CONTRACT_REPORT
 trap 'rm -f "$CASEBOOK_CONTRACT_REPORT"' EXIT
-go test -race -count=1 -timeout 20m "$@" ./...
+status=0
+go test -race -count=1 -timeout 20m "$@" ./... || status=$?
 cat "$CASEBOOK_CONTRACT_REPORT"
+exit "$status"
