@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/casebook/casebook/domain"
 	"github.com/casebook/casebook/projections"
@@ -22,6 +23,10 @@ type CaseQuery struct {
 	// this log position (waiting a bounded time for it).
 	MinPosition uint64
 }
+
+// MaxCursorLength bounds the case list's cursors: the base64 of "seq:"
+// and an int64.
+const MaxCursorLength = 32
 
 // CasePage is a page of the case list.
 type CasePage = projections.CasePage
@@ -47,9 +52,21 @@ func (c *Core) ListCases(ctx context.Context, who Identity, q CaseQuery) (CasePa
 	if q.Agency != "" {
 		code, ok := c.agencies.Canonical(q.Agency)
 		if !ok {
-			return CasePage{}, c.agencies.UnknownAgency("agency", q.Agency)
+			// A filter, not data: a malformed parameter (400) that names
+			// the configured codes, like every other enum filter.
+			e := c.agencies.UnknownAgency("agency", q.Agency)
+			e.Kind = domain.KindMalformed
+			return CasePage{}, e
 		}
 		pq.Agency = code
+	}
+	// No reference or title is longer than MaxNameLength, so no longer
+	// text can match; a cursor this list gave is at most MaxCursorLength.
+	if utf8.RuneCountInString(q.Text) > domain.MaxNameLength {
+		return CasePage{}, domain.BadParameter("q", "q must be at most %d characters", domain.MaxNameLength)
+	}
+	if len(q.Cursor) > MaxCursorLength {
+		return CasePage{}, domain.BadParameter("cursor", "cursor is not a cursor this list gave (they are at most %d characters)", MaxCursorLength)
 	}
 	if who.Role == domain.RoleAuditor {
 		pq.AllAgencies = true
@@ -148,13 +165,39 @@ func (c *Core) ProjectionStatus(ctx context.Context, who Identity) ([]projection
 	if err != nil {
 		return nil, readModelError("projection status", err)
 	}
+	for i := range st { // a failure's text is bounded (2000 characters, as documented)
+		if r := []rune(st[i].Error); len(r) > maxProjectionError {
+			st[i].Error = string(r[:maxProjectionError-1]) + "…"
+		}
+	}
 	if st == nil {
 		st = []projections.Status{}
 	}
 	return st, nil
 }
 
-// RebuildProjection starts rebuilding a read model (admins).
+const maxProjectionError = 2000
+
+// projectionAliases name projections as their report routes do
+// (gangs-dismantled for gangs_dismantled), so that an admin can use the
+// name they see in the API.
+// TODO(lead): drop once projections accepts these names itself.
+var projectionAliases = map[string]string{
+	ReportGangsDismantled: projections.GangsDismantled,
+	"case-list":           projections.CaseList,
+}
+
+// ProjectionName is the projection a name (its own or its report route's)
+// stands for; an unknown name is returned as it is.
+func ProjectionName(name string) string {
+	if p, ok := projectionAliases[name]; ok {
+		return p
+	}
+	return name
+}
+
+// RebuildProjection starts rebuilding a read model (admins). The name is
+// the projection's or its report route's.
 func (c *Core) RebuildProjection(ctx context.Context, who Identity, name string) error {
 	if err := requireRole(who, OpRebuild); err != nil {
 		return err
@@ -162,5 +205,5 @@ func (c *Core) RebuildProjection(ctx context.Context, who Identity, name string)
 	if err := c.requireReadModels(); err != nil {
 		return err
 	}
-	return readModelError(name, c.readModels.Rebuild(ctx, name))
+	return readModelError(name, c.readModels.Rebuild(ctx, ProjectionName(name)))
 }

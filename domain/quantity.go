@@ -35,6 +35,10 @@ const (
 	maxQuantityMicros       = maxQuantityUnits * QuantityScale
 )
 
+// MaxQuantityStringLength bounds a quantity sent as a string ("12.5"): the
+// API documents the bound, so it is enforced rather than left to the value's.
+const MaxQuantityStringLength = 32
+
 // ErrQuantityOverflow is returned by Add when a sum leaves Quantity's range.
 var ErrQuantityOverflow = errors.New("quantity: sum out of range")
 
@@ -99,6 +103,9 @@ func (q *Quantity) UnmarshalJSON(b []byte) error {
 		unq, err := strconv.Unquote(s)
 		if err != nil {
 			return &quantityError{msg: "must be a number or a string holding a number"}
+		}
+		if len(unq) > MaxQuantityStringLength {
+			return &quantityError{msg: fmt.Sprintf("must be at most %d characters when written as a string", MaxQuantityStringLength)}
 		}
 		s = unq
 	} else if len(s) == 0 || !(s[0] == '-' || (s[0] >= '0' && s[0] <= '9')) {

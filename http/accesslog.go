@@ -2,6 +2,8 @@ package casehttp
 
 import (
 	"net/http"
+	"net/url"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -30,5 +32,9 @@ func (a *api) accessLog(c *gin.Context) {
 		writeProblem(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"case_id": id, "entries": page.Entries, "next_from_version": page.NextFromVersion})
+	var next *string
+	if page.NextFromVersion != nil {
+		next = nextPage(c, url.Values{"from_version": {strconv.FormatUint(*page.NextFromVersion, 10)}}, "case", "limit")
+	}
+	c.JSON(http.StatusOK, gin.H{"case_id": id, "entries": page.Entries, "next_from_version": page.NextFromVersion, "next": next})
 }

@@ -2,6 +2,7 @@ package casehttp
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/gin-gonic/gin"
@@ -12,12 +13,12 @@ import (
 
 // listCases: GET /v1/cases.
 func (a *api) listCases(c *gin.Context) {
-	limit, err := queryLimit(c, defaultPageLimit, maxPageLimit)
+	limit, err := queryLimit(c)
 	if err != nil {
 		writeProblem(c, err)
 		return
 	}
-	minPos, err := queryUint(c, "min_position", 0, 0)
+	minPos, err := queryUint(c, "min_position", 0)
 	if err != nil {
 		writeProblem(c, err)
 		return
@@ -39,10 +40,11 @@ func (a *api) listCases(c *gin.Context) {
 	if page.Cases == nil {
 		page.Cases = []projections.CaseSummary{}
 	}
-	var next *string
+	var nextCursor, next *string
 	if page.NextCursor != "" {
-		next = &page.NextCursor
+		nextCursor = &page.NextCursor
+		next = nextPage(c, url.Values{"cursor": {page.NextCursor}}, "status", "agency", "crime_type", "q", "limit")
 	}
 	c.Header(HeaderPosition, strconv.FormatUint(page.Position, 10))
-	c.JSON(http.StatusOK, gin.H{"cases": page.Cases, "next_cursor": next, "position": page.Position})
+	c.JSON(http.StatusOK, gin.H{"cases": page.Cases, "next_cursor": nextCursor, "next": next, "position": page.Position})
 }

@@ -3,6 +3,8 @@ package casehttp
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -143,9 +145,9 @@ func timeTravel(c *gin.Context) (core.At, error) {
 		return at, domain.BadParameter("as_of", "Give version or as_of, not both.")
 	}
 	if hasVersion {
-		v, err := queryUint(c, "version", 0, 0)
-		if err != nil || vs == "" {
-			return at, domain.BadParameter("version", "version must be a non-negative integer.")
+		v, err := parseBoundedUint("version", vs, 0, maxQueryInteger)
+		if err != nil {
+			return at, err
 		}
 		at.Version = &v
 	}
@@ -257,7 +259,11 @@ func (a *api) caseHistory(c *gin.Context) {
 		writeProblem(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"case_id": id, "events": page.Events, "next_from_version": page.NextFromVersion})
+	var next *string
+	if page.NextFromVersion != nil {
+		next = nextPage(c, url.Values{"from_version": {strconv.FormatUint(*page.NextFromVersion, 10)}}, "limit")
+	}
+	c.JSON(http.StatusOK, gin.H{"case_id": id, "events": page.Events, "next_from_version": page.NextFromVersion, "next": next})
 }
 
 // verifyView answers GET /v1/cases/{id}/verify: the case stream's verdict
@@ -272,6 +278,8 @@ type verifyView struct {
 	Reason              string         `json:"reason,omitempty"`
 	Streams             []streamVerify `json:"streams"`
 }
+
+const maxVerifyReason = 2000
 
 type streamVerify struct {
 	Stream string `json:"stream"`
@@ -299,6 +307,12 @@ func (a *api) verifyCase(c *gin.Context) {
 		}}
 	if view.Reason == "" && !v.Access.Valid {
 		view.Reason = "the access log's chain is broken: " + v.Access.Reason
+	}
+	// A reason can quote what it found in a damaged record: bounded, as
+	// documented.
+	view.Reason = cut(view.Reason, maxVerifyReason)
+	for i := range view.Streams {
+		view.Streams[i].Reason = cut(view.Streams[i].Reason, maxVerifyReason)
 	}
 	c.JSON(http.StatusOK, view)
 }

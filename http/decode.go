@@ -140,7 +140,7 @@ func parseUUIDField(field, s string, kind domain.Kind) (uuid.UUID, error) {
 // parseTimeField parses an RFC 3339 time given in the field named field.
 func parseTimeField(field, s string, kind domain.Kind) (time.Time, error) {
 	at, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
+	if err != nil || len(s) > maxTimeLength {
 		return time.Time{}, fieldError(kind, field, "%s must be an RFC 3339 time like 2011-06-06T09:30:00Z.", field)
 	}
 	return at.UTC(), nil
@@ -149,6 +149,9 @@ func parseTimeField(field, s string, kind domain.Kind) (time.Time, error) {
 // parseQueryTime parses a time query parameter: an RFC 3339 time, or a date
 // meaning its start in UTC — the same forms on every route.
 func parseQueryTime(field, s string) (time.Time, error) {
+	if len(s) > maxTimeLength {
+		return time.Time{}, domain.BadParameter(field, "%s must be at most %d characters: a date or an RFC 3339 time.", field, maxTimeLength)
+	}
 	if len(s) == len(time.DateOnly) {
 		if t, err := time.Parse(time.DateOnly, s); err == nil {
 			return t.UTC(), nil
@@ -183,50 +186,58 @@ func fieldError(kind domain.Kind, field, format string, args ...any) error {
 	return domain.BadParameter(field, format, args...)
 }
 
-// queryUint reads an optional non-negative integer query parameter, at most
-// max (max 0: no bound).
-func queryUint(c *gin.Context, name string, def, max uint64) (uint64, error) {
+// maxQueryInteger bounds every integer parameter (positions, versions):
+// 2^53-1, the largest integer a JSON client in JavaScript holds exactly.
+// openapi.yaml documents it as their maximum.
+const maxQueryInteger = 1<<53 - 1
+
+// maxTimeLength bounds a time parameter: the longest RFC 3339 time with
+// nanoseconds and an offset (2006-01-02T15:04:05.999999999-07:00).
+const maxTimeLength = len(time.RFC3339Nano)
+
+// queryUint reads an optional integer query parameter from 0 to
+// maxQueryInteger.
+func queryUint(c *gin.Context, name string, def uint64) (uint64, error) {
 	s, ok := c.GetQuery(name)
 	if !ok || s == "" {
 		return def, nil
 	}
+	return parseBoundedUint(name, s, 0, maxQueryInteger)
+}
+
+// parseBoundedUint parses a parameter holding an integer from lo to hi;
+// every failure says the same thing.
+func parseBoundedUint(name, s string, lo, hi uint64) (uint64, error) {
 	n, err := strconv.ParseUint(s, 10, 64)
-	if err != nil {
-		return 0, domain.BadParameter(name, "%s must be a non-negative integer.", name)
-	}
-	if max > 0 && n > max {
-		return 0, domain.BadParameter(name, "%s must be at most %d.", name, max)
+	if err != nil || n < lo || n > hi {
+		return 0, domain.BadParameter(name, "%s must be an integer from %d to %d.", name, lo, hi)
 	}
 	return n, nil
 }
 
-// queryLimit reads `limit`: default def, 1..max (values above max are
-// capped, as clients cannot know the server's cap).
 // pageQuery reads a page's start (the query parameter fromParam, default 0)
-// and its limit (default defaultPageLimit, capped at maxPageLimit), the
-// paging every history and log route shares.
+// and its limit, the paging every history and log route shares.
 func pageQuery(c *gin.Context, fromParam string) (from uint64, limit int, err error) {
-	if from, err = queryUint(c, fromParam, 0, 0); err != nil {
+	if from, err = queryUint(c, fromParam, 0); err != nil {
 		return 0, 0, err
 	}
-	if limit, err = queryLimit(c, defaultPageLimit, maxPageLimit); err != nil {
+	if limit, err = queryLimit(c); err != nil {
 		return 0, 0, err
 	}
 	return from, limit, nil
 }
 
-func queryLimit(c *gin.Context, def, max int) (int, error) {
-	n, err := queryUint(c, "limit", uint64(def), 0)
-	if err != nil {
-		return 0, err
+// queryLimit reads `limit`: 1 to maxPageLimit, default defaultPageLimit.
+// Values out of range are refused (they were capped before version 1.1.0
+// of the API: a client now learns the bound rather than getting less than
+// it asked for).
+func queryLimit(c *gin.Context) (int, error) {
+	s, ok := c.GetQuery("limit")
+	if !ok || s == "" {
+		return defaultPageLimit, nil
 	}
-	if n == 0 {
-		return 0, domain.BadParameter("limit", "limit must be at least 1.")
-	}
-	if n > uint64(max) {
-		n = uint64(max)
-	}
-	return int(n), nil
+	n, err := parseBoundedUint("limit", s, 1, maxPageLimit)
+	return int(n), err
 }
 
 // parseIfMatch reads If-Match: `"<version>"`. It returns nil when the
@@ -238,11 +249,11 @@ func parseIfMatch(c *gin.Context) (*uint64, error) {
 	}
 	bad := domain.BadParameter("If-Match",
 		`If-Match must be one case version as a quoted entity tag, e.g. If-Match: "3" (from the ETag of GET /v1/cases/{id}).`)
-	if len(h) < 3 || h[0] != '"' || h[len(h)-1] != '"' {
+	if len(h) < 3 || len(h) > 18 || h[0] != '"' || h[len(h)-1] != '"' {
 		return nil, bad
 	}
 	v, err := strconv.ParseUint(h[1:len(h)-1], 10, 64)
-	if err != nil {
+	if err != nil || v > maxQueryInteger {
 		return nil, bad
 	}
 	return &v, nil

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -36,16 +35,21 @@ func (a *api) liveLog(c *gin.Context) {
 		writeProblem(c, p)
 		return
 	}
-	q := core.LiveQuery{Types: eventTypesParam(c)}
+	types, err := eventTypesParam(c)
+	if err != nil {
+		writeProblem(c, err)
+		return
+	}
+	q := core.LiveQuery{Types: types}
 	if id := strings.TrimSpace(c.GetHeader("Last-Event-ID")); id != "" {
-		after, err := strconv.ParseUint(id, 10, 64)
+		after, err := parseBoundedUint("Last-Event-ID", id, 0, maxQueryInteger)
 		if err != nil {
-			writeProblem(c, domain.BadParameter("Last-Event-ID", "Last-Event-ID must be the position of an event (an integer)."))
+			writeProblem(c, domain.BadParameter("Last-Event-ID", "Last-Event-ID must be the position of an event (an integer from 0 to %d).", maxQueryInteger))
 			return
 		}
 		q.After = &after
 	} else if _, ok := c.GetQuery("from_position"); ok {
-		from, err := queryUint(c, "from_position", 0, 0)
+		from, err := queryUint(c, "from_position", 0)
 		if err != nil {
 			writeProblem(c, err)
 			return

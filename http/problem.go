@@ -66,6 +66,8 @@ var (
 		"The request body is over the limit (1 MiB)."}
 	ProblemUnsupportedMediaType = ProblemType{"unsupported-media-type", "Unsupported media type", http.StatusUnsupportedMediaType,
 		"Request bodies must be JSON (Content-Type: application/json)."}
+	ProblemTooManyRequests = ProblemType{"too-many-requests", "Too many requests", http.StatusTooManyRequests,
+		"The caller has sent more requests than its rate limit allows. Retry after the number of seconds in Retry-After."}
 	ProblemOverloaded = ProblemType{"overloaded", "Too many concurrent requests", http.StatusServiceUnavailable,
 		"The server is at its cap of concurrent requests. Retry after the number of seconds in Retry-After."}
 	ProblemUnavailable = ProblemType{"unavailable", "Service unavailable", http.StatusServiceUnavailable,
@@ -82,7 +84,7 @@ var ProblemTypes = []ProblemType{
 	ProblemVersionConflict, ProblemConflict, ProblemReferenceTaken, ProblemIdempotencyConflict,
 	ProblemNotFound, ProblemMethodNotAllowed, ProblemUnauthenticated,
 	ProblemForbidden, ProblemTooLarge, ProblemUnsupportedMediaType,
-	ProblemOverloaded, ProblemUnavailable, ProblemCorruptRecord, ProblemInternal,
+	ProblemTooManyRequests, ProblemOverloaded, ProblemUnavailable, ProblemCorruptRecord, ProblemInternal,
 }
 
 // Problem is an RFC 9457 problem document, and also an error a handler can
@@ -214,6 +216,24 @@ func sentence(msg string) string {
 	return msg
 }
 
+// Bounds of a problem's members that can echo the request (an unknown
+// field's name, a path, a header's value), as openapi.yaml documents them:
+// longer ones are cut.
+const (
+	maxProblemDetail   = 2000
+	maxProblemField    = 200
+	maxProblemInstance = 2048
+)
+
+// cut shortens s to at most n characters, marking the cut with "…".
+func cut(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
+
 // writeProblem answers err as a problem document, logging server-side
 // failures with the request id. It aborts the handler chain.
 func writeProblem(c *gin.Context, err error) {
@@ -222,6 +242,10 @@ func writeProblem(c *gin.Context, err error) {
 	if p.Instance == "" {
 		p.Instance = c.Request.URL.Path
 	}
+	if p.Code == "" { // every problem has a code: its type's, at least
+		p.Code = strings.ReplaceAll(strings.TrimPrefix(p.Type, problemPrefix), "-", "_")
+	}
+	p.Detail, p.Field, p.Instance = cut(p.Detail, maxProblemDetail), cut(p.Field, maxProblemField), cut(p.Instance, maxProblemInstance)
 	if p.Status >= 500 && p.cause != nil && !errors.Is(p.cause, context.Canceled) {
 		loggerFrom(c).LogAttrs(c.Request.Context(), slog.LevelError, "request failed",
 			slog.String("request_id", p.RequestID),

@@ -85,7 +85,7 @@ func parseReportQuery(c *gin.Context) (core.ReportQuery, error) {
 		}
 		q.Explain = b
 	}
-	minPos, err := queryUint(c, "min_position", 0, 0)
+	minPos, err := queryUint(c, "min_position", 0)
 	q.MinPosition = minPos
 	return q, err
 }
@@ -109,5 +109,5 @@ func (a *api) rebuildProjection(c *gin.Context) {
 		return
 	}
 	c.Header("Location", "/v1/projections")
-	c.JSON(http.StatusAccepted, gin.H{"name": name, "state": projections.StateRebuilding})
+	c.JSON(http.StatusAccepted, gin.H{"name": core.ProjectionName(name), "state": projections.StateRebuilding})
 }

@@ -5,12 +5,13 @@
 // registered from here.
 //
 // Every error is an RFC 9457 problem document (see problem.go); every route
-// and schema is described by the OpenAPI 3.1 document served at
-// /openapi.json (see openapi.go).
+// and schema is described by the contract, openapi.yaml (OpenAPI 3.1),
+// served at /openapi.yaml and /openapi.json (see openapi.go).
 package casehttp
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -37,6 +38,9 @@ type Config struct {
 	MaxLiveStreams int
 	// LiveHeartbeat is the interval of SSE keep-alive comments (default 15s).
 	LiveHeartbeat time.Duration
+	// CORSOrigins are the origins browsers may call the API from (each
+	// scheme://host[:port]); none: no CORS headers at all.
+	CORSOrigins []string
 	// Shutdown is closed when the server starts shutting down: live streams
 	// end and /readyz answers 503. Nil: never.
 	Shutdown <-chan struct{}
@@ -78,6 +82,14 @@ func New(cfg Config) (*gin.Engine, error) {
 	if cfg.LiveHeartbeat <= 0 {
 		cfg.LiveHeartbeat = 15 * time.Second
 	}
+	if _, err := OpenAPI(); err != nil {
+		return nil, err
+	}
+	for _, o := range cfg.CORSOrigins {
+		if err := CheckCORSOrigin(o); err != nil {
+			return nil, fmt.Errorf("casehttp: %w", err)
+		}
+	}
 	if cfg.Shutdown == nil {
 		cfg.Shutdown = make(chan struct{})
 	}
@@ -91,7 +103,11 @@ func New(cfg Config) (*gin.Engine, error) {
 	e.RedirectFixedPath = false
 	e.ContextWithFallback = true
 	e.ForwardedByClientIP = false
-	e.Use(observeRequests(cfg.Logger, cfg.Metrics), recoverPanics, limitBody)
+	e.Use(observeRequests(cfg.Logger, cfg.Metrics), recoverPanics)
+	if len(cfg.CORSOrigins) > 0 {
+		e.Use(allowOrigins(cfg.CORSOrigins))
+	}
+	e.Use(limitBody)
 	e.NoRoute(noRoute)
 	e.NoMethod(noMethod)
 
@@ -99,7 +115,8 @@ func New(cfg Config) (*gin.Engine, error) {
 	e.GET("/healthz", a.healthz)
 	e.GET("/readyz", a.readyz)
 	e.GET("/metrics", cfg.Metrics.handler())
-	e.GET("/openapi.json", serveOpenAPI)
+	e.GET("/openapi.json", serveOpenAPIJSON)
+	e.GET("/openapi.yaml", serveOpenAPIYAML)
 	e.GET("/problems/:slug", serveProblemType)
 
 	// Everything under /v1 needs a token; ordinary requests share the

@@ -19,7 +19,7 @@ import (
 	"github.com/casebook/casebook/core"
 	"github.com/casebook/casebook/eventstore/sqlitestore"
 	casehttp "github.com/casebook/casebook/http"
-	"github.com/casebook/casebook/http/openapitest"
+	"github.com/casebook/casebook/http/apitest"
 )
 
 const (
@@ -102,7 +102,7 @@ func (s *stack) serve(method, path, token string, body []byte) *httptest.Respons
 
 func TestEveryRouteIsDocumentedAndEveryDocumentedRouteExists(t *testing.T) {
 	s := newStack(t)
-	doc, err := openapitest.Load(casehttp.OpenAPI())
+	doc, err := apitest.Load(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}

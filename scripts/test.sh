@@ -17,4 +17,12 @@ echo "== go vet"
 go vet ./...
 
 echo "== go test -race"
-go test -race -count=1 -timeout 20m "$@" ./...
+# The end-to-end tests validate every request and answer against
+# http/openapi.yaml and append their count here (apitest.Report).
+CASEBOOK_CONTRACT_REPORT=$(mktemp)
+export CASEBOOK_CONTRACT_REPORT
+trap 'rm -f "$CASEBOOK_CONTRACT_REPORT"' EXIT
+status=0
+go test -race -count=1 -timeout 20m "$@" ./... || status=$?
+cat "$CASEBOOK_CONTRACT_REPORT"
+exit "$status"

@@ -88,7 +88,13 @@ func TestAgenciesAreCanonicalAndReferencesUnique(t *testing.T) {
 	if len(list.Cases) != 1 || strings.Join(list.Cases[0].Agencies, ",") != "UKBA,PAF" {
 		t.Fatalf("%+v", list)
 	}
-	mustStatus(t, s.do(t, req{method: "GET", path: "/v1/cases?agency=NCAA", as: auditor}), http.StatusUnprocessableEntity)
+	// An unknown agency in a filter is a bad parameter (400), naming the
+	// configured codes, like every enum filter; in data it is a 422.
+	r = s.do(t, req{method: "GET", path: "/v1/cases?agency=NCAA", as: auditor})
+	mustStatus(t, r, http.StatusBadRequest)
+	if p := r.problem(t); p.Code != "unknown_agency" || p.Field != "agency" || !strings.Contains(p.Detail, "UKBA, BF, SOCA") {
+		t.Errorf("%+v", p)
+	}
 	mustStatus(t, s.do(t, req{method: "GET", path: "/v1/cases?crime_type=cigarettes", as: auditor}), http.StatusBadRequest)
 
 	// A second case with the same reference, in any letter case, is a

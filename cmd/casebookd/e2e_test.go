@@ -62,6 +62,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 			[]int{ok, ok, ok, ok, ok, ok, ok}, false},
 		{"GET /openapi.json", func(as string) req { return req{method: "GET", path: "/openapi.json", as: as} },
 			[]int{ok, ok, ok, ok, ok, ok, ok}, false},
+		{"GET /openapi.yaml", func(as string) req { return req{method: "GET", path: "/openapi.yaml", as: as} },
+			[]int{ok, ok, ok, ok, ok, ok, ok}, false},
 		{"GET /problems/{slug}", func(as string) req { return req{method: "GET", path: "/problems/version-conflict", as: as} },
 			[]int{ok, ok, ok, ok, ok, ok, ok}, false},
 		{"POST /v1/cases", func(as string) req {
@@ -120,7 +122,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 			})
 		}
 	}
-	for _, op := range openAPI(t).Operations() {
+	for _, op := range contract(t).Operations() {
 		if !covered[op] {
 			t.Errorf("the authorization matrix has no row for %s", op)
 		}
@@ -153,7 +155,7 @@ func (s *server) streamStatus(t testing.TB, r req) *response {
 	if resp.StatusCode != http.StatusOK {
 		out.Body, _ = io.ReadAll(resp.Body)
 	}
-	s.checkSpec(t, r.method, hr.URL.Path, out)
+	checkContract(t, hr, nil, out)
 	return out
 }
 

@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,14 +10,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	main "github.com/casebook/casebook/cmd/casebookd"
-	casehttp "github.com/casebook/casebook/http"
-	"github.com/casebook/casebook/http/openapitest"
+	"github.com/casebook/casebook/http/apitest"
 )
 
 // The callers of the end-to-end tests: one token per person.
@@ -63,12 +62,15 @@ func tokensFile() string {
 
 var (
 	specOnce sync.Once
-	spec     *openapitest.Document
+	spec     *apitest.Contract
 	specErr  error
 )
 
-func openAPI(t testing.TB) *openapitest.Document {
-	specOnce.Do(func() { spec, specErr = openapitest.Load(casehttp.OpenAPI()) })
+// contract is http/openapi.yaml, loaded once: every request the tests send
+// through do and every answer is checked against it (TestMain reports the
+// count).
+func contract(t testing.TB) *apitest.Contract {
+	specOnce.Do(func() { spec, specErr = apitest.Load(context.Background()) })
 	if specErr != nil {
 		t.Fatal(specErr)
 	}
@@ -212,18 +214,22 @@ type req struct {
 func (s *server) do(t testing.TB, r req) *response {
 	t.Helper()
 	var body io.Reader
+	var sent []byte
 	switch b := r.body.(type) {
 	case nil:
 	case string:
-		body = strings.NewReader(b)
+		sent = []byte(b)
 	case []byte:
-		body = bytes.NewReader(b)
+		sent = b
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
 			t.Fatal(err)
 		}
-		body = bytes.NewReader(j)
+		sent = j
+	}
+	if r.body != nil {
+		body = bytes.NewReader(sent)
 	}
 	hr, err := http.NewRequestWithContext(t.Context(), r.method, s.url+r.path, body)
 	if err != nil {
@@ -259,19 +265,21 @@ func (s *server) do(t testing.TB, r req) *response {
 	if resp.StatusCode >= 500 && resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("%s %s: %d %s", r.method, r.path, resp.StatusCode, b)
 	}
-	s.checkSpec(t, r.method, hr.URL.Path, out)
+	checkContract(t, hr, sent, out)
 	return out
 }
 
-func (s *server) checkSpec(t testing.TB, method, path string, r *response) {
+// checkContract validates a request and its answer against openapi.yaml.
+func checkContract(t testing.TB, hr *http.Request, sent []byte, r *response) {
 	t.Helper()
-	err := openAPI(t).CheckResponse(method, path, r.Status, r.Header.Get("Content-Type"), r.Body)
-	if errors.Is(err, openapitest.ErrNoOperation) && (r.Status == http.StatusNotFound || r.Status == http.StatusMethodNotAllowed) {
+	c := contract(t)
+	err := c.Check(t.Context(), apitest.Exchange{Request: hr, RequestBody: sent, Status: r.Status, Header: r.Header, Body: r.Body})
+	if errors.Is(err, apitest.ErrNoOperation) && (r.Status == http.StatusNotFound || r.Status == http.StatusMethodNotAllowed) {
 		// Unknown routes and methods answer a problem document.
-		err = openAPI(t).ValidateSchema("Problem", r.Body)
+		err = c.CheckProblem(r.Body)
 	}
 	if err != nil {
-		t.Errorf("answer does not match the OpenAPI document: %v\nbody: %s", err, tail(string(r.Body), 2000))
+		t.Errorf("%v\nbody: %s", err, tail(string(r.Body), 2000))
 	}
 }
 

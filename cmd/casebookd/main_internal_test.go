@@ -1,8 +1,11 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"testing"
+
+	"github.com/casebook/casebook/http/apitest"
 )
 
 // TestMain lets the end-to-end tests run the real main() — flags, signal
@@ -14,5 +17,9 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if ok, outside := apitest.Counts(); ok+outside > 0 {
+		fmt.Println(apitest.Report("cmd/casebookd"))
+	}
+	os.Exit(code)
 }

@@ -42,6 +42,9 @@ type Config struct {
 	LogLevel          slog.Level
 	LogFormat         string
 	ShutdownTimeout   time.Duration
+	// CORSOrigins are the origins browsers may call the API from; none by
+	// default.
+	CORSOrigins []string
 	// PprofAddr, when set, serves net/http/pprof on a separate listener
 	// (keep it on loopback): profiling under load without exposing it on
 	// the API's address.
@@ -166,6 +169,18 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.StringVar(&c.LogFormat, "log-format", env("CASEBOOK_LOG_FORMAT", c.LogFormat), "log format: json or text (env CASEBOOK_LOG_FORMAT)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDuration("CASEBOOK_SHUTDOWN_TIMEOUT", c.ShutdownTimeout),
 		"time allowed to drain in-flight requests on shutdown (env CASEBOOK_SHUTDOWN_TIMEOUT)")
+	if v := getenv("CASEBOOK_CORS_ORIGIN"); v != "" {
+		c.CORSOrigins = splitOrigins(v)
+	}
+	fromFlags := false
+	fs.Func("cors-origin", "an origin browsers may call the API from, like https://cases.example.org; repeat it or separate origins with commas (default none) (env CASEBOOK_CORS_ORIGIN)",
+		func(v string) error {
+			if !fromFlags { // the flag replaces the environment's list
+				c.CORSOrigins, fromFlags = nil, true
+			}
+			c.CORSOrigins = append(c.CORSOrigins, splitOrigins(v)...)
+			return nil
+		})
 	fs.StringVar(&c.PprofAddr, "pprof-addr", env("CASEBOOK_PPROF_ADDR", c.PprofAddr),
 		"serve net/http/pprof on this address, apart from the API (empty: off) (env CASEBOOK_PPROF_ADDR)")
 	if err := fs.Parse(args); err != nil {
@@ -191,7 +206,23 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 			return err
 		}
 	}
+	for _, o := range c.CORSOrigins {
+		if err := casehttp.CheckCORSOrigin(o); err != nil {
+			return fmt.Errorf("--cors-origin: %w", err)
+		}
+	}
 	return nil
+}
+
+// splitOrigins reads a comma-separated list of origins.
+func splitOrigins(v string) []string {
+	var out []string
+	for _, o := range strings.Split(v, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // storeKind tells which backend a --store URL selects, and checks it
@@ -304,6 +335,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Auth:          m.auth,
 		Metrics:       metrics,
 		MaxConcurrent: c.MaxRequests,
+		CORSOrigins:   c.CORSOrigins,
 		Shutdown:      m.shutdown,
 	})
 	if err != nil {
