@@ -77,6 +77,7 @@ var ProblemTypes = []ProblemType{
 	ProblemNotFound, ProblemMethodNotAllowed, ProblemUnauthenticated,
 	ProblemForbidden, ProblemTooLarge, ProblemUnsupportedMediaType,
 	ProblemOverloaded, ProblemUnavailable, ProblemCorruptRecord, ProblemInternal,
+	ProblemTooManyRequests, ProblemRequestTimeout, ProblemMethodNotImplemented, // limits.go
 }
 
 // Problem is an RFC 9457 problem document, and also an error a handler can
@@ -126,6 +127,9 @@ func problemFor(err error) *Problem {
 	if errors.As(err, &p) {
 		cp := *p
 		return &cp
+	}
+	if bp, ok := bodyReadProblem(err); ok {
+		return bp
 	}
 	if dp, ok := domainProblem(err); ok {
 		return dp
@@ -187,7 +191,7 @@ func writeProblem(c *gin.Context, err error) {
 		p.Instance = c.Request.URL.Path
 	}
 	if p.Status >= 500 && p.cause != nil && !errors.Is(p.cause, context.Canceled) {
-		loggerFrom(c).LogAttrs(c.Request.Context(), slog.LevelError, "request failed",
+		loggerFrom(c).LogAttrs(c.Request.Context(), failureLogLevel(p.cause), "request failed",
 			slog.String("request_id", p.RequestID),
 			slog.String("route", routeLabel(c)),
 			slog.String("problem", p.Type),

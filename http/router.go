@@ -44,6 +44,9 @@ type Config struct {
 	// MaxConcurrent caps requests handled at once (default 1024); above it
 	// requests are refused with 503 and Retry-After.
 	MaxConcurrent int
+	// Limits are each caller's share (limits.go): requests in flight and
+	// request rate per principal, failed authentications per address.
+	Limits Limits
 	// MaxLiveStreams caps open /v1/events/live streams (default 64); they
 	// are long-lived, so they are counted apart from MaxConcurrent.
 	MaxLiveStreams int
@@ -116,7 +119,7 @@ func New(cfg Config) (*gin.Engine, error) {
 	e.RedirectFixedPath = false
 	e.ContextWithFallback = true
 	e.ForwardedByClientIP = false
-	e.Use(observeRequests(cfg.Logger, cfg.Metrics), recoverPanics, limitBody)
+	e.Use(refuseUnknownMethods(cfg.Logger, cfg.Metrics), observeRequests(cfg.Logger, cfg.Metrics), recoverPanics, limitBody)
 	e.NoRoute(noRoute)
 	e.NoMethod(noMethod)
 
@@ -127,10 +130,13 @@ func New(cfg Config) (*gin.Engine, error) {
 	e.GET("/openapi.json", serveOpenAPI)
 	e.GET("/problems/:slug", serveProblemType)
 
-	// Everything under /v1 needs a token; ordinary requests share the
-	// concurrency cap, live streams have their own.
-	v1 := e.Group("/v1", limitConcurrency(cfg.MaxConcurrent), noStore, requireToken(cfg.Auth))
-	streams := e.Group("/v1", noStore, requireToken(cfg.Auth))
+	// Everything under /v1 needs a token, and each caller gets a share
+	// (limits.go); ordinary requests then share the server's concurrency
+	// cap, live streams have their own.
+	limits := cfg.Limits.withDefaults()
+	failures, shares := newAuthFailures(limits, cfg.Metrics), newPrincipalShares(limits, cfg.Metrics)
+	v1 := e.Group("/v1", noStore, failures.limitAuthFailures, requireToken(cfg.Auth), shares.limitPrincipal(true), limitConcurrency(cfg.MaxConcurrent))
+	streams := e.Group("/v1", noStore, failures.limitAuthFailures, requireToken(cfg.Auth), shares.limitPrincipal(false))
 
 	investigators := allowRoles(domain.RoleInvestigator)
 	caseReaders := allowRoles(domain.RoleInvestigator, domain.RoleAuditor)
