@@ -193,6 +193,9 @@ type authFailures struct {
 	mu       sync.Mutex
 	buckets  map[netip.Prefix]*rate.Limiter
 	overflow *rate.Limiter
+	// tracked is len(buckets), read without the lock: while no address
+	// has failed, a request costs one atomic load here.
+	tracked atomic.Int32
 }
 
 const maxTrackedAddresses = 10_000
@@ -237,12 +240,14 @@ func (a *authFailures) bucket(key netip.Prefix, create bool) *rate.Limiter {
 				delete(a.buckets, k)
 			}
 		}
+		a.tracked.Store(int32(len(a.buckets)))
 		if len(a.buckets) >= maxTrackedAddresses {
 			return a.overflow
 		}
 	}
 	b := rate.NewLimiter(rate.Limit(a.limits.AuthFailureRate), a.limits.AuthFailureBurst)
 	a.buckets[key] = b
+	a.tracked.Store(int32(len(a.buckets)))
 	return b
 }
 
@@ -250,17 +255,18 @@ func (a *authFailures) bucket(key netip.Prefix, create bool) *rate.Limiter {
 // from an address that has used up its failures, and charges the address
 // for each request that ends 401.
 func (a *authFailures) limitAuthFailures(c *gin.Context) {
-	key := clientKey(c.Request.RemoteAddr)
-	if b := a.bucket(key, false); b != nil && b.Tokens() < 1 {
-		a.metrics.limited(limitedAuthFailures)
-		p := newProblem(ProblemTooManyRequests, "Too many failed authentications from this address; retry later.")
-		p.RetryAfter = retryAfter(b)
-		writeProblem(c, p)
-		return
+	if a.tracked.Load() > 0 {
+		if b := a.bucket(clientKey(c.Request.RemoteAddr), false); b != nil && b.Tokens() < 1 {
+			a.metrics.limited(limitedAuthFailures)
+			p := newProblem(ProblemTooManyRequests, "Too many failed authentications from this address; retry later.")
+			p.RetryAfter = retryAfter(b)
+			writeProblem(c, p)
+			return
+		}
 	}
 	c.Next()
 	if c.Writer.Status() == http.StatusUnauthorized {
-		a.bucket(key, true).Allow()
+		a.bucket(clientKey(c.Request.RemoteAddr), true).Allow()
 	}
 }
 
