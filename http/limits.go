@@ -139,7 +139,7 @@ func (s *principalShares) of(p Principal) *principalShare {
 // limitPrincipal enforces the caller's share; it runs after requireToken.
 // holdShare is false for live streams, which only draw from the bucket.
 func (s *principalShares) limitPrincipal(holdShare bool) gin.HandlerFunc {
-	max := int32(s.limits.PrincipalConcurrent)
+	inFlightCap := int32(s.limits.PrincipalConcurrent)
 	return func(c *gin.Context) {
 		p, ok := principalFrom(c)
 		if !ok { // requireToken answered already
@@ -148,17 +148,17 @@ func (s *principalShares) limitPrincipal(holdShare bool) gin.HandlerFunc {
 		}
 		sh := s.of(p)
 		if holdShare {
-			if sh.inFlight.Add(1) > max {
+			if sh.inFlight.Add(1) > inFlightCap {
 				sh.inFlight.Add(-1)
 				s.refuse(c, limitedConcurrency, 1,
-					"This token already has %d requests in flight, its maximum; wait for one to finish.", max)
+					"You already have %d requests in flight, your maximum; wait for one to finish.", inFlightCap)
 				return
 			}
 			defer sh.inFlight.Add(-1)
 		}
 		if !sh.bucket.Allow() {
 			s.refuse(c, limitedRate, retryAfter(sh.bucket),
-				"This token is over its rate of %g requests a second (bursts of %d).", s.limits.PrincipalRate, s.limits.PrincipalBurst)
+				"You are over your rate of %g requests a second (bursts of %d).", s.limits.PrincipalRate, s.limits.PrincipalBurst)
 			return
 		}
 		c.Next()
