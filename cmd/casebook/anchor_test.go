@@ -14,6 +14,7 @@ import (
 
 	"github.com/casebook/casebook/domain"
 	"github.com/casebook/casebook/eventstore"
+	"github.com/casebook/casebook/eventstore/kurrentdb/kurrentdbtest"
 )
 
 // withAccessLog adds access-log streams to a demo store: three reads of
@@ -336,4 +337,30 @@ func writeTemp(t *testing.T, content string) string {
 		t.Fatal(err)
 	}
 	return f.Name()
+}
+
+func TestAnchorOverKurrentDB(t *testing.T) {
+	t.Parallel()
+	src := demoData(t)
+	kdb := kurrentdbtest.Start(t, kurrentdbtest.Options{})
+	export := filepath.Join(t.TempDir(), "all.ndjson")
+	must(t, "export", "--data", src, "--out", export)
+	must(t, "import", "--store", kdb.URL(), "--in", export)
+
+	anchor := filepath.Join(t.TempDir(), "anchor.json")
+	must(t, "anchor", "--store", kdb.URL(), "--out", anchor)
+	body, _, err := openAnchor(anchor, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// KurrentDB's positions are offsets in its log and its own streams
+	// ($…) are not Casebook's: the count is of Casebook's events.
+	if body.Log.Count != uint64(demoPlan().Events()) || len(body.Streams) != len(demoPlan().Cases) || body.Log.Position < body.Log.Count {
+		t.Fatalf("anchor of the KurrentDB copy: log %+v, %d streams", body.Log, len(body.Streams))
+	}
+	r := must(t, "verify", "--store", kdb.URL(), "--anchor", anchor, "--json")
+	var rep verifyReport
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || rep.Anchor == nil || !rep.Anchor.ok() {
+		t.Fatalf("verify --anchor on KurrentDB: %v %+v", err, rep.Anchor)
+	}
 }
