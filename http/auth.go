@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -41,7 +42,20 @@ type tokenEntry struct {
 // TokenSet is an immutable set of API tokens.
 type TokenSet struct {
 	entries []tokenEntry
+	// declaredEmpty: the file holds the line NoTokensMarker, saying that
+	// having no tokens is meant.
+	declaredEmpty bool
 }
+
+// NoTokensMarker is the line a tokens file holds to say that it has no
+// tokens on purpose. Without it, a file with no token lines is taken for a
+// mistake (a truncated file, the wrong file) and casebookd refuses to
+// reload it, rather than revoke every token at once.
+const NoTokensMarker = "# casebook: no tokens"
+
+// DeclaredEmpty reports whether the file says it has no tokens on purpose
+// (the line NoTokensMarker).
+func (s *TokenSet) DeclaredEmpty() bool { return s != nil && s.declaredEmpty }
 
 // Len is the number of tokens.
 func (s *TokenSet) Len() int {
@@ -70,11 +84,27 @@ func (s *TokenSet) Lookup(token string) (Principal, bool) {
 	return s.entries[found].principal, true
 }
 
+// tokenColumns names the fields of a tokens file line, for errors that
+// must say where a problem is without quoting what is there.
+var tokenColumns = [...]string{"token", "subject", "role", "agency"}
+
+// tokenLineError is a bad line of a tokens file. It names the line and the
+// column, never a value: any field could be a token (one written in the
+// wrong column, say), and errors reach logs.
+func tokenLineError(line, column int, format string, args ...any) error {
+	where := fmt.Sprintf("tokens: line %d", line)
+	if column > 0 {
+		where += fmt.Sprintf(", column %d (%s)", column, tokenColumns[column-1])
+	}
+	return fmt.Errorf("%s: %s", where, fmt.Sprintf(format, args...))
+}
+
 // ParseTokens reads a tokens file: one `token,subject,role,agency` per line,
 // lines starting with # are comments, blank lines are skipped (the shape of
 // Kubernetes' static token file; fields may be CSV-quoted). Agencies are
 // matched against the configured list (nil: the default list) and kept in
-// canonical form. Errors name the line, never the token.
+// canonical form. Errors name the line and column, never a value from the
+// file.
 func ParseTokens(r io.Reader, agencies *domain.Agencies) (*TokenSet, error) {
 	if agencies == nil {
 		agencies = domain.DefaultAgencies()
@@ -87,6 +117,10 @@ func ParseTokens(r io.Reader, agencies *domain.Agencies) (*TokenSet, error) {
 	for sc.Scan() {
 		line++
 		text := strings.TrimSpace(sc.Text())
+		if text == NoTokensMarker {
+			set.declaredEmpty = true
+			continue
+		}
 		if text == "" || strings.HasPrefix(text, "#") {
 			continue
 		}
@@ -94,10 +128,14 @@ func ParseTokens(r io.Reader, agencies *domain.Agencies) (*TokenSet, error) {
 		cr.FieldsPerRecord = -1
 		rec, err := cr.Read()
 		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				return nil, fmt.Errorf("tokens: line %d, character %d: malformed CSV", line, pe.Column)
+			}
 			return nil, fmt.Errorf("tokens: line %d: malformed CSV", line)
 		}
 		if len(rec) != 4 {
-			return nil, fmt.Errorf("tokens: line %d: want 4 fields (token,subject,role,agency), got %d", line, len(rec))
+			return nil, tokenLineError(line, 0, "want 4 fields (token,subject,role,agency), got %d", len(rec))
 		}
 		for i := range rec {
 			rec[i] = strings.TrimSpace(rec[i])
@@ -105,22 +143,22 @@ func ParseTokens(r io.Reader, agencies *domain.Agencies) (*TokenSet, error) {
 		token, p := rec[0], Principal{Subject: rec[1], Role: rec[2], Agency: rec[3]}
 		switch {
 		case token == "" || strings.ContainsAny(token, " \t"):
-			return nil, fmt.Errorf("tokens: line %d: empty token or token with spaces", line)
+			return nil, tokenLineError(line, 1, "empty token or token with spaces")
 		case p.Subject == "":
-			return nil, fmt.Errorf("tokens: line %d: empty subject", line)
+			return nil, tokenLineError(line, 2, "empty subject")
 		case !slices.Contains(validRoles, p.Role):
-			return nil, fmt.Errorf("tokens: line %d: role %q is not one of %s", line, p.Role, strings.Join(validRoles, ", "))
+			return nil, tokenLineError(line, 3, "not a role (want one of %s)", strings.Join(validRoles, ", "))
 		case p.Agency == "":
-			return nil, fmt.Errorf("tokens: line %d: empty agency", line)
+			return nil, tokenLineError(line, 4, "empty agency")
 		}
 		code, ok := agencies.Canonical(p.Agency)
 		if !ok {
-			return nil, fmt.Errorf("tokens: line %d: agency %q is not one of %s", line, p.Agency, strings.Join(agencies.Codes(), ", "))
+			return nil, tokenLineError(line, 4, "not a configured agency (want one of %s)", strings.Join(agencies.Codes(), ", "))
 		}
 		p.Agency = code
 		d := sha256.Sum256([]byte(token))
 		if first, dup := seen[d]; dup {
-			return nil, fmt.Errorf("tokens: line %d: token repeats the one on line %d", line, first)
+			return nil, tokenLineError(line, 1, "token repeats the one on line %d", first)
 		}
 		seen[d] = line
 		set.entries = append(set.entries, tokenEntry{digest: d, principal: p})

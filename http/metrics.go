@@ -3,6 +3,7 @@ package casehttp
 import (
 	"context"
 	"maps"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,6 +34,7 @@ type Metrics struct {
 	duration       *prometheus.HistogramVec
 	inFlight       prometheus.Gauge
 	appendDuration *prometheus.HistogramVec
+	limitedTotal   *prometheus.CounterVec
 
 	// series caches the request counter and histogram of each method,
 	// route and status seen, so that a request finds its own with one map
@@ -55,9 +57,9 @@ type requestSeries struct {
 	duration prometheus.Observer
 }
 
-// maxCachedSeries bounds the cache: methods come from clients, so a
-// client inventing methods must not grow it without end (each one still
-// gets its own series in the vectors, as before the cache).
+// maxCachedSeries bounds the cache. Every label comes from a fixed set
+// (methodLabel, route templates, the statuses the server answers), so the
+// bound is a second line of defence only.
 const maxCachedSeries = 512
 
 // NewMetrics builds the registry. lag, when not nil, is called at every
@@ -83,8 +85,18 @@ func NewMetrics(lag func(ctx context.Context) []ProjectionLag) *Metrics {
 		Help:    "Time for the event store to acknowledge a durable append, by outcome (ok, conflict, error).",
 		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
 	}, []string{"outcome"})
-	m.Registry.MustRegister(m.requests, m.duration, m.inFlight, m.appendDuration,
+	m.limitedTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "casebook_http_limited_total",
+		Help: "Requests refused with 429 by a per-caller limit, by reason (concurrency, rate: a token's share; auth_failures: an address's failed authentications).",
+	}, []string{"reason"})
+	m.Registry.MustRegister(m.requests, m.duration, m.inFlight, m.appendDuration, m.limitedTotal,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// Series that abuse would otherwise create on its first request exist
+	// from the start, so that /metrics keeps its size under it.
+	for _, reason := range limitedReasons {
+		m.limitedTotal.WithLabelValues(reason)
+	}
+	m.seriesFor(seriesKey{method: methodOther, route: routeUnmatched, status: http.StatusNotImplemented})
 	if lag != nil {
 		m.Registry.MustRegister(&projectionLagCollector{lag: lag})
 	}
@@ -104,6 +116,9 @@ func (m *Metrics) observeRequest(method, route string, status int, elapsed time.
 	s.count.Inc()
 	s.duration.Observe(elapsed.Seconds())
 }
+
+// limited counts a request refused by a per-caller limit.
+func (m *Metrics) limited(reason string) { m.limitedTotal.WithLabelValues(reason).Inc() }
 
 func (m *Metrics) seriesFor(k seriesKey) requestSeries {
 	if s, ok := (*m.series.Load())[k]; ok {

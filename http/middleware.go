@@ -4,12 +4,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"log/slog"
 	"mime"
 	"net/http"
 	"runtime/debug"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 )
@@ -72,8 +74,11 @@ func routeLabel(c *gin.Context) string {
 	if r := c.FullPath(); r != "" {
 		return r
 	}
-	return "unmatched"
+	return routeUnmatched
 }
+
+// routeUnmatched labels requests that matched no route.
+const routeUnmatched = "unmatched"
 
 // validRequestID accepts a client's request id when it is short and made of
 // harmless characters, so that it cannot forge log lines.
@@ -124,9 +129,95 @@ func observeRequests(logger *slog.Logger, m *Metrics) gin.HandlerFunc {
 
 		elapsed := time.Since(start)
 		status, route := c.Writer.Status(), routeLabel(c)
-		m.observeRequest(c.Request.Method, route, status, elapsed)
+		m.observeRequest(methodLabel(c.Request.Method), route, status, elapsed)
 		logRequest(c, logger, rs, route, status, elapsed)
 	}
+}
+
+// methodOther labels, in metrics and logs, any method not in knownMethods.
+const methodOther = "other"
+
+// methodLabel is the method as metrics and logs name it: one of the
+// methods HTTP defines, or "other". Labels come from this fixed set only,
+// so that clients inventing methods cannot add series (each one grew
+// /metrics by the method's length times the histogram's lines).
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet:
+		return http.MethodGet
+	case http.MethodPost:
+		return http.MethodPost
+	case http.MethodHead:
+		return http.MethodHead
+	case http.MethodPut:
+		return http.MethodPut
+	case http.MethodPatch:
+		return http.MethodPatch
+	case http.MethodDelete:
+		return http.MethodDelete
+	case http.MethodOptions:
+		return http.MethodOptions
+	case http.MethodConnect:
+		return http.MethodConnect
+	case http.MethodTrace:
+		return http.MethodTrace
+	}
+	return methodOther
+}
+
+// refuseUnknownMethods is the first middleware: a method HTTP does not
+// define is answered 501 before anything is kept about the request (no
+// request state, no authentication, no limits). It is counted under the
+// method "other" of the one series made for it in advance (so /metrics
+// does not grow) and logged with the method and path cut short.
+func refuseUnknownMethods(logger *slog.Logger, m *Metrics) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if methodLabel(c.Request.Method) != methodOther {
+			c.Next()
+			return
+		}
+		start := time.Now()
+		id := firstHeader(c.Request.Header, requestIDKey)
+		if !validRequestID(id) {
+			id = newRequestID()
+		}
+		c.Writer.Header()[requestIDKey] = []string{id}
+		p := newProblem(ProblemMethodNotImplemented, "The method %s is not one this server knows.", clip(c.Request.Method, maxLoggedMethod))
+		p.RequestID = id
+		p.Instance = clip(c.Request.URL.Path, maxLoggedPath)
+		renderProblem(c, p)
+		elapsed := time.Since(start)
+		m.observeRequest(methodOther, routeUnmatched, http.StatusNotImplemented, elapsed)
+		if logger.Enabled(c.Request.Context(), slog.LevelInfo) {
+			logger.LogAttrs(c.Request.Context(), slog.LevelInfo, "http request",
+				slog.String("request_id", id),
+				slog.String("method", clip(c.Request.Method, maxLoggedMethod)),
+				slog.String("route", routeUnmatched),
+				slog.String("path", clip(c.Request.URL.Path, maxLoggedPath)),
+				slog.Int("status", http.StatusNotImplemented),
+				slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000))
+		}
+	}
+}
+
+// Longest method and path written to a log line or a problem; longer ones
+// are cut (and marked with "…"), so that a client cannot make the logs
+// grow by the size of its request line.
+const (
+	maxLoggedMethod = 16
+	maxLoggedPath   = 256
+)
+
+// clip cuts s to at most n bytes, at a UTF-8 boundary, marking the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // firstHeader is h.Get(key) for a key already in canonical form.
@@ -148,18 +239,15 @@ func firstHeader(h http.Header, key string) string {
 // an empty one).
 func logRequest(c *gin.Context, logger *slog.Logger, rs *requestState, route string, status int, elapsed time.Duration) {
 	ctx := c.Request.Context()
-	level := slog.LevelInfo
-	if status >= 500 {
-		level = slog.LevelError
-	}
+	level := requestLogLevel(status)
 	if !logger.Enabled(ctx, level) {
 		return
 	}
 	attrs := [...]slog.Attr{
 		slog.String("request_id", rs.id),
-		slog.String("method", c.Request.Method),
+		slog.String("method", methodLabel(c.Request.Method)),
 		slog.String("route", route),
-		slog.String("path", c.Request.URL.Path),
+		slog.String("path", clip(c.Request.URL.Path, maxLoggedPath)),
 		slog.Int("status", status),
 		slog.Int("bytes", c.Writer.Size()),
 		slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
@@ -173,6 +261,31 @@ func logRequest(c *gin.Context, logger *slog.Logger, rs *requestState, route str
 	r := slog.NewRecord(time.Now(), level, "http request", 0)
 	r.AddAttrs(attrs[:n]...)
 	_ = logger.Handler().Handle(ctx, r)
+}
+
+// requestLogLevel is the level of a request's log line. Error is kept for
+// what an operator must look at: a client's own mistake (4xx, including
+// 408 and 429) is info, and a 503 — an expected wait (min_position not
+// reached in time), an overload, or a dependency down, whose cause
+// writeProblem logs on its own line — is a warning.
+func requestLogLevel(status int) slog.Level {
+	switch {
+	case status == http.StatusServiceUnavailable:
+		return slog.LevelWarn
+	case status >= 500:
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+// failureLogLevel is the level a failed request is logged at: a 503 is an
+// expected wait (a dependency busy or closing, read models not caught up
+// yet) that an operator need not act on; any other 5xx is an error.
+func failureLogLevel(p *Problem) slog.Level {
+	if p.Status == http.StatusServiceUnavailable {
+		return slog.LevelWarn
+	}
+	return slog.LevelError
 }
 
 // recoverPanics turns a panic in a handler into a logged 500 problem, so no
@@ -221,17 +334,56 @@ func limitConcurrency(max int) gin.HandlerFunc {
 }
 
 // limitBody caps request bodies at MaxBodyBytes: a declared length over the
-// cap is refused before reading; an undeclared one fails while reading.
+// cap is refused before reading; an undeclared one fails while reading
+// (with *http.MaxBytesError, as http.MaxBytesReader would). It also marks
+// the connection's own failures while the body is read (a read deadline
+// passed, the client went away) as *bodyReadError, so that they are
+// answered as the client's (408, 400) and not as the server's (500).
 func limitBody(c *gin.Context) {
 	if c.Request.ContentLength > MaxBodyBytes {
 		writeProblem(c, newProblem(ProblemTooLarge, "The request body is %d bytes; the limit is %d.", c.Request.ContentLength, MaxBodyBytes))
 		return
 	}
-	if c.Request.Body != nil {
-		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, MaxBodyBytes)
+	if c.Request.Body != nil && c.Request.Body != http.NoBody {
+		c.Request.Body = &limitedBody{rc: c.Request.Body, left: MaxBodyBytes}
 	}
 	c.Next()
 }
+
+// limitedBody is http.MaxBytesReader with the connection's errors marked.
+type limitedBody struct {
+	rc   io.ReadCloser
+	left int64 // bytes still allowed
+	err  error // sticky
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	// Read one byte more than allowed, to tell "exactly at the limit"
+	// from "over it".
+	if int64(len(p))-1 > b.left {
+		p = p[:b.left+1]
+	}
+	n, err := b.rc.Read(p)
+	if int64(n) > b.left {
+		n, b.left = int(b.left), 0
+		b.err = &http.MaxBytesError{Limit: MaxBodyBytes}
+		return n, b.err
+	}
+	b.left -= int64(n)
+	if err != nil && err != io.EOF { //nolint:errorlint // io.EOF is returned unwrapped by contract
+		b.err = &bodyReadError{err: err}
+		return n, b.err
+	}
+	return n, err
+}
+
+func (b *limitedBody) Close() error { return b.rc.Close() }
 
 // requireJSONBody refuses bodies declared as something other than JSON. A
 // missing Content-Type is tolerated (curl -d sends a form type, so that one
@@ -253,7 +405,7 @@ func requireJSONBody(c *gin.Context) {
 
 // noRoute and noMethod answer unknown routes and methods as problems.
 func noRoute(c *gin.Context) {
-	writeProblem(c, newProblem(ProblemNotFound, "No route %s %s.", c.Request.Method, c.Request.URL.Path))
+	writeProblem(c, newProblem(ProblemNotFound, "No route %s %s.", c.Request.Method, clip(c.Request.URL.Path, maxLoggedPath)))
 }
 
 func noMethod(c *gin.Context) {

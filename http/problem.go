@@ -66,8 +66,6 @@ var (
 		"The request body is over the limit (1 MiB)."}
 	ProblemUnsupportedMediaType = ProblemType{"unsupported-media-type", "Unsupported media type", http.StatusUnsupportedMediaType,
 		"Request bodies must be JSON (Content-Type: application/json)."}
-	ProblemTooManyRequests = ProblemType{"too-many-requests", "Too many requests", http.StatusTooManyRequests,
-		"The caller has sent more requests than its rate limit allows. Retry after the number of seconds in Retry-After."}
 	ProblemOverloaded = ProblemType{"overloaded", "Too many concurrent requests", http.StatusServiceUnavailable,
 		"The server is at its cap of concurrent requests. Retry after the number of seconds in Retry-After."}
 	ProblemUnavailable = ProblemType{"unavailable", "Service unavailable", http.StatusServiceUnavailable,
@@ -85,6 +83,7 @@ var ProblemTypes = []ProblemType{
 	ProblemNotFound, ProblemMethodNotAllowed, ProblemUnauthenticated,
 	ProblemForbidden, ProblemTooLarge, ProblemUnsupportedMediaType,
 	ProblemTooManyRequests, ProblemOverloaded, ProblemUnavailable, ProblemCorruptRecord, ProblemInternal,
+	ProblemRequestTimeout, ProblemMethodNotImplemented, // limits.go
 }
 
 // Problem is an RFC 9457 problem document, and also an error a handler can
@@ -158,6 +157,9 @@ func problemFor(err error) *Problem {
 	if errors.As(err, &p) {
 		cp := *p
 		return &cp
+	}
+	if bp, ok := bodyReadProblem(err); ok {
+		return bp
 	}
 	var tooBig *http.MaxBytesError
 	var de *domain.Error
@@ -247,7 +249,7 @@ func writeProblem(c *gin.Context, err error) {
 	}
 	p.Detail, p.Field, p.Instance = cut(p.Detail, maxProblemDetail), cut(p.Field, maxProblemField), cut(p.Instance, maxProblemInstance)
 	if p.Status >= 500 && p.cause != nil && !errors.Is(p.cause, context.Canceled) {
-		loggerFrom(c).LogAttrs(c.Request.Context(), slog.LevelError, "request failed",
+		loggerFrom(c).LogAttrs(c.Request.Context(), failureLogLevel(p), "request failed",
 			slog.String("request_id", p.RequestID),
 			slog.String("route", routeLabel(c)),
 			slog.String("problem", p.Type),

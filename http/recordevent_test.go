@@ -168,7 +168,8 @@ func TestRequestMetricsByRouteAndStatus(t *testing.T) {
 	}
 	serve("GET", "/v1/cases")
 	serve("GET", "/no/such/route")
-	for i := range 600 { // more method names than the cache keeps: still counted
+	serve("DELETE", "/healthz") // a method HTTP defines, not allowed here
+	for i := range 600 {        // invented methods: one series between them
 		serve("M"+strings.Repeat("X", i), "/healthz")
 	}
 	for _, tc := range []struct {
@@ -178,11 +179,26 @@ func TestRequestMetricsByRouteAndStatus(t *testing.T) {
 		{map[string]string{"method": "GET", "route": "/healthz", "status": "200"}, 3},
 		{map[string]string{"method": "GET", "route": "/v1/cases", "status": "401"}, 1},
 		{map[string]string{"method": "GET", "route": "unmatched", "status": "404"}, 1},
-		{map[string]string{"method": "M", "route": "unmatched", "status": "405"}, 1},
-		{map[string]string{"method": "M" + strings.Repeat("X", 599), "route": "unmatched", "status": "405"}, 1},
+		{map[string]string{"method": "DELETE", "route": "unmatched", "status": "405"}, 1},
+		{map[string]string{"method": "other", "route": "unmatched", "status": "501"}, 600},
+		{map[string]string{"method": "M", "route": "unmatched", "status": "405"}, 0},
+		{map[string]string{"method": "M" + strings.Repeat("X", 599), "route": "unmatched", "status": "501"}, 0},
 	} {
 		if got := counterValue(t, metrics.Registry, tc.labels); got != tc.want {
 			t.Errorf("%v: %v, want %v", tc.labels, got, tc.want)
+		}
+	}
+	families, err := metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "method" && strings.HasPrefix(l.GetValue(), "M") {
+					t.Fatalf("%s has a series for the invented method %.20q…", f.GetName(), l.GetValue())
+				}
+			}
 		}
 	}
 }

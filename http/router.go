@@ -33,6 +33,9 @@ type Config struct {
 	// MaxConcurrent caps requests handled at once (default 1024); above it
 	// requests are refused with 503 and Retry-After.
 	MaxConcurrent int
+	// Limits are each caller's share (limits.go): requests in flight and
+	// request rate per principal, failed authentications per address.
+	Limits Limits
 	// MaxLiveStreams caps open /v1/events/live streams (default 64); they
 	// are long-lived, so they are counted apart from MaxConcurrent.
 	MaxLiveStreams int
@@ -103,7 +106,7 @@ func New(cfg Config) (*gin.Engine, error) {
 	e.RedirectFixedPath = false
 	e.ContextWithFallback = true
 	e.ForwardedByClientIP = false
-	e.Use(observeRequests(cfg.Logger, cfg.Metrics), recoverPanics)
+	e.Use(refuseUnknownMethods(cfg.Logger, cfg.Metrics), observeRequests(cfg.Logger, cfg.Metrics), recoverPanics)
 	if len(cfg.CORSOrigins) > 0 {
 		e.Use(allowOrigins(cfg.CORSOrigins))
 	}
@@ -119,11 +122,14 @@ func New(cfg Config) (*gin.Engine, error) {
 	e.GET("/openapi.yaml", serveOpenAPIYAML)
 	e.GET("/problems/:slug", serveProblemType)
 
-	// Everything under /v1 needs a token; ordinary requests share the
-	// concurrency cap, live streams have their own. Who may do what is the
-	// core's decision, not the routes'.
-	v1 := e.Group("/v1", limitConcurrency(cfg.MaxConcurrent), noStore, requireToken(cfg.Auth))
-	streams := e.Group("/v1", noStore, requireToken(cfg.Auth))
+	// Everything under /v1 needs a token, and each caller gets a share
+	// (limits.go); ordinary requests then share the server's concurrency
+	// cap, live streams have their own. Who may do what is the core's
+	// decision, not the routes'.
+	limits := cfg.Limits.withDefaults()
+	failures, shares := newAuthFailures(limits, cfg.Metrics), newPrincipalShares(limits, cfg.Metrics)
+	v1 := e.Group("/v1", noStore, failures.limitAuthFailures, requireToken(cfg.Auth), shares.limitPrincipal(true), limitConcurrency(cfg.MaxConcurrent))
+	streams := e.Group("/v1", noStore, failures.limitAuthFailures, requireToken(cfg.Auth), shares.limitPrincipal(false))
 
 	v1.POST("/cases", requireJSONBody, a.openCase)
 	v1.GET("/cases", a.listCases)

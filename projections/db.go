@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"strings"
 
 	"modernc.org/sqlite"
@@ -47,6 +48,11 @@ func openFileDB(ctx context.Context, path string, readers int) (w, r *sql.DB, er
 	}
 	// The writer checkpoints as it commits (writer.setCheckpointPages
 	// tunes how often).
+	// Made here first, the file is private (0600) rather than SQLite's
+	// 0644; SQLite gives its -wal and -shm files the file's mode.
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600); err == nil {
+		_ = f.Close()
+	}
 	common := "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)" +
 		"&_pragma=cache_size(-131072)&_pragma=temp_store(MEMORY)&_pragma=journal_size_limit(67108864)"
 	w, err = sql.Open("sqlite", path+common+"&_txlock=immediate")

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/casebook/casebook/cmd/casebook/internal/progress"
+	"github.com/casebook/casebook/internal/buildinfo"
 )
 
 // Exit statuses.
@@ -54,7 +55,8 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"demo", "[--seed N] [--force]", "load the demo data set (the press release's figures) into an empty store", runDemo},
-		{"verify", "", "check every stream's hash chain (and SQLite's integrity); exit 1 when anything is broken", runVerify},
+		{"verify", "[--anchor FILE [--key-file FILE]]", "check every stream's hash chain (and SQLite's integrity), and against an anchor; exit 1 when anything is broken", runVerify},
+		{"anchor", "--out FILE [--key-file FILE]", "record every stream's head and the log's head, to keep outside the store (verify --anchor)", runAnchor},
 		{"replay", "--case ID [--version N | --as-of TIME]", "print a case's history as a timeline and its state at a point", runReplay},
 		{"export", "[--case ID] [--from T] [--to T] [--out FILE]", "write events as NDJSON, one event per line with its envelope", runExport},
 		{"import", "[--in FILE]", "load an NDJSON export into a store (verified first; resumable)", runImport},
@@ -80,11 +82,16 @@ func (a *app) main(args []string) int {
 	// Global flags may come before the command name as well as after it.
 	fs := a.flagSet("casebook")
 	fs.Usage = func() { a.usage(fs.Output()) }
+	version := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}
 		return exitUsage
+	}
+	if *version {
+		fmt.Fprintln(a.stdio.Out, buildinfo.Read().String("casebook"))
+		return exitOK
 	}
 	rest := fs.Args()
 	if len(rest) == 0 {
@@ -120,6 +127,7 @@ Global flags (also accepted after the command name):
   --agencies FILE  agencies file, CODE,name per line (env CASEBOOK_AGENCIES_FILE; default: the built-in list)
   --json       machine-readable output
   --quiet      no progress bar (it is drawn only on a terminal anyway)
+  --version    print the version (module version, VCS revision) and exit
 
 Run "casebook COMMAND --help" for a command's flags.
 Exit status: 0 ok, 1 problems found or the command failed, 2 usage error.

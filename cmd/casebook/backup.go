@@ -111,6 +111,19 @@ type restoreReport struct {
 	Position uint64 `json:"position"`
 }
 
+// storeFiles are the files of a data directory that restore replaces: the
+// event store and the read models, with SQLite's journals. Nothing else in
+// the directory is touched (a backup kept there, notes, the lock file).
+var storeFiles = []string{
+	eventsFile, eventsFile + "-wal", eventsFile + "-shm", eventsFile + "-journal",
+	readModelsFile, readModelsFile + "-wal", readModelsFile + "-shm", readModelsFile + "-journal",
+}
+
+// runRestore puts a backup in place as a data directory's event store. It
+// never opens, changes, moves or deletes its source: it copies the source
+// into the data directory under a temporary name, checks the copy (schema
+// exactly as sqlitestore creates it, SQLite's integrity, the log's
+// invariants), and only then replaces the store with it.
 func runRestore(a *app, args []string) error {
 	fs := a.flagSet("restore")
 	from := fs.String("from", "", "backup file to restore")
@@ -128,32 +141,68 @@ func runRestore(a *app, args []string) error {
 	if a.storeURL != "" {
 		dir = a.storeURL
 	}
-	rep, err := checkBackupFile(a, *from)
+	src, err := os.Stat(*from)
 	if err != nil {
-		return fmt.Errorf("%s is not a sound Casebook backup: %w", *from, err)
+		return fmt.Errorf("backup: %w", err)
 	}
+	if !src.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a file", *from)
+	}
+	// A write-ahead log beside the source means a live store (its latest
+	// commits are in the log, not the file): back it up first.
+	if wal, err := os.Stat(*from + "-wal"); err == nil && wal.Size() > 0 {
+		return fmt.Errorf("%s has a write-ahead log beside it: it is a live store, not a backup; make one with casebook backup", *from)
+	}
+
 	entries, err := os.ReadDir(dir)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	if len(entries) > 0 {
-		if !*force {
-			return fmt.Errorf("data directory %s is not empty: refusing to overwrite it (use --force to replace its store and read models)", dir)
+	if len(entries) > 0 && !*force {
+		return fmt.Errorf("data directory %s is not empty: refusing to overwrite it (use --force to replace its store and read models)", dir)
+	}
+	// The files about to be replaced must not be the source.
+	for _, name := range storeFiles {
+		if fi, err := os.Stat(filepath.Join(dir, name)); err == nil && os.SameFile(fi, src) {
+			return fmt.Errorf("%s is the data directory's own %s: restoring would destroy it; restore from a copy (casebook backup --to FILE)", *from, name)
 		}
-		if err := clearDataDir(a, dir); err != nil {
-			return err
-		}
+	}
+	if err := ensureNotInUse(a, dir); err != nil {
+		return err
+	}
+
+	created := false
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		created = true
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
+	copyPath, err := copyIntoDir(*from, dir)
+	if err != nil {
+		return err
+	}
+	placed := false
+	defer func() {
+		if !placed {
+			removeSQLiteFile(copyPath)
+			if created {
+				_ = os.Remove(dir) // only if still empty
+			}
+		}
+	}()
+	rep, err := checkRestoreCandidate(a, copyPath)
+	if err != nil {
+		return fmt.Errorf("%s is not a sound Casebook backup: %w", *from, err)
+	}
+	if err := clearDataDir(dir); err != nil {
+		return err
+	}
 	target := filepath.Join(dir, eventsFile)
-	if err := copyFile(*from, target+".restoring"); err != nil {
+	if err := os.Rename(copyPath, target); err != nil {
 		return err
 	}
-	if err := os.Rename(target+".restoring", target); err != nil {
-		return err
-	}
+	placed = true
 	syncDir(dir)
 	// Open it read-write once: this takes the lock (so a casebookd started
 	// meanwhile is noticed) and sets the store's journal mode.
@@ -172,31 +221,72 @@ func runRestore(a *app, args []string) error {
 	return nil
 }
 
-// clearDataDir removes the event store and the read models from a data
-// directory, after making sure no casebookd has it open.
-func clearDataDir(a *app, dir string) error {
-	target := filepath.Join(dir, eventsFile)
-	if _, err := os.Stat(target); err == nil {
-		st, err := sqlitestore.Open(a.ctx, target, sqlitestore.Options{Logger: a.logger()})
-		if err != nil {
-			if errors.Is(err, sqlitestore.ErrLocked) {
-				return fmt.Errorf("%s is in use (is casebookd running?): stop it before restoring", target)
-			}
-			// A damaged store is what one restores over; go on.
-		} else if err := st.Close(); err != nil {
-			return err
-		}
-	}
-	entries, err := os.ReadDir(dir)
+// copyIntoDir copies a backup into dir under a temporary name (mode 0600)
+// that no Casebook file has, for checking and then renaming into place.
+func copyIntoDir(from, dir string) (string, error) {
+	tmp, err := os.CreateTemp(dir, ".restore-*.db")
 	if err != nil {
-		return err
+		return "", err
 	}
-	for _, e := range entries {
-		name := e.Name()
-		if strings.HasPrefix(name, eventsFile) || strings.HasPrefix(name, readModelsFile) {
-			if err := os.Remove(filepath.Join(dir, name)); err != nil {
-				return fmt.Errorf("clear data directory: %w", err)
-			}
+	name := tmp.Name()
+	if err := tmp.Close(); err != nil {
+		return "", err
+	}
+	if err := copyFile(from, name); err != nil {
+		_ = os.Remove(name)
+		return "", err
+	}
+	return name, nil
+}
+
+// checkRestoreCandidate checks the private copy of a backup: its schema
+// against the product's, then SQLite's integrity and the log's invariants.
+func checkRestoreCandidate(a *app, file string) (backupReport, error) {
+	want, err := productSchema(a.ctx)
+	if err != nil {
+		return backupReport{}, err
+	}
+	got, err := readSchema(a.ctx, file)
+	if err != nil {
+		return backupReport{}, fmt.Errorf("not a readable SQLite database: %w", err)
+	}
+	if diffs := schemaDifferences(got, want); len(diffs) > 0 {
+		return backupReport{}, fmt.Errorf("its schema is not the one Casebook creates:\n  %s", strings.Join(diffs, "\n  "))
+	}
+	return checkBackupFile(a, file)
+}
+
+// removeSQLiteFile removes a database file and any journal SQLite left
+// beside it.
+func removeSQLiteFile(path string) {
+	for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
+		_ = os.Remove(path + suffix)
+	}
+}
+
+// ensureNotInUse refuses a data directory whose store a casebookd (or
+// another casebook) holds open.
+func ensureNotInUse(a *app, dir string) error {
+	target := filepath.Join(dir, eventsFile)
+	if _, err := os.Stat(target); err != nil {
+		return nil
+	}
+	st, err := sqlitestore.Open(a.ctx, target, sqlitestore.Options{Logger: a.logger()})
+	if err != nil {
+		if errors.Is(err, sqlitestore.ErrLocked) {
+			return fmt.Errorf("%s is in use (is casebookd running?): stop it before restoring", target)
+		}
+		return nil // a damaged store is what one restores over; go on
+	}
+	return st.Close()
+}
+
+// clearDataDir removes the event store and the read models (storeFiles)
+// from a data directory, and nothing else.
+func clearDataDir(dir string) error {
+	for _, name := range storeFiles {
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("clear data directory: %w", err)
 		}
 	}
 	return nil

@@ -20,16 +20,34 @@ type verifyReport struct {
 	Position  uint64 `json:"position"` // the log was checked up to here
 	Integrity string `json:"integrity,omitempty"`
 	chainSummary
+	Anchor *anchorResult `json:"anchor,omitempty"`
 }
 
 func runVerify(a *app, args []string) error {
 	fs := a.flagSet("verify")
-	if _, err := a.parse(fs, args, "[--data DIR | --store URL] [--json]", 0); err != nil {
+	anchorPath := fs.String("anchor", "", "also check the log against this anchor (casebook anchor): name what was cut off or changed since")
+	keyFile := fs.String("key-file", a.getenv("CASEBOOK_ANCHOR_KEY_FILE"),
+		"check the anchor's HMAC signature with the key in this file (env CASEBOOK_ANCHOR_KEY_FILE)")
+	if _, err := a.parse(fs, args, "[--data DIR | --store URL] [--anchor FILE [--key-file FILE]] [--json]", 0); err != nil {
 		return err
 	}
 	ref, err := a.storeRef()
 	if err != nil {
 		return usagef("%v", err)
+	}
+	var anchor *anchorCheck
+	if *anchorPath != "" {
+		var key []byte
+		if *keyFile != "" {
+			if key, err = readAnchorKey(*keyFile); err != nil {
+				return usagef("%v", err)
+			}
+		}
+		body, signed, err := openAnchor(*anchorPath, key)
+		if err != nil {
+			return err
+		}
+		anchor = newAnchorCheck(body, signed)
 	}
 	st, err := a.openStore(ref, true)
 	if err != nil {
@@ -68,12 +86,22 @@ func runVerify(a *app, args []string) error {
 			continue // a KurrentDB system stream, not Casebook's
 		}
 		checker.add(ev)
+		if anchor != nil {
+			anchor.add(ev)
+		}
 		bar.Set(int64(ev.Position))
 	}
 	bar.Done()
 	rep.chainSummary = checker.summary()
 	if len(rep.Broken) > 0 {
 		rep.Valid = false
+	}
+	if anchor != nil {
+		res := anchor.result(*anchorPath, head, checker)
+		rep.Anchor = &res
+		if !res.ok() {
+			rep.Valid = false
+		}
 	}
 
 	if a.json {
@@ -90,6 +118,9 @@ func runVerify(a *app, args []string) error {
 		if len(rep.Broken) > 0 {
 			a.printf("Broken:\n%s\n", describeBroken(rep.Broken))
 		}
+		if rep.Anchor != nil {
+			rep.Anchor.describe(a.stdio.Out)
+		}
 		if rep.Valid {
 			a.printf("Result:     OK, nothing was altered\n")
 		} else {
@@ -97,7 +128,7 @@ func runVerify(a *app, args []string) error {
 		}
 	}
 	if !rep.Valid {
-		return &problemsError{fmt.Sprintf("verification failed: %d broken stream(s)%s", len(rep.Broken), integrityNote(rep.Integrity))}
+		return &problemsError{fmt.Sprintf("verification failed: %d broken stream(s)%s%s", len(rep.Broken), anchorNote(rep.Anchor), integrityNote(rep.Integrity))}
 	}
 	return nil
 }
@@ -107,4 +138,16 @@ func integrityNote(s string) string {
 		return ""
 	}
 	return "; integrity check: " + s
+}
+
+func anchorNote(r *anchorResult) string {
+	if r == nil || r.ok() {
+		return ""
+	}
+	n := len(r.Findings)
+	note := fmt.Sprintf("; %d stream(s) cut off or changed since the anchor", n)
+	if len(r.Log) > 0 {
+		note += ", and the log"
+	}
+	return note
 }

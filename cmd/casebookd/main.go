@@ -14,10 +14,23 @@
 //	--log-level        CASEBOOK_LOG_LEVEL        debug, info, warn, error (info)
 //	--log-format       CASEBOOK_LOG_FORMAT       json or text (json)
 //	--shutdown-timeout CASEBOOK_SHUTDOWN_TIMEOUT time allowed to drain in-flight requests (20s)
+//	--read-timeout     CASEBOOK_READ_TIMEOUT     time to read a whole request; a late body is answered 408 (30s)
+//	--principal-max-requests, --principal-rate, --principal-burst,
+//	--auth-failure-rate, --auth-failure-burst   each caller's share (see README "Configuration")
+//	--version                                    print the version and exit
+//
+// `casebookd healthcheck [--addr ADDR]` asks a running casebookd whether it
+// is ready (GET /readyz): exit 0 when it is, 1 when not, 2 on a usage
+// error. Container health checks use it (the image has no curl).
 //
 // Signals: SIGTERM and SIGINT shut down gracefully (stop accepting, drain
 // in-flight requests, stop the projections, close the store); SIGHUP
 // re-reads the tokens file.
+//
+// Exit status: 0 after a clean shutdown (and for --help, --version);
+// 1 when the server could not start (bad data directory, tokens file,
+// store, listen address), stopped serving on its own, or did not shut down
+// cleanly; 2 on a usage error (unknown flag, bad value).
 package main
 
 import (
@@ -30,29 +43,46 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/casebook/casebook/internal/buildinfo"
+)
+
+// Exit statuses (see the package comment).
+const (
+	exitOK     = 0
+	exitFailed = 1
+	exitUsage  = 2
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
+	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
+		os.Exit(runHealthcheck(ctx, os.Args[2:], os.Getenv, os.Stdout, os.Stderr))
+	}
+
 	m := NewMain()
 	if err := m.ParseFlags(os.Args[1:], os.Getenv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
+			os.Exit(exitOK)
 		}
 		fmt.Fprintln(os.Stderr, "casebookd:", err)
-		os.Exit(2)
+		os.Exit(exitUsage)
+	}
+	if m.Config.ShowVersion {
+		fmt.Println(buildinfo.Read().String("casebookd"))
+		os.Exit(exitOK)
 	}
 	if err := m.Run(ctx); err != nil {
 		m.Logger.Error("casebookd failed to start", "error", err)
 		_ = m.Close()
-		os.Exit(1)
+		os.Exit(exitFailed)
 	}
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
-	exit := 0
+	exit := exitOK
 loop:
 	for {
 		select {
@@ -65,14 +95,14 @@ loop:
 			}
 		case err := <-m.Failed():
 			m.Logger.Error("server failed", "error", err)
-			exit = 1
+			exit = exitFailed
 			break loop
 		}
 	}
 	stop()
 	if err := m.Close(); err != nil {
 		m.Logger.Error("shutdown", "error", err)
-		exit = 1
+		exit = exitFailed
 	}
 	os.Exit(exit)
 }

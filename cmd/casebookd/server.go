@@ -45,6 +45,10 @@ type Config struct {
 	// CORSOrigins are the origins browsers may call the API from; none by
 	// default.
 	CORSOrigins []string
+	// Limits are each caller's share (see casehttp.Limits).
+	Limits casehttp.Limits
+	// ShowVersion: --version was given; main prints the version and exits.
+	ShowVersion bool
 	// PprofAddr, when set, serves net/http/pprof on a separate listener
 	// (keep it on loopback): profiling under load without exposing it on
 	// the API's address.
@@ -52,7 +56,10 @@ type Config struct {
 
 	// HTTP server timeouts: a slow or stalled client cannot hold a
 	// connection or a goroutine for long. Live streams (SSE) lift the read
-	// and write deadlines of their own connection.
+	// and write deadlines of their own connection. A request whose body has
+	// not arrived within ReadTimeout is answered 408; WriteTimeout must
+	// outlast it, or that answer would never reach the client (Run makes it
+	// at least ReadTimeout + minWriteMargin).
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration
 	WriteTimeout      time.Duration
@@ -70,12 +77,24 @@ func DefaultConfig() Config {
 		LogLevel:          slog.LevelInfo,
 		LogFormat:         "json",
 		ShutdownTimeout:   20 * time.Second,
+		Limits: casehttp.Limits{
+			PrincipalConcurrent: casehttp.DefaultPrincipalConcurrent,
+			PrincipalRate:       casehttp.DefaultPrincipalRate,
+			PrincipalBurst:      casehttp.DefaultPrincipalBurst,
+			AuthFailureRate:     casehttp.DefaultAuthFailureRate,
+			AuthFailureBurst:    casehttp.DefaultAuthFailureBurst,
+		},
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
+		WriteTimeout:      30*time.Second + minWriteMargin,
 		IdleTimeout:       120 * time.Second,
 	}
 }
+
+// minWriteMargin is how long the write deadline outlasts the read deadline
+// at least: time for a handler to answer a body that arrived just in time,
+// or to answer 408 to one that did not.
+const minWriteMargin = 10 * time.Second
 
 // Main is the server process, reusable by tests: ParseFlags (or set Config
 // directly), Run, then Close. Run with Addr "127.0.0.1:0" and a temporary
@@ -138,6 +157,18 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 		}
 		return d
 	}
+	envFloat := func(name string, def float64) float64 {
+		v := getenv(name)
+		if v == "" {
+			return def
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			envErr = errors.Join(envErr, fmt.Errorf("%s=%q: %w", name, v, err))
+			return def
+		}
+		return f
+	}
 	envInt := func(name string, def int) int {
 		v := getenv(name)
 		if v == "" {
@@ -164,6 +195,20 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 		"longest wait of a read-model query for its min_position (env CASEBOOK_READ_MODEL_WAIT)")
 	fs.IntVar(&c.MaxRequests, "max-requests", envInt("CASEBOOK_MAX_REQUESTS", c.MaxRequests),
 		"concurrent request cap; above it requests get 503 with Retry-After (env CASEBOOK_MAX_REQUESTS)")
+	l := &c.Limits
+	fs.IntVar(&l.PrincipalConcurrent, "principal-max-requests", envInt("CASEBOOK_PRINCIPAL_MAX_REQUESTS", l.PrincipalConcurrent),
+		"requests one token may have in flight; above it 429 with Retry-After (env CASEBOOK_PRINCIPAL_MAX_REQUESTS)")
+	fs.Float64Var(&l.PrincipalRate, "principal-rate", envFloat("CASEBOOK_PRINCIPAL_RATE", l.PrincipalRate),
+		"requests per second one token may make in the long run (token bucket) (env CASEBOOK_PRINCIPAL_RATE)")
+	fs.IntVar(&l.PrincipalBurst, "principal-burst", envInt("CASEBOOK_PRINCIPAL_BURST", l.PrincipalBurst),
+		"requests one token may make at once above its rate (the bucket's size) (env CASEBOOK_PRINCIPAL_BURST)")
+	fs.Float64Var(&l.AuthFailureRate, "auth-failure-rate", envFloat("CASEBOOK_AUTH_FAILURE_RATE", l.AuthFailureRate),
+		"failed authentications per second one client address may make in the long run (env CASEBOOK_AUTH_FAILURE_RATE)")
+	fs.IntVar(&l.AuthFailureBurst, "auth-failure-burst", envInt("CASEBOOK_AUTH_FAILURE_BURST", l.AuthFailureBurst),
+		"failed authentications one client address may make in a row (env CASEBOOK_AUTH_FAILURE_BURST)")
+	fs.DurationVar(&c.ReadTimeout, "read-timeout", envDuration("CASEBOOK_READ_TIMEOUT", c.ReadTimeout),
+		"time allowed to read a whole request, body included; a body not in by then is answered 408 (env CASEBOOK_READ_TIMEOUT)")
+	fs.BoolVar(&c.ShowVersion, "version", false, "print the version and exit")
 	level := env("CASEBOOK_LOG_LEVEL", "info")
 	fs.StringVar(&level, "log-level", level, "log level: debug, info, warn, error (env CASEBOOK_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env("CASEBOOK_LOG_FORMAT", c.LogFormat), "log format: json or text (env CASEBOOK_LOG_FORMAT)")
@@ -200,6 +245,20 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	}
 	if c.MaxRequests < 1 {
 		return fmt.Errorf("--max-requests %d: must be at least 1", c.MaxRequests)
+	}
+	switch {
+	case l.PrincipalConcurrent < 1:
+		return fmt.Errorf("--principal-max-requests %d: must be at least 1", l.PrincipalConcurrent)
+	case !(l.PrincipalRate > 0):
+		return fmt.Errorf("--principal-rate %g: must be above 0", l.PrincipalRate)
+	case l.PrincipalBurst < 1:
+		return fmt.Errorf("--principal-burst %d: must be at least 1", l.PrincipalBurst)
+	case !(l.AuthFailureRate > 0):
+		return fmt.Errorf("--auth-failure-rate %g: must be above 0", l.AuthFailureRate)
+	case l.AuthFailureBurst < 1:
+		return fmt.Errorf("--auth-failure-burst %d: must be at least 1", l.AuthFailureBurst)
+	case c.ReadTimeout <= 0:
+		return fmt.Errorf("--read-timeout %s: must be above 0", c.ReadTimeout)
 	}
 	if c.StoreURL != "" {
 		if _, err := storeKind(c.StoreURL); err != nil {
@@ -267,6 +326,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
+	m.warnIfDataExposed()
 
 	agencies, err := core.LoadAgencies(c.AgenciesFile)
 	if err != nil {
@@ -282,6 +342,9 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 		tokens = t
 		m.warnIfTokensExposed()
+		if t.Len() == 0 {
+			m.Logger.Warn("the tokens file holds no tokens: every /v1 route will answer 401", "path", c.TokensFile)
+		}
 	} else {
 		m.Logger.Warn("no --tokens file: every /v1 route will answer 401")
 	}
@@ -336,6 +399,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Metrics:       metrics,
 		MaxConcurrent: c.MaxRequests,
 		CORSOrigins:   c.CORSOrigins,
+		Limits:        c.Limits,
 		Shutdown:      m.shutdown,
 	})
 	if err != nil {
@@ -351,7 +415,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Handler:           handler,
 		ReadHeaderTimeout: c.ReadHeaderTimeout,
 		ReadTimeout:       c.ReadTimeout,
-		WriteTimeout:      c.WriteTimeout,
+		WriteTimeout:      max(c.WriteTimeout, c.ReadTimeout+minWriteMargin),
 		IdleTimeout:       c.IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
@@ -412,6 +476,11 @@ func (m *Main) ReloadTokens() error {
 	t, err := casehttp.LoadTokens(m.Config.TokensFile, m.agencies)
 	if err != nil {
 		return err
+	}
+	if t.Len() == 0 && !t.DeclaredEmpty() {
+		// A truncated or wrong file must not revoke every token at once.
+		return fmt.Errorf("%s holds no tokens: refusing to revoke every token in force (if that is meant, add the line %q)",
+			m.Config.TokensFile, casehttp.NoTokensMarker)
 	}
 	m.auth.Replace(t)
 	m.Logger.Info("tokens reloaded", "count", t.Len())

@@ -161,7 +161,7 @@ func (s *Store) open(ctx context.Context) error {
 			return err
 		}
 	} else {
-		if err := os.MkdirAll(filepath.Dir(s.path), 0o750); err != nil {
+		if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
 			return err
 		}
 		lock, err := lockFile(s.path + ".lock")
@@ -169,6 +169,9 @@ func (s *Store) open(ctx context.Context) error {
 			return err
 		}
 		s.lock = lock
+		if err := createPrivate(s.path); err != nil {
+			return err
+		}
 
 		// Exactly one connection: the writer's. Its page cache holds the hot
 		// parts of the indexes that every append touches.
@@ -352,8 +355,17 @@ func (s *Store) BackupTo(ctx context.Context, file string) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	if _, err := os.Stat(file); err == nil {
+	// VACUUM INTO writes into an empty file as into a new one; made here,
+	// the copy is private from its first byte (SQLite would make it 0644).
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("sqlitestore: backup: %s already exists", file)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlitestore: backup: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("sqlitestore: backup: %w", err)
 	}
 	if _, err := s.readDB.ExecContext(ctx, "VACUUM INTO ?", file); err != nil {
 		return s.wrapErr(ctx, "backup", err)
