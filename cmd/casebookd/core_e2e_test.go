@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	main "github.com/casebook/casebook/cmd/casebookd"
 )
 
 // A case the caller may not see and a case that does not exist get the
@@ -114,7 +116,11 @@ func TestReadFloodIsMergedInTheAccessLog(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a 10-second load")
 	}
-	s := startServer(t)
+	// The caller's fair share is raised so that the flood is served (and
+	// merged), not refused.
+	s := startServer(t, func(c *main.Config) {
+		c.Limits.PrincipalConcurrent, c.Limits.PrincipalRate, c.Limits.PrincipalBurst = 64, 1e6, 1e6
+	})
 	c := s.openCase(t, invUKBA, "UKBA-FLOOD-1")
 	size := func() int64 {
 		var n int64
