@@ -7,6 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/casebook/casebook/core"
+	"github.com/casebook/casebook/domain"
 )
 
 // eventTypesParam reads `type` (repeated or comma-separated); the core
@@ -37,4 +38,20 @@ func (a *api) globalLog(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"events": page.Events, "next_from_position": page.NextFromPosition})
+}
+
+// eventByID: GET /v1/events/{id} (auditors): one case event with its case,
+// recorded in the case's access log.
+func (a *api) eventByID(c *gin.Context) {
+	id, err := parseUUIDField("id", c.Param("id"), domain.KindMalformed)
+	if err != nil {
+		writeProblem(c, err)
+		return
+	}
+	e, err := a.core.Event(c.Request.Context(), identity(c), id, consultation(c))
+	if err != nil {
+		writeProblem(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, e)
 }

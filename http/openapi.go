@@ -229,6 +229,12 @@ func openAPIDocument() obj {
 			}, nil,
 			obj{"200": response("A page of the log.", ref("LogPage"))},
 			http.StatusBadRequest)},
+		"/v1/events/{id}": obj{"get": op("Read one case event by its id",
+			"The event with its envelope, hash chain links and case (auditors only): how an auditor opens an event a report's explain=true names. Recorded in the case's access log (operation read_event). "+
+				"On the KurrentDB backend, which keeps no index of event ids, it answers 503 (find the event in the global log instead).",
+			rolesAuditor, []obj{pathParam("id", "The event id.", obj{"type": "string", "format": "uuid"})}, nil,
+			obj{"200": response("The event.", ref("CaseEvent"))},
+			http.StatusBadRequest, http.StatusNotFound, http.StatusServiceUnavailable)},
 		"/v1/events/live": obj{"get": op("Stream the global log (Server-Sent Events)",
 			"Streams case events as Server-Sent Events: `id` is the event's position, `event` its type, `data` the event as in GET /v1/events. Starts after `Last-Event-ID` (resume), else at `from_position` (inclusive), else with events appended from now on. Comment lines keep the connection alive.",
 			rolesAuditor, []obj{
@@ -394,6 +400,7 @@ func componentSchemas() obj {
 			"next_from_version": nullableInteger("from_version of the next page; null at the end."),
 		}, "case_id", "entries", "next_from_version"),
 	}
+	s["CaseEvent"] = caseEventSchema(s["Event"].(obj))
 	for name, schema := range eventDataSchemas() {
 		s[name] = schema
 	}
@@ -446,4 +453,14 @@ func eventDataSchemas() obj {
 		"CaseReopenedData":   object("", obj{"reason": str("")}, "reason"),
 		"EntryRetractedData": object("", obj{"event_id": uuidSchema("A retractable event of this case."), "reason": str("")}, "event_id", "reason"),
 	}
+}
+
+// caseEventSchema is an Event with its case_id (GET /v1/events/{id}).
+func caseEventSchema(event obj) obj {
+	props := obj{"case_id": uuidSchema("The case the event belongs to.")}
+	for k, v := range event["properties"].(obj) {
+		props[k] = v
+	}
+	required := append([]string{"case_id"}, event["required"].([]string)...)
+	return object("A case event with its envelope and its case.", props, required...)
 }

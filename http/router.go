@@ -116,6 +116,7 @@ func New(cfg Config) (*gin.Engine, error) {
 	v1.GET("/cases/:id/verify", a.verifyCase)
 	v1.GET("/events", a.globalLog)
 	streams.GET("/events/live", a.liveLog)
+	v1.GET("/events/:id", a.eventByID)
 	v1.GET("/access-log", a.accessLog)
 	a.registerReportRoutes(v1)
 	return e, nil
