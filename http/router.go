@@ -12,6 +12,7 @@ package casehttp
 import (
 	"errors"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -40,6 +41,12 @@ type Config struct {
 	// Shutdown is closed when the server starts shutting down: live streams
 	// end and /readyz answers 503. Nil: never.
 	Shutdown <-chan struct{}
+
+	// UI, when set, serves the dashboard under /ui/ (and /ui redirects
+	// there). It is a page calling this API, not part of the API, so the
+	// OpenAPI document does not describe it; it sets its own security
+	// headers (package ui).
+	UI http.Handler
 }
 
 // Route limits.
@@ -101,6 +108,12 @@ func New(cfg Config) (*gin.Engine, error) {
 	e.GET("/metrics", cfg.Metrics.handler())
 	e.GET("/openapi.json", serveOpenAPI)
 	e.GET("/problems/:slug", serveProblemType)
+	if cfg.UI != nil {
+		ui := gin.WrapH(cfg.UI)
+		e.GET("/ui/*path", ui)
+		e.HEAD("/ui/*path", ui)
+		e.GET("/ui", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, "/ui/") })
+	}
 
 	// Everything under /v1 needs a token; ordinary requests share the
 	// concurrency cap, live streams have their own. Who may do what is the

@@ -25,6 +25,7 @@ import (
 	"github.com/casebook/casebook/eventstore/sqlitestore"
 	casehttp "github.com/casebook/casebook/http"
 	"github.com/casebook/casebook/projections"
+	"github.com/casebook/casebook/ui"
 )
 
 // Config is casebookd's configuration.
@@ -298,6 +299,10 @@ func (m *Main) Run(ctx context.Context) error {
 		return cb.Close(ctx)
 	})
 
+	dashboard, err := ui.New()
+	if err != nil {
+		return err
+	}
 	handler, err := casehttp.New(casehttp.Config{
 		Logger:        m.Logger,
 		Core:          cb,
@@ -305,6 +310,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Metrics:       metrics,
 		MaxConcurrent: c.MaxRequests,
 		Shutdown:      m.shutdown,
+		UI:            dashboard,
 	})
 	if err != nil {
 		return err
