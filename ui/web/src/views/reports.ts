@@ -445,6 +445,7 @@ export function reportsView(app: App, hash: string): View {
     fillSelect(agency, "All agencies", state.agency, [...agencies]);
     fillSelect(location, "All locations", state.location, [...locations]);
     mark("reports-loaded");
+    mark("reports-loaded");
     el.setAttribute("data-loaded", String(gen));
   }
 
