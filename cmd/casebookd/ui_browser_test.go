@@ -720,3 +720,36 @@ func TestDashboardAsKnownOnAcrossARetraction(t *testing.T) {
 	}
 	b.pageIsClean()
 }
+
+// The dashboard is served by casebookd itself, with its headers, whether or
+// not a browser is at hand.
+func TestDashboardIsServed(t *testing.T) {
+	s := startServer(t)
+	client := &http.Client{Transport: &http.Transport{DisableCompression: true}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(path string, gzip bool) *http.Response {
+		req, _ := http.NewRequest("GET", s.url+path, nil)
+		if gzip {
+			req.Header.Set("Accept-Encoding", "gzip")
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	r := get("/ui/", true)
+	if r.StatusCode != http.StatusOK || r.Header.Get("Content-Encoding") != "gzip" || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("GET /ui/: %d, %q, %q", r.StatusCode, r.Header.Get("Content-Encoding"), r.Header.Get("Content-Type"))
+	}
+	if csp := r.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || r.Header.Get("X-Content-Type-Options") != "nosniff" || r.Header.Get("X-Request-ID") == "" {
+		t.Errorf("headers %v", r.Header)
+	}
+	if r := get("/ui", false); r.StatusCode != http.StatusMovedPermanently || r.Header.Get("Location") != "/ui/" {
+		t.Errorf("GET /ui: %d to %q", r.StatusCode, r.Header.Get("Location"))
+	}
+	if r := get("/ui/no-such-file.js", false); r.StatusCode != http.StatusNotFound || r.Header.Get("Content-Security-Policy") == "" {
+		t.Errorf("GET /ui/no-such-file.js: %d, CSP %q", r.StatusCode, r.Header.Get("Content-Security-Policy"))
+	}
+}

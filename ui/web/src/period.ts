@@ -63,13 +63,13 @@ export function monthsOf(p: Period): string[] {
   return out;
 }
 
-/** monthPeriod is the API period of one month, clipped to p. */
+/** monthPeriod is the API period of one YYYY-MM month, clipped to p. */
 export function monthPeriod(key: string, p: Period): { from: string; to: string } {
+  const y = Number(key.slice(0, 4)), m = Number(key.slice(5, 7));
   const first = key + "-01";
-  const next = addDays(new Date(Date.UTC(Number(key.slice(0, 4)), Number(key.slice(5, 7)), 1)).toISOString().slice(0, 10), 0);
-  const from = first < p.from ? p.from : first;
-  const to = next > addDays(p.to, 1) ? addDays(p.to, 1) : next;
-  return { from, to };
+  const next = m === 12 ? `${y + 1}-01-01` : `${y}-${String(m + 1).padStart(2, "0")}-01`;
+  const end = addDays(p.to, 1); // the API's exclusive end of p
+  return { from: first < p.from ? p.from : first, to: next > end ? end : next };
 }
 
 /** yearPeriod is the API period of one calendar year. */

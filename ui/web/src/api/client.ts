@@ -10,6 +10,7 @@
 import createClient from "openapi-fetch";
 import type { components, paths } from "./schema";
 import { session } from "../session";
+import { retryAfterSeconds } from "./retry";
 
 export type Schemas = components["schemas"];
 export type Problem = Schemas["Problem"];
@@ -43,16 +44,6 @@ let onWait: WaitListener = () => {};
 /** setWaitListener receives "waiting…" messages (null when done). */
 export function setWaitListener(fn: WaitListener): void {
   onWait = fn;
-}
-
-/** retryAfterSeconds reads Retry-After: delay-seconds or an HTTP date. */
-export function retryAfterSeconds(value: string | null, now = Date.now()): number | null {
-  if (value === null || value.trim() === "") return null;
-  const v = value.trim();
-  if (/^\d+$/.test(v)) return Number(v);
-  const at = Date.parse(v);
-  if (Number.isNaN(at)) return null;
-  return Math.max(0, Math.ceil((at - now) / 1000));
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
