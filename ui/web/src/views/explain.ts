@@ -53,7 +53,10 @@ async function explainPage(t: ExplainTarget, cursor: string | null): Promise<IdP
 /**
  * datesOf maps event ids to the day (or month, or year) they happened: the
  * same report over the same period grouped by the finest time key it
- * offers, explained. Nothing here is a name.
+ * offers, explained. Nothing here is a name. On main only the arrests
+ * report groups by day (gangs and detections by month, seizures by year);
+ * the reports' contract gives every report day, and then every row has its
+ * day with no change here.
  */
 async function datesOf(t: ExplainTarget): Promise<Map<string, string>> {
   const dates = new Map<string, string>();
@@ -98,7 +101,7 @@ export function showExplain(app: App, panel: HTMLElement, t: ExplainTarget, retu
   }, "Close");
   const intro = h("p", { class: "note" }, "Loading the events…");
   const list = h("ol", { class: "event-list", "aria-labelledby": headingID });
-  const more = h("button", { type: "button", class: "secondary", hidden: true }, "Show more events");
+  const more = h("button", { type: "button", class: "secondary", id: "explain-more", hidden: true }, "Show more events");
   const provenance = h("p", { class: "provenance" });
   replace(panel, h("header", {}, heading, close), intro, list, more, provenance);
   panel.hidden = false;

@@ -377,9 +377,12 @@ export function reportsView(app: App, hash: string): View {
       };
     });
     const sum = r.data.groups.reduce((a, g) => a + g.count, 0);
+    // groups_overlap is the contract's word for it; main's answer lacks it,
+    // and the sum tells the same.
+    const overlap = r.data.groups_overlap ?? sum > r.data.total;
     const overlapNote = h("p", { class: "note", id: "gangs-overlap" },
       `A gang dismantled jointly counts once for each agency that dismantled it, but once in the total (${fmt.count(total ?? r.data.total)})` +
-      (sum > r.data.total ? `: here the agencies add up to ${fmt.count(sum)}.` : "."));
+      (overlap && sum > r.data.total ? `: here the agencies add up to ${fmt.count(sum)}.` : "."));
     chartInto(charts.gangs, (width) => renderChart({ orientation: "horizontal", bars, width, valueLabel: "Gangs dismantled" }),
       [overlapNote, bars.length ? null : h("p", { class: "note" }, "No gang was dismantled in the period."),
         figuresTable("Gangs dismantled by agency", ["Agency", "Gangs dismantled"], r.data.groups.map((g) => [g.key, fmt.count(g.count)]), [false, true])],
