@@ -54,10 +54,11 @@ const (
 	AccessVerifyCase  = "verify_case"  // the case's hash chains checked
 	AccessReadLog     = "read_log"     // a page of the global log showing the case's events
 	AccessLiveLog     = "live_log"     // the live stream showing the case's events
+	AccessReadEvent   = "read_event"   // one of the case's events, found by its id
 )
 
 // AccessOperations lists the operations, for validation and documentation.
-var AccessOperations = []string{AccessReadCase, AccessReadHistory, AccessVerifyCase, AccessReadLog, AccessLiveLog}
+var AccessOperations = []string{AccessReadCase, AccessReadHistory, AccessVerifyCase, AccessReadLog, AccessLiveLog, AccessReadEvent}
 
 // Outcomes of a consultation.
 const (

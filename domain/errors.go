@@ -52,6 +52,7 @@ const (
 	CodeOccurredInFuture         = "occurred_in_future"
 	CodeOccurredTooEarly         = "occurred_too_early"
 	CodeCaseNotFound             = "case_not_found"
+	CodeEventNotFound            = "event_not_found" // no case event has that id
 	CodeVersionNotFound          = "version_not_found"
 	CodeCaseExists               = "case_exists"
 	CodeCaseClosed               = "case_closed"

@@ -67,3 +67,7 @@ func (e *SubscriptionDroppedError) Error() string {
 }
 
 func (e *SubscriptionDroppedError) Is(target error) bool { return target == ErrSubscriptionDropped }
+
+// ErrEventNotFound is what EventFinder.FindEvent returns for an id no
+// stored event has.
+var ErrEventNotFound = errors.New("eventstore: event not found")

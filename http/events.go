@@ -68,3 +68,19 @@ func (a *api) globalLog(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, gin.H{"events": page.Events, "next_from_position": page.NextFromPosition, "next": next})
 }
+
+// eventByID: GET /v1/events/{id} (auditors): one case event with its case,
+// recorded in the case's access log.
+func (a *api) eventByID(c *gin.Context) {
+	id, err := parseUUIDField("id", c.Param("id"), domain.KindMalformed)
+	if err != nil {
+		writeProblem(c, err)
+		return
+	}
+	e, err := a.core.Event(c.Request.Context(), identity(c), id, consultation(c))
+	if err != nil {
+		writeProblem(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, e)
+}

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -47,6 +48,12 @@ type Config struct {
 	// Shutdown is closed when the server starts shutting down: live streams
 	// end and /readyz answers 503. Nil: never.
 	Shutdown <-chan struct{}
+
+	// UI, when set, serves the dashboard under /ui/ (and /ui redirects
+	// there). It is a page calling this API, not part of the API, so the
+	// OpenAPI document does not describe it; it sets its own security
+	// headers (package ui).
+	UI http.Handler
 }
 
 // Route limits.
@@ -121,6 +128,12 @@ func New(cfg Config) (*gin.Engine, error) {
 	e.GET("/openapi.json", serveOpenAPIJSON)
 	e.GET("/openapi.yaml", serveOpenAPIYAML)
 	e.GET("/problems/:slug", serveProblemType)
+	if cfg.UI != nil {
+		ui := gin.WrapH(cfg.UI)
+		e.GET("/ui/*path", ui)
+		e.HEAD("/ui/*path", ui)
+		e.GET("/ui", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, "/ui/") })
+	}
 
 	// Everything under /v1 needs a token, and each caller gets a share
 	// (limits.go); ordinary requests then share the server's concurrency
@@ -139,6 +152,7 @@ func New(cfg Config) (*gin.Engine, error) {
 	v1.GET("/cases/:id/verify", a.verifyCase)
 	v1.GET("/events", a.globalLog)
 	streams.GET("/events/live", a.liveLog)
+	v1.GET("/events/:id", a.eventByID)
 	v1.GET("/access-log", a.accessLog)
 	a.registerReportRoutes(v1)
 	return e, nil

@@ -3,7 +3,10 @@
 # Static checks first (cheap), then every package's tests under the race
 # detector. Tests that need a real KurrentDB skip unless
 # CASEBOOK_KURRENTDB_URL is set; the KurrentDB backend's conformance suite
-# always runs against an in-process protocol test double.
+# always runs against an in-process protocol test double. The dashboard's
+# browser test (cmd/casebookd/ui_browser_test.go) runs when Chromium and
+# ui/web/node_modules are there (.ci/run installs both and requires it),
+# and writes its screenshots to artifacts/ui-screenshots/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -41,7 +41,7 @@ type matrixRow struct {
 func TestAuthorizationMatrix(t *testing.T) {
 	s := startServer(t)
 	ukba := s.openCase(t, invUKBA, "UKBA-AUTH-1")
-	s.record(t, invUKBA, ukba.ID, intelligence("Lorry seen at Coquelles"))
+	logged := s.record(t, invUKBA, ukba.ID, intelligence("Lorry seen at Coquelles"))
 
 	callers := []string{invUKBA, invSOCA, auditor, analyst, admin, anonymous, badToken}
 	type row = matrixRow
@@ -83,6 +83,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"GET /v1/cases/{id}/verify", func(as string) req { return req{method: "GET", path: "/v1/cases/" + ukba.ID + "/verify", as: as} },
 			[]int{ok, nf, ok, fb, fb, una, una}, false},
 		{"GET /v1/events", func(as string) req { return req{method: "GET", path: "/v1/events", as: as} },
+			[]int{fb, fb, ok, fb, fb, una, una}, false},
+		{"GET /v1/events/{id}", func(as string) req { return req{method: "GET", path: "/v1/events/" + logged.ID, as: as} },
 			[]int{fb, fb, ok, fb, fb, una, una}, false},
 		{"GET /v1/events/live", func(as string) req { return req{method: "GET", path: "/v1/events/live?from_position=0", as: as} },
 			[]int{fb, fb, ok, fb, fb, una, una}, true},

@@ -25,6 +25,7 @@ import (
 	"github.com/casebook/casebook/eventstore/sqlitestore"
 	casehttp "github.com/casebook/casebook/http"
 	"github.com/casebook/casebook/projections"
+	"github.com/casebook/casebook/ui"
 )
 
 // Config is casebookd's configuration.
@@ -392,6 +393,10 @@ func (m *Main) Run(ctx context.Context) error {
 		return cb.Close(ctx)
 	})
 
+	dashboard, err := ui.New()
+	if err != nil {
+		return err
+	}
 	handler, err := casehttp.New(casehttp.Config{
 		Logger:        m.Logger,
 		Core:          cb,
@@ -401,6 +406,7 @@ func (m *Main) Run(ctx context.Context) error {
 		CORSOrigins:   c.CORSOrigins,
 		Limits:        c.Limits,
 		Shutdown:      m.shutdown,
+		UI:            dashboard,
 	})
 	if err != nil {
 		return err

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/casebook/casebook/eventstore"
 	casehttp "github.com/casebook/casebook/http"
 	"github.com/casebook/casebook/projections"
@@ -35,6 +37,12 @@ func (s *instrumentedStore) Append(ctx context.Context, stream string, expected 
 	}
 	s.m.ObserveAppend(outcome, time.Since(start))
 	return res, err
+}
+
+// FindEvent passes the wrapped store's EventFinder through (embedding the
+// Store interface alone would hide it).
+func (s *instrumentedStore) FindEvent(ctx context.Context, id uuid.UUID) (eventstore.RecordedEvent, error) {
+	return eventstore.FindEvent(ctx, s.Store, id)
 }
 
 // projectionLag adapts the engine's status for the metrics.

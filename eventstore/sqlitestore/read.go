@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/casebook/casebook/eventstore"
 )
 
@@ -38,6 +40,7 @@ const eventColumns = "position, stream, revision, event_id || ' ' || recorded_at
 type readStatements struct {
 	streamFwd, streamBwd, streamExists *sql.Stmt
 	allFwd, allBwd                     *sql.Stmt
+	byID                               *sql.Stmt
 
 	mu       sync.Mutex
 	db       *sql.DB
@@ -56,6 +59,7 @@ func (rs *readStatements) prepare(ctx context.Context, db *sql.DB) error {
 		{&rs.streamExists, "SELECT EXISTS (SELECT 1 FROM events WHERE stream = ?)"},
 		{&rs.allFwd, "SELECT " + eventColumns + " FROM events WHERE position >= ? ORDER BY position LIMIT ?"},
 		{&rs.allBwd, "SELECT " + eventColumns + " FROM events WHERE position <= ? ORDER BY position DESC LIMIT ?"},
+		{&rs.byID, "SELECT " + eventColumns + " FROM events WHERE event_id = ?"},
 	} {
 		st, err := db.PrepareContext(ctx, p.query)
 		if err != nil {
@@ -68,7 +72,7 @@ func (rs *readStatements) prepare(ctx context.Context, db *sql.DB) error {
 
 func (rs *readStatements) close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{rs.streamFwd, rs.streamBwd, rs.streamExists, rs.allFwd, rs.allBwd} {
+	for _, st := range []*sql.Stmt{rs.streamFwd, rs.streamBwd, rs.streamExists, rs.allFwd, rs.allBwd, rs.byID} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -394,6 +398,27 @@ func (s *Store) ReadStream(ctx context.Context, stream string, opts eventstore.R
 			}
 		}
 	}
+}
+
+// FindEvent implements eventstore.EventFinder: one lookup in the unique
+// index on event_id, whatever the size of the log.
+func (s *Store) FindEvent(ctx context.Context, id uuid.UUID) (eventstore.RecordedEvent, error) {
+	if err := s.check(ctx); err != nil {
+		return eventstore.RecordedEvent{}, err
+	}
+	rows, err := s.readStmts.byID.QueryContext(ctx, id.String())
+	if err != nil {
+		return eventstore.RecordedEvent{}, s.wrapErr(ctx, "find event", err)
+	}
+	var sc scanner
+	page, _, err := sc.scanPage(rows, nil, 1)
+	if err != nil {
+		return eventstore.RecordedEvent{}, s.wrapErr(ctx, "find event", err)
+	}
+	if len(page) == 0 {
+		return eventstore.RecordedEvent{}, fmt.Errorf("%w: %s", eventstore.ErrEventNotFound, id)
+	}
+	return page[0], nil
 }
 
 // ReadAll implements eventstore.Store.

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"slices"
@@ -280,5 +281,34 @@ func testFilters(t *testing.T, h Harness) {
 		if len(tc.want) > 0 && (len(back) != 1 || back[0].ID != got[len(got)-1].ID) {
 			t.Fatalf("%s: backward limit 1 did not give the last matching event", tc.name)
 		}
+	}
+}
+
+// testFindEvent checks the optional EventFinder: every event is found by
+// its id with the content, stream, revision and position that reading the
+// log gives; an unknown id is ErrEventNotFound. Backends without it skip.
+func testFindEvent(t *testing.T, h Harness) {
+	s := h.Open(t)
+	if _, ok := s.(eventstore.EventFinder); !ok {
+		t.Skip("this backend is not an eventstore.EventFinder")
+	}
+	ctx := testContext(t, h)
+	p := prefix(t)
+	from := head(t, ctx, s)
+	mustAppend(t, ctx, s, p+"a", eventstore.NoStream, events(p+"Found", 3)...)
+	mustAppend(t, ctx, s, p+"b", eventstore.NoStream, events(p+"Found", 2)...)
+	for _, want := range readFrom(t, ctx, s, from+1, p) {
+		got, err := eventstore.FindEvent(ctx, s, want.ID)
+		if err != nil {
+			t.Fatalf("FindEvent(%s): %v", want.ID, err)
+		}
+		if got.ID != want.ID || got.Stream != want.Stream || got.Revision != want.Revision || got.Position != want.Position ||
+			got.Type != want.Type || !bytes.Equal(got.Data, want.Data) || !bytes.Equal(got.Metadata, want.Metadata) ||
+			!got.RecordedAt.Equal(want.RecordedAt) {
+			t.Fatalf("FindEvent(%s) = %+v, want %+v as the log reads it", want.ID, got, want)
+		}
+	}
+	if _, err := eventstore.FindEvent(ctx, s, uuid.New()); !errors.Is(err, eventstore.ErrEventNotFound) {
+		t.Fatalf("FindEvent(unknown id): %v, want ErrEventNotFound", err)
 	}
 }

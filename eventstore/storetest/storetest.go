@@ -87,6 +87,7 @@ func Run(t *testing.T, h Harness) {
 		{"ReadStream", testReadStream},
 		{"ReadAll", testReadAll},
 		{"Filters", testFilters},
+		{"FindEvent", testFindEvent},
 		{"SubscribeFromStart", testSubscribeFromStart},
 		{"SubscribeFromMiddle", testSubscribeFromMiddle},
 		{"SubscribeFromEnd", testSubscribeFromEnd},
