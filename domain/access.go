@@ -54,10 +54,11 @@ const (
 	AccessVerifyCase  = "verify_case"  // the case's hash chains checked
 	AccessReadLog     = "read_log"     // a page of the global log showing the case's events
 	AccessLiveLog     = "live_log"     // the live stream showing the case's events
+	AccessReadPeople  = "read_people"  // the people whose personal data the case holds (data protection officers)
 )
 
 // AccessOperations lists the operations, for validation and documentation.
-var AccessOperations = []string{AccessReadCase, AccessReadHistory, AccessVerifyCase, AccessReadLog, AccessLiveLog}
+var AccessOperations = []string{AccessReadCase, AccessReadHistory, AccessVerifyCase, AccessReadLog, AccessLiveLog, AccessReadPeople}
 
 // Outcomes of a consultation.
 const (

@@ -70,8 +70,16 @@ type Case struct {
 
 // personRecord is what the case knows of a person's personal data.
 type personRecord struct {
-	plain    bool       // some of it is stored in plain text (before encryption)
-	erasedAt *time.Time // recorded_at of the PersonErased event
+	plain   bool     // some of it is stored in plain text (before encryption)
+	erasure *Erasure // the PersonErased event, once erased
+}
+
+// Erasure is the erasure of a person's personal data from a case.
+type Erasure struct {
+	EventID  uuid.UUID // the PersonErased event
+	Version  uint64
+	Position uint64
+	At       time.Time // its recorded_at
 }
 
 // entryRef is what the case remembers of each of its events.
@@ -280,7 +288,7 @@ func (c Case) Clone() Case {
 	c.entries = maps.Clone(c.entries)
 	c.arrestsOf = maps.Clone(c.arrestsOf)
 	c.chargesOf = maps.Clone(c.chargesOf) // its slices are never changed in place
-	c.people = maps.Clone(c.people)       // its values hold no slices; erasedAt is never changed in place
+	c.people = maps.Clone(c.people)       // an erasure is never changed in place
 	return c
 }
 
@@ -418,7 +426,7 @@ func (c *Case) Apply(e Entry) error {
 	case EntryRetracted:
 		c.retract(ev, e, m)
 	case PersonErased:
-		c.erase(ev.PersonID, m.RecordedAt)
+		c.erase(ev.PersonID, Erasure{EventID: e.ID, Version: e.Version, Position: e.Position, At: m.RecordedAt.UTC()})
 	default:
 		return fmt.Errorf("%w: %s version %d: no fold for %T", ErrCorruptEvent, e.Stream, e.Version, e.Event)
 	}
@@ -444,17 +452,16 @@ func (c *Case) notePerson(ev SuspectIdentified) {
 
 // erase folds a PersonErased: the person's personal fields are gone from
 // the state (the key that sealed them is destroyed).
-func (c *Case) erase(person uuid.UUID, at time.Time) {
-	at = at.UTC()
+func (c *Case) erase(person uuid.UUID, er Erasure) {
 	p := c.people[person]
-	if p.erasedAt != nil {
+	if p.erasure != nil {
 		return
 	}
-	p.erasedAt = &at
+	p.erasure = &er
 	c.people[person] = p
 	for i := range c.Suspects {
 		if c.Suspects[i].PersonID == person {
-			c.Suspects[i].scrub(&at)
+			c.Suspects[i].scrub(&er.At)
 		}
 	}
 }
@@ -468,17 +475,36 @@ func (s *Suspect) scrub(erasedAt *time.Time) {
 // ErasedAt tells whether, and when, the person's personal data was erased
 // from the case.
 func (c *Case) ErasedAt(person uuid.UUID) (time.Time, bool) {
-	if p, ok := c.people[person]; ok && p.erasedAt != nil {
-		return *p.erasedAt, true
+	if er, ok := c.Erasure(person); ok {
+		return er.At, true
 	}
 	return time.Time{}, false
+}
+
+// Erasure returns the erasure of the person's personal data, if any.
+func (c *Case) Erasure(person uuid.UUID) (Erasure, bool) {
+	if p, ok := c.people[person]; ok && p.erasure != nil {
+		return *p.erasure, true
+	}
+	return Erasure{}, false
+}
+
+// People lists the people whose personal data the case's log holds
+// (identified, retracted or not), sorted by id.
+func (c *Case) People() []uuid.UUID {
+	out := make([]uuid.UUID, 0, len(c.people))
+	for id := range c.people {
+		out = append(out, id)
+	}
+	slices.SortFunc(out, func(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) })
+	return out
 }
 
 // Erasures lists the people erased from the case.
 func (c *Case) Erasures() []uuid.UUID {
 	var out []uuid.UUID
 	for id, p := range c.people {
-		if p.erasedAt != nil {
+		if p.erasure != nil {
 			out = append(out, id)
 		}
 	}
@@ -492,8 +518,8 @@ func (c *Case) identify(ev SuspectIdentified, eventID uuid.UUID, at time.Time) {
 	}
 	s := Suspect{PersonID: ev.PersonID, Name: ev.Name, DateOfBirth: ev.DateOfBirth, Nationality: ev.Nationality,
 		IdentifiedAt: at, EventID: eventID, Arrests: c.arrestsOf[ev.PersonID], Charges: []string{}}
-	if p := c.people[ev.PersonID]; p.erasedAt != nil {
-		s.scrub(p.erasedAt)
+	if p := c.people[ev.PersonID]; p.erasure != nil {
+		s.scrub(&p.erasure.At)
 	}
 	for _, ce := range c.chargesOf[ev.PersonID] {
 		s.Charges = append(s.Charges, ce.Charges...)

@@ -161,7 +161,7 @@ func checkRules(c *Case, ev Event) *Error {
 			return invalid(CodeGroupAlreadyLinked, "group_id", "group %s is already linked to the case", e.GroupID)
 		}
 	case SuspectIdentified:
-		if p, ok := c.people[e.PersonID]; ok && p.erasedAt != nil {
+		if p, ok := c.people[e.PersonID]; ok && p.erasure != nil {
 			return invalid(CodePersonErased, "person_id",
 				"person %s was erased from this case; identify them under a new person id if there is a lawful basis", e.PersonID)
 		}
@@ -198,9 +198,9 @@ func checkRules(c *Case, ev Event) *Error {
 		switch {
 		case !ok:
 			return invalid(CodeSuspectNotIdentified, "person_id", "person %s has no personal data in this case", e.PersonID)
-		case p.erasedAt != nil:
+		case p.erasure != nil:
 			return invalid(CodePersonAlreadyErased, "person_id", "person %s was already erased from this case (at %s)",
-				e.PersonID, p.erasedAt.UTC().Format(time.RFC3339))
+				e.PersonID, p.erasure.At.Format(time.RFC3339))
 		case p.plain:
 			return invalid(CodePersonalDataUnsealed, "person_id",
 				"person %s's data in this case was recorded before encryption and is stored in plain text: "+

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"reflect"
 	"strings"
 	"time"
@@ -280,6 +281,25 @@ func ViewData(ev Event, nulls []string) ([]byte, error) {
 		isNull[n] = true
 	}
 	return withNulls(data, s.order, isNull)
+}
+
+// JSONWithNulls is v (a struct) as json.Marshal writes it, with the fields
+// named in null written as null, present even where v's tags would leave
+// them out.
+func JSONWithNulls(v any, null []string) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil || len(null) == 0 {
+		return b, err
+	}
+	t := reflect.TypeOf(v)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	isNull := make(map[string]bool, len(null))
+	for _, n := range null {
+		isNull[n] = true
+	}
+	return withNulls(b, jsonFieldOrder(t), isNull)
 }
 
 // withNulls rewrites the JSON object data (as json.Marshal wrote it) with
