@@ -150,9 +150,9 @@ type importStream struct {
 	caseID    uuid.UUID
 	access    bool
 	migration bool // a migration record (domain.StoreMigrated)
-	next   uint64
-	state  *domain.Case // case streams
-	chain  *domain.ChainVerifier
+	next      uint64
+	state     *domain.Case // case streams
+	chain     *domain.ChainVerifier
 }
 
 func newImportChecker(store eventstore.Store, agencies *domain.Agencies) *importChecker {
