@@ -53,6 +53,10 @@ func nullableInteger(desc string) obj {
 	return obj{"type": []string{"integer", "null"}, "minimum": 0, "description": desc}
 }
 
+func nullableString(desc string) obj {
+	return obj{"type": []string{"string", "null"}, "description": desc}
+}
+
 func boolean(desc string) obj { return obj{"type": "boolean", "description": desc} }
 
 func arrayOf(items obj, desc string) obj {
@@ -147,6 +151,7 @@ var (
 	rolesInvestigator = []string{domain.RoleInvestigator}
 	rolesCaseReaders  = []string{domain.RoleInvestigator, domain.RoleAuditor}
 	rolesAuditor      = []string{domain.RoleAuditor}
+	rolesDPO          = []string{domain.RoleDPO}
 	rolesPublic       []string
 )
 
@@ -220,6 +225,21 @@ func openAPIDocument() obj {
 			rolesCaseReaders, []obj{caseIDPathParam}, nil,
 			obj{"200": response("The verdict.", ref("VerifyResult"))},
 			http.StatusBadRequest, http.StatusNotFound)},
+		"/v1/cases/{id}/people": obj{"get": op("List the people whose personal data a case holds",
+			"Every identification of a person in the case (retracted ones too: their data is still in the log), with its personal data and whether it was erased — what a data protection officer of the case's lead or joined agencies needs to find a data subject and erase them, and nothing else of the case. Recorded in the access log.",
+			rolesDPO, []obj{caseIDPathParam}, nil,
+			obj{"200": response("The people.", ref("PeoplePage"))},
+			http.StatusBadRequest, http.StatusNotFound)},
+		"/v1/cases/{id}/people/{person_id}/erasure": obj{"post": op("Erase a person's personal data from a case",
+			"Records PersonErased {person_id, reason} on the case (open or closed) and destroys the key the person's data in this case is sealed under: from then on every answer shows their name, date_of_birth and nationality as null with erased_at; the events, their hash chain and every figure stay. Erasing a person already erased answers that erasure with 200. 422 when the case holds no personal data of that person, or holds it in plain text (recorded before encryption: re-seal the store with casebook migrate --encrypt first).",
+			rolesDPO, []obj{caseIDPathParam, pathParam("person_id", "The person.", obj{"type": "string", "format": "uuid"})},
+			ref("ErasureRequest"),
+			obj{
+				"201": response("Erased.", ref("Erasure"), "Location"),
+				"200": response("Erased already: the earlier erasure.", ref("Erasure"), "Location"),
+			},
+			http.StatusBadRequest, http.StatusNotFound, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType,
+			http.StatusUnprocessableEntity, http.StatusServiceUnavailable)},
 		"/v1/events": obj{"get": op("Read the global log",
 			"Every case event in global order, paged by position (auditors only). Each case whose events appear is recorded in its access log.",
 			rolesAuditor, []obj{
@@ -293,7 +313,7 @@ func componentSchemas() obj {
 	}
 	actor := object("Who logged an event.", obj{
 		"subject": str("The officer's identity."),
-		"role":    enum("", domain.RoleInvestigator, domain.RoleAuditor, domain.RoleAnalyst, domain.RoleAdmin),
+		"role":    enum("", domain.RoleInvestigator, domain.RoleAuditor, domain.RoleAnalyst, domain.RoleAdmin, domain.RoleDPO),
 		"agency":  str("The officer's agency."),
 	}, "subject", "role", "agency")
 
@@ -348,9 +368,44 @@ func componentSchemas() obj {
 			"causation_id":   uuidSchema(""),
 			"data":           obj{"type": []string{"object", "null"}, "description": "The event's data in the current schema (null only in the global log, for a stored event that can no longer be decoded)."},
 			"prev_hash":      str("Hex SHA-256 of the previous event (empty for version 0)."),
-			"hash":           str("Hex SHA-256 over this event's canonical encoding and prev_hash."),
+			"hash":           str("Hex SHA-256 over this event's canonical encoding and prev_hash (over the stored, sealed personal fields)."),
+			"erased_at":      timeSchema("On an event whose personal fields were erased (its person's): when. Those fields are null in `data`."),
+			"unreadable":     ref("Unreadable"),
 		}, "id", "stream", "type", "version", "position", "occurred_at", "recorded_at", "actor",
 			"correlation_id", "causation_id", "data", "prev_hash", "hash"),
+		"Unreadable": object("Personal fields that could not be opened (null in the answer), and why; the rest of the answer stands.", obj{
+			"type":   enum("The problem type.", ProblemKeyUnavailable.URI()),
+			"code":   enum("key_unavailable: the key is not in the key store (not erased); undecryptable: the value does not open with it.", domain.CodeKeyUnavailable, domain.CodeUndecryptable),
+			"fields": arrayOf(obj{"type": "string"}, "The fields (JSON names)."),
+			"detail": str(""),
+		}, "type", "code", "fields", "detail"),
+		"ErasureRequest": object("Why a person's personal data must be erased from the case.", obj{
+			"reason": str("The lawful ground (e.g. retention period over, a data subject's request upheld); it must not name the person: it is kept."),
+		}, "reason"),
+		"Erasure": object("A recorded erasure: the PersonErased event. The person's key is destroyed.", obj{
+			"id":        uuidSchema("The PersonErased event."),
+			"case_id":   uuidSchema(""),
+			"person_id": uuidSchema(""),
+			"version":   integer("The case version the event became."),
+			"position":  integer("Its global log position."),
+			"erased_at": timeSchema("When the data was erased (the event's recorded_at)."),
+		}, "id", "case_id", "person_id", "version", "position", "erased_at"),
+		"Person": object("One identification of a person in the case (a SuspectIdentified event) and the personal data it holds.", obj{
+			"person_id":     uuidSchema(""),
+			"event_id":      uuidSchema("The SuspectIdentified event."),
+			"version":       integer("Its version."),
+			"identified_at": timeSchema("Its occurred_at."),
+			"name":          nullableString("Null once erased, or when unreadable."),
+			"date_of_birth": nullableString("YYYY-MM-DD; null once erased, or when unreadable; absent when not recorded."),
+			"nationality":   nullableString("Null once erased, or when unreadable; absent when not recorded."),
+			"retracted":     boolean("The identification was retracted (its data is still in the log, and can be erased)."),
+			"erased_at":     timeSchema("When the person's data was erased from the case."),
+			"unreadable":    ref("Unreadable"),
+		}, "person_id", "event_id", "version", "identified_at", "name", "retracted"),
+		"PeoplePage": object("The people whose personal data a case holds.", obj{
+			"case_id": uuidSchema(""),
+			"people":  arrayOf(ref("Person"), "In version order."),
+		}, "case_id", "people"),
 		"EventPage": object("A page of a case's history.", obj{
 			"case_id":           uuidSchema(""),
 			"events":            arrayOf(ref("Event"), "In version order."),
@@ -445,5 +500,7 @@ func eventDataSchemas() obj {
 		"CaseClosedData":     object("", obj{"outcome": str("")}, "outcome"),
 		"CaseReopenedData":   object("", obj{"reason": str("")}, "reason"),
 		"EntryRetractedData": object("", obj{"event_id": uuidSchema("A retractable event of this case."), "reason": str("")}, "event_id", "reason"),
+		"PersonErasedData": object("Recorded by POST /v1/cases/{id}/people/{person_id}/erasure only (the person's key is destroyed with it); holds no personal data.",
+			obj{"person_id": uuidSchema(""), "reason": str("")}, "person_id", "reason"),
 	}
 }

@@ -42,9 +42,14 @@ func caseSchemas() obj {
 				"dismantled_by_agency": str(""),
 			}, "group_id", "name", "linked_at", "dismantled"), ""),
 			"suspects": arrayOf(object("A person identified in the case.", obj{
-				"person_id": uuidSchema(""), "name": str(""), "date_of_birth": str(""), "nationality": str(""),
+				"person_id":     uuidSchema(""),
+				"name":          obj{"type": []string{"string", "null"}, "description": "Null once erased, or when unreadable."},
+				"date_of_birth": obj{"type": []string{"string", "null"}, "description": "Null once erased, or when unreadable; absent when not recorded."},
+				"nationality":   obj{"type": []string{"string", "null"}, "description": "Null once erased, or when unreadable; absent when not recorded."},
 				"identified_at": timeSchema(""), "event_id": uuidSchema("The SuspectIdentified event."),
 				"arrests": integer(""), "charges": arrayOf(obj{"type": "string"}, ""),
+				"erased_at":  timeSchema("When the person's personal data was erased from the case."),
+				"unreadable": ref("Unreadable"),
 			}, "person_id", "name", "identified_at", "event_id", "arrests", "charges"), ""),
 			"retractions": arrayOf(object("An entry retracted, and why.", obj{
 				"event_id": uuidSchema(""), "type": str(""), "version": integer("The retracted entry's version."),
