@@ -1,6 +1,7 @@
 package keystore
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -70,4 +71,75 @@ func CreateMasterKey(path string) ([]byte, error) {
 		_ = d.Close()
 	}
 	return key, nil
+}
+
+// Provision opens a vault over store with the master key in path, creating
+// the master key file when it is absent and the store holds no keys yet
+// (a new deployment). A store that holds keys with no master key file, or
+// with another key, is refused and nothing is written. created tells
+// whether a new master key was made.
+func Provision(ctx context.Context, store Store, path string, opts VaultOptions) (v *Vault, created bool, err error) {
+	if err := CheckMasterKey(ctx, store, path); err != nil {
+		return nil, false, err
+	}
+	master, _, err := ReadMasterKey(path)
+	if errors.Is(err, ErrNoMasterKey) {
+		if master, err = CreateMasterKey(path); err != nil {
+			return nil, false, err
+		}
+		created = true
+	} else if err != nil {
+		return nil, false, err
+	}
+	v, err = OpenVault(ctx, store, master, opts)
+	return v, created, err
+}
+
+// CheckMasterKey refuses, writing nothing, a store that holds keys when the
+// master key file is missing or holds another key. A store with no keys
+// passes whatever the file.
+func CheckMasterKey(ctx context.Context, store Store, path string) error {
+	check, err := store.MasterCheck(ctx)
+	if err != nil {
+		return fmt.Errorf("keystore: read the master key check: %w", err)
+	}
+	if check == nil {
+		return nil
+	}
+	master, _, err := ReadMasterKey(path)
+	if errors.Is(err, ErrNoMasterKey) {
+		return fmt.Errorf("the key store holds keys but the master key file %s does not exist: restore it (a new key could open none of them); nothing was written: %w", path, err)
+	}
+	if err != nil {
+		return err
+	}
+	k, err := newAEAD(master)
+	if err != nil {
+		return err
+	}
+	if _, err := open(k, check, masterCheckAAD); err != nil {
+		return fmt.Errorf("the master key in %s is not the one the key store's keys are wrapped with (give the right one with --master-key-file); nothing was written: %w", path, ErrWrongMasterKey)
+	}
+	return nil
+}
+
+// OpenExisting opens a vault over a store that may not exist or hold keys
+// (read-only commands): nil, with no error, when the store holds no keys
+// or the master key file is absent.
+func OpenExisting(ctx context.Context, store Store, path string) (*Vault, error) {
+	check, err := store.MasterCheck(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("keystore: read the master key check: %w", err)
+	}
+	if check == nil {
+		return nil, nil
+	}
+	master, _, err := ReadMasterKey(path)
+	if errors.Is(err, ErrNoMasterKey) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return OpenVault(ctx, store, master, VaultOptions{})
 }

@@ -215,3 +215,23 @@ func open(k cipher.AEAD, blob, aad []byte) ([]byte, error) {
 	}
 	return plain, nil
 }
+
+// CopyKey copies ref's key from one vault's store into another's,
+// re-wrapped under the destination's master key (casebook migrate moves
+// keys with the events they seal). It returns ErrNotFound when the source
+// holds no such key (erased there, or lost); a key the destination
+// destroyed stays destroyed.
+func CopyKey(ctx context.Context, from, to *Vault, ref domain.KeyRef) error {
+	wrapped, err := from.store.Get(ctx, ref)
+	if err != nil {
+		return err
+	}
+	raw, err := open(from.master, wrapped, wrapAAD(ref))
+	if err != nil {
+		return fmt.Errorf("keystore: key %s does not unwrap with the source's master key: %w", ref, ErrUndecryptable)
+	}
+	if _, err := to.store.Create(ctx, ref, seal(to.master, raw, wrapAAD(ref))); err != nil && !errors.Is(err, ErrDestroyed) {
+		return err
+	}
+	return nil
+}

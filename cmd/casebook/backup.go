@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/casebook/casebook/eventstore/sqlitestore"
+	"github.com/casebook/casebook/keystore/sqlitekeys"
 )
 
 type backupReport struct {
@@ -17,7 +18,13 @@ type backupReport struct {
 	To       string `json:"to"`
 	Position uint64 `json:"position"` // last event in the copy
 	Bytes    int64  `json:"bytes"`
+	// Keys is the copy of the key store (FILE.keys), when the data
+	// directory has one. The master key is never copied: keep it apart.
+	Keys string `json:"keys,omitempty"`
 }
+
+// keysBackupOf is the key store's copy beside a backup file.
+func keysBackupOf(file string) string { return file + ".keys" }
 
 // backuper is the embedded store's online backup.
 type backuper interface {
@@ -70,6 +77,17 @@ func runBackup(a *app, args []string) error {
 		_ = os.Remove(tmp)
 		return err
 	}
+	// The key store, taken after the log: every key an event of the copy
+	// needs was created before that event, so it is in this copy too
+	// (unless erased meanwhile, which the log then records as well).
+	if sqlitekeys.Exists(keysPath(ref)) {
+		keysTo := keysBackupOf(*to)
+		if err := backupKeys(a, ref, keysTo); err != nil {
+			_ = os.Remove(tmp)
+			return err
+		}
+		rep.Keys = keysTo
+	}
 	if err := os.Rename(tmp, *to); err != nil {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("backup: %w", err)
@@ -80,6 +98,37 @@ func runBackup(a *app, args []string) error {
 		return a.printJSON(rep)
 	}
 	a.printf("Backed up %s to %s: %d events, %d bytes.\n", rep.From, rep.To, rep.Position, rep.Bytes)
+	if rep.Keys != "" {
+		a.printf("Backed up its key store to %s (the master key is not in either: keep it apart).\n", rep.Keys)
+	}
+	return nil
+}
+
+// backupKeys copies the key store (no destroyed key is in the copy) to
+// file, which must not exist.
+func backupKeys(a *app, ref storeRef, file string) error {
+	if _, err := os.Stat(file); err == nil {
+		return fmt.Errorf("%s already exists: refusing to overwrite it", file)
+	}
+	ks, err := sqlitekeys.Open(a.ctx, keysPath(ref), sqlitekeys.Options{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("key store: %w", err)
+	}
+	defer ks.Close()
+	tmp := file + ".partial"
+	_ = os.Remove(tmp)
+	if err := ks.BackupTo(a.ctx, tmp); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("back up the key store: %w", err)
+	}
+	if err := syncFile(tmp); err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, file); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("back up the key store: %w", err)
+	}
 	return nil
 }
 
@@ -109,13 +158,15 @@ type restoreReport struct {
 	From     string `json:"from"`
 	Data     string `json:"data"`
 	Position uint64 `json:"position"`
+	Keys     string `json:"keys,omitempty"` // the key store copy restored
 }
 
 func runRestore(a *app, args []string) error {
 	fs := a.flagSet("restore")
 	from := fs.String("from", "", "backup file to restore")
-	force := fs.Bool("force", false, "replace the store (and read models) in a non-empty data directory")
-	if _, err := a.parse(fs, args, "--from FILE --data DIR [--force]", 0); err != nil {
+	force := fs.Bool("force", false, "replace the store (and read models, and key store when one is restored) in a non-empty data directory")
+	keysFrom := fs.String("keys", "", "key store copy to restore (default: FILE.keys when it exists); casebookd destroys again, before serving, every key erased since the copy")
+	if _, err := a.parse(fs, args, "--from FILE --data DIR [--keys FILE] [--force]", 0); err != nil {
 		return err
 	}
 	if *from == "" {
@@ -132,6 +183,21 @@ func runRestore(a *app, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%s is not a sound Casebook backup: %w", *from, err)
 	}
+	keys := *keysFrom
+	if keys == "" && sqlitekeys.Exists(keysBackupOf(*from)) {
+		keys = keysBackupOf(*from)
+	}
+	if keys != "" {
+		ks, err := sqlitekeys.Open(a.ctx, keys, sqlitekeys.Options{ReadOnly: true})
+		if err != nil {
+			return fmt.Errorf("%s is not a key store: %w", keys, err)
+		}
+		_, err = ks.MasterCheck(a.ctx)
+		ks.Close()
+		if err != nil {
+			return fmt.Errorf("%s is not a key store: %w", keys, err)
+		}
+	}
 	entries, err := os.ReadDir(dir)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
@@ -140,7 +206,7 @@ func runRestore(a *app, args []string) error {
 		if !*force {
 			return fmt.Errorf("data directory %s is not empty: refusing to overwrite it (use --force to replace its store and read models)", dir)
 		}
-		if err := clearDataDir(a, dir); err != nil {
+		if err := clearDataDir(a, dir, keys != ""); err != nil {
 			return err
 		}
 	}
@@ -154,6 +220,15 @@ func runRestore(a *app, args []string) error {
 	if err := os.Rename(target+".restoring", target); err != nil {
 		return err
 	}
+	if keys != "" {
+		keysTarget := filepath.Join(dir, sqlitekeys.FileName)
+		if err := copyFile(keys, keysTarget+".restoring"); err != nil {
+			return err
+		}
+		if err := os.Rename(keysTarget+".restoring", keysTarget); err != nil {
+			return err
+		}
+	}
 	syncDir(dir)
 	// Open it read-write once: this takes the lock (so a casebookd started
 	// meanwhile is noticed) and sets the store's journal mode.
@@ -164,7 +239,7 @@ func runRestore(a *app, args []string) error {
 	if err := st.Close(); err != nil {
 		return err
 	}
-	rep2 := restoreReport{From: *from, Data: dir, Position: rep.Position}
+	rep2 := restoreReport{From: *from, Data: dir, Position: rep.Position, Keys: keys}
 	if a.json {
 		return a.printJSON(rep2)
 	}
@@ -172,9 +247,10 @@ func runRestore(a *app, args []string) error {
 	return nil
 }
 
-// clearDataDir removes the event store and the read models from a data
-// directory, after making sure no casebookd has it open.
-func clearDataDir(a *app, dir string) error {
+// clearDataDir removes the event store and the read models (and the key
+// store, with keys) from a data directory, after making sure no casebookd
+// has it open.
+func clearDataDir(a *app, dir string, keys bool) error {
 	target := filepath.Join(dir, eventsFile)
 	if _, err := os.Stat(target); err == nil {
 		st, err := sqlitestore.Open(a.ctx, target, sqlitestore.Options{Logger: a.logger()})
@@ -193,7 +269,7 @@ func clearDataDir(a *app, dir string) error {
 	}
 	for _, e := range entries {
 		name := e.Name()
-		if strings.HasPrefix(name, eventsFile) || strings.HasPrefix(name, readModelsFile) {
+		if strings.HasPrefix(name, eventsFile) || strings.HasPrefix(name, readModelsFile) || (keys && strings.HasPrefix(name, sqlitekeys.FileName)) {
 			if err := os.Remove(filepath.Join(dir, name)); err != nil {
 				return fmt.Errorf("clear data directory: %w", err)
 			}

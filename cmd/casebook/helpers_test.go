@@ -218,7 +218,10 @@ func consultedCase(t *testing.T) (dir string, caseID uuid.UUID) {
 	v0 := uint64(0)
 	for _, read := range []func() error{
 		func() error { _, err := c.Case(ctx, officer, res.CaseID, core.At{}, core.Consultation{}); return err },
-		func() error { _, err := c.Case(ctx, auditor, res.CaseID, core.At{Version: &v0}, core.Consultation{}); return err },
+		func() error {
+			_, err := c.Case(ctx, auditor, res.CaseID, core.At{Version: &v0}, core.Consultation{})
+			return err
+		},
 		func() error { _, err := c.History(ctx, auditor, res.CaseID, 0, 10, core.Consultation{}); return err },
 		func() error { _, err := c.Verify(ctx, auditor, res.CaseID, core.Consultation{}); return err },
 	} {
