@@ -19,8 +19,10 @@ import (
 
 	main "github.com/casebook/casebook/cmd/casebookd"
 	"github.com/casebook/casebook/domain"
+	"github.com/casebook/casebook/eventstore/kurrentdb"
 	"github.com/casebook/casebook/eventstore/kurrentdb/kurrentdbtest"
 	"github.com/casebook/casebook/keystore/sqlitekeys"
+	"github.com/casebook/casebook/keystore/streamkeys"
 )
 
 // suspect is the body of a SuspectIdentified with all three personal fields.
@@ -408,57 +410,94 @@ func snapshot(t *testing.T, dir string) map[string][32]byte {
 	return out
 }
 
+// backend is where an end-to-end test's events and keys live: the
+// embedded store, or the KurrentDB test double (through the real client).
+type backend struct {
+	name string
+	kdb  *kurrentdbtest.Server // nil: embedded
+}
+
+func (b backend) args() []string {
+	if b.kdb == nil {
+		return nil
+	}
+	return []string{"--store", b.kdb.URL()}
+}
+
+func (b backend) configure(c *main.Config) {
+	if b.kdb != nil {
+		c.StoreURL = b.kdb.URL()
+	}
+}
+
+// eachBackend runs f on the embedded store and on a fresh KurrentDB test
+// double.
+func eachBackend(t *testing.T, f func(t *testing.T, b backend)) {
+	t.Run("embedded", func(t *testing.T) { f(t, backend{name: "embedded"}) })
+	t.Run("kurrentdb", func(t *testing.T) {
+		f(t, backend{name: "kurrentdb", kdb: kurrentdbtest.Start(t, kurrentdbtest.Options{})})
+	})
+}
+
 // A wrong (or missing) master key: casebookd refuses to start, saying why,
-// and writes nothing.
+// and writes nothing — not in the data directory, not in KurrentDB.
 func TestWrongMasterKeyRefusesToStart(t *testing.T) {
-	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
-	s := startServerIn(t, dir)
-	c := s.openCase(t, invUKBA, "UKBA-MASTER-1")
-	s.record(t, invUKBA, c.ID, suspect(uuid.NewString(), erasedName))
-	if err := s.m.Close(); err != nil {
-		t.Fatal(err)
-	}
-	wrong := filepath.Join(dir, "wrong.key")
-	if err := os.WriteFile(wrong, bytes.Repeat([]byte{0x42}, 32), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	before := snapshot(t, data)
-	start := func(args ...string) error {
-		m := main.NewMain()
-		m.LogOutput = &syncBuffer{}
-		flags := append([]string{"--addr", "127.0.0.1:0", "--data", data, "--tokens", filepath.Join(dir, "tokens.csv")}, args...)
-		if err := m.ParseFlags(flags, func(string) string { return "" }); err != nil {
+	eachBackend(t, func(t *testing.T, b backend) {
+		dir := t.TempDir()
+		data := filepath.Join(dir, "data")
+		s := startServerIn(t, dir, b.configure)
+		c := s.openCase(t, invUKBA, "UKBA-MASTER-1")
+		s.record(t, invUKBA, c.ID, suspect(uuid.NewString(), erasedName))
+		if err := s.m.Close(); err != nil {
 			t.Fatal(err)
 		}
-		err := m.Run(context.Background())
-		_ = m.Close()
-		return err
-	}
-	err := start("--master-key-file", wrong)
-	if err == nil || !strings.Contains(err.Error(), "is not the one the key store's keys are wrapped with") || !strings.Contains(err.Error(), "nothing was written") {
-		t.Fatalf("start with the wrong master key: %v", err)
-	}
-	if after := snapshot(t, data); !equalSnapshots(before, after) {
-		t.Fatalf("files changed:\n before %v\n after %v", before, after)
-	}
-	// Missing: not created anew.
-	if err := os.Rename(filepath.Join(data, "master.key"), filepath.Join(dir, "master.key.away")); err != nil {
-		t.Fatal(err)
-	}
-	before = snapshot(t, data)
-	if err := start(); err == nil || !strings.Contains(err.Error(), "master key file") || !strings.Contains(err.Error(), "does not exist") {
-		t.Fatalf("start without the master key: %v", err)
-	}
-	if after := snapshot(t, data); !equalSnapshots(before, after) {
-		t.Fatalf("files changed:\n before %v\n after %v", before, after)
-	}
-	if err := os.Rename(filepath.Join(dir, "master.key.away"), filepath.Join(data, "master.key")); err != nil {
-		t.Fatal(err)
-	}
-	if err := start(); err != nil {
-		t.Fatalf("start with the right key: %v", err)
-	}
+		wrong := filepath.Join(dir, "wrong.key")
+		if err := os.WriteFile(wrong, bytes.Repeat([]byte{0x42}, 32), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		events := func() int {
+			if b.kdb == nil {
+				return 0
+			}
+			return b.kdb.EventCount()
+		}
+		start := func(args ...string) error {
+			m := main.NewMain()
+			m.LogOutput = &syncBuffer{}
+			flags := append([]string{"--addr", "127.0.0.1:0", "--data", data, "--tokens", filepath.Join(dir, "tokens.csv")}, b.args()...)
+			if err := m.ParseFlags(append(flags, args...), func(string) string { return "" }); err != nil {
+				t.Fatal(err)
+			}
+			err := m.Run(context.Background())
+			_ = m.Close()
+			return err
+		}
+		before, n := snapshot(t, data), events()
+		err := start("--master-key-file", wrong)
+		if err == nil || !strings.Contains(err.Error(), "is not the one the key store's keys are wrapped with") || !strings.Contains(err.Error(), "nothing was written") {
+			t.Fatalf("start with the wrong master key: %v", err)
+		}
+		if after := snapshot(t, data); !equalSnapshots(before, after) || events() != n {
+			t.Fatalf("something was written:\n before %v (%d events)\n after %v (%d events)", before, n, after, events())
+		}
+		// Missing: not created anew.
+		if err := os.Rename(filepath.Join(data, "master.key"), filepath.Join(dir, "master.key.away")); err != nil {
+			t.Fatal(err)
+		}
+		before = snapshot(t, data)
+		if err := start(); err == nil || !strings.Contains(err.Error(), "master key file") || !strings.Contains(err.Error(), "does not exist") {
+			t.Fatalf("start without the master key: %v", err)
+		}
+		if after := snapshot(t, data); !equalSnapshots(before, after) || events() != n {
+			t.Fatalf("something was written:\n before %v\n after %v", before, after)
+		}
+		if err := os.Rename(filepath.Join(dir, "master.key.away"), filepath.Join(data, "master.key")); err != nil {
+			t.Fatal(err)
+		}
+		if err := start(); err != nil {
+			t.Fatalf("start with the right key: %v", err)
+		}
+	})
 }
 
 func equalSnapshots(a, b map[string][32]byte) bool {
@@ -476,65 +515,82 @@ func equalSnapshots(a, b map[string][32]byte) bool {
 // A key store that lost a key the log needs (the person not erased):
 // those fields answer a problem, everything else works, verify passes.
 func TestMissingKeyAnswersAProblemForItsFields(t *testing.T) {
-	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
-	s := startServerIn(t, dir)
-	c := s.openCase(t, invUKBA, "UKBA-LOST-1")
-	lost, kept := uuid.NewString(), uuid.NewString()
-	s.record(t, invUKBA, c.ID, suspectFull(lost, erasedName, erasedDOB, erasedNat))
-	s.record(t, invUKBA, c.ID, suspect(kept, keptName))
-	s.record(t, invUKBA, c.ID, intelligence(intelText))
-	if err := s.m.Close(); err != nil {
-		t.Fatal(err)
-	}
-	// The key is lost (not destroyed by an erasure): deleted behind
-	// Casebook's back.
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(data, sqlitekeys.FileName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := db.Exec(`DELETE FROM data_keys WHERE case_id = ? AND name = ?`, c.ID, "person-"+lost)
-	if n, _ := res.RowsAffected(); err != nil || n != 1 {
-		t.Fatalf("delete the key: %v (%d rows)", err, n)
-	}
-	db.Close()
-
-	s = startServerIn(t, dir)
-	r := s.do(t, req{method: "GET", path: "/v1/cases/" + c.ID, as: invUKBA})
-	mustStatus(t, r, http.StatusOK)
-	var cs struct {
-		Reference string           `json:"reference"`
-		Suspects  []map[string]any `json:"suspects"`
-	}
-	r.decode(t, &cs)
-	for _, sp := range cs.Suspects {
-		switch sp["person_id"] {
-		case lost:
-			u, _ := sp["unreadable"].(map[string]any)
-			if sp["name"] != nil || u["code"] != domain.CodeKeyUnavailable || u["type"] != "/problems/key-unavailable" || sp["erased_at"] != nil {
-				t.Errorf("the suspect whose key is lost: %v", sp)
+	eachBackend(t, func(t *testing.T, b backend) {
+		dir := t.TempDir()
+		data := filepath.Join(dir, "data")
+		s := startServerIn(t, dir, b.configure)
+		c := s.openCase(t, invUKBA, "UKBA-LOST-1")
+		lost, kept := uuid.NewString(), uuid.NewString()
+		s.record(t, invUKBA, c.ID, suspectFull(lost, erasedName, erasedDOB, erasedNat))
+		s.record(t, invUKBA, c.ID, suspect(kept, keptName))
+		s.record(t, invUKBA, c.ID, intelligence(intelText))
+		if err := s.m.Close(); err != nil {
+			t.Fatal(err)
+		}
+		// The key is lost (not destroyed by an erasure): removed behind
+		// Casebook's back.
+		if b.kdb == nil {
+			db, err := sql.Open("sqlite", "file:"+filepath.Join(data, sqlitekeys.FileName))
+			if err != nil {
+				t.Fatal(err)
 			}
-		case kept:
-			if sp["name"] != keptName || sp["unreadable"] != nil {
-				t.Errorf("the other suspect: %v", sp)
+			res, err := db.Exec(`DELETE FROM data_keys WHERE case_id = ? AND name = ?`, c.ID, "person-"+lost)
+			if n, _ := res.RowsAffected(); err != nil || n != 1 {
+				t.Fatalf("delete the key: %v (%d rows)", err, n)
+			}
+			db.Close()
+		} else {
+			ks, err := kurrentdb.Open(context.Background(), b.kdb.URL(), kurrentdb.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			stream := streamkeys.StreamOf(domain.PersonKey(uuid.MustParse(c.ID), uuid.MustParse(lost)))
+			if len(b.kdb.StreamEventIDs(stream)) != 1 {
+				t.Fatalf("no key stream %s", stream)
+			}
+			if err := ks.TombstoneStream(context.Background(), stream); err != nil {
+				t.Fatal(err)
+			}
+			ks.Close()
+		}
+
+		s = startServerIn(t, dir, b.configure)
+		r := s.do(t, req{method: "GET", path: "/v1/cases/" + c.ID, as: invUKBA})
+		mustStatus(t, r, http.StatusOK)
+		var cs struct {
+			Reference string           `json:"reference"`
+			Suspects  []map[string]any `json:"suspects"`
+		}
+		r.decode(t, &cs)
+		for _, sp := range cs.Suspects {
+			switch sp["person_id"] {
+			case lost:
+				u, _ := sp["unreadable"].(map[string]any)
+				if sp["name"] != nil || u["code"] != domain.CodeKeyUnavailable || u["type"] != "/problems/key-unavailable" || sp["erased_at"] != nil {
+					t.Errorf("the suspect whose key is lost: %v", sp)
+				}
+			case kept:
+				if sp["name"] != keptName || sp["unreadable"] != nil {
+					t.Errorf("the other suspect: %v", sp)
+				}
 			}
 		}
-	}
-	if cs.Reference != "UKBA-LOST-1" {
-		t.Errorf("reference %q", cs.Reference)
-	}
-	r = s.do(t, req{method: "GET", path: "/v1/cases/" + c.ID + "/events", as: auditor})
-	mustStatus(t, r, http.StatusOK)
-	if !strings.Contains(string(r.Body), `"code":"key_unavailable","fields":["name","date_of_birth","nationality"]`) || !strings.Contains(string(r.Body), intelText) {
-		t.Errorf("history: %s", r.Body)
-	}
-	r = s.do(t, req{method: "GET", path: "/v1/cases/" + c.ID + "/verify", as: auditor})
-	mustStatus(t, r, http.StatusOK)
-	if !strings.Contains(string(r.Body), `"valid":true`) {
-		t.Errorf("verify: %s", r.Body)
-	}
-	s.record(t, invUKBA, c.ID, intelligence("Further sighting at Dover"))
-	mustStatus(t, s.do(t, req{method: "GET", path: "/v1/reports/summary", as: analyst}), http.StatusOK)
+		if cs.Reference != "UKBA-LOST-1" {
+			t.Errorf("reference %q", cs.Reference)
+		}
+		r = s.do(t, req{method: "GET", path: "/v1/cases/" + c.ID + "/events", as: auditor})
+		mustStatus(t, r, http.StatusOK)
+		if !strings.Contains(string(r.Body), `"code":"key_unavailable","fields":["name","date_of_birth","nationality"]`) || !strings.Contains(string(r.Body), intelText) {
+			t.Errorf("history: %s", r.Body)
+		}
+		r = s.do(t, req{method: "GET", path: "/v1/cases/" + c.ID + "/verify", as: auditor})
+		mustStatus(t, r, http.StatusOK)
+		if !strings.Contains(string(r.Body), `"valid":true`) {
+			t.Errorf("verify: %s", r.Body)
+		}
+		s.record(t, invUKBA, c.ID, intelligence("Further sighting at Dover"))
+		mustStatus(t, s.do(t, req{method: "GET", path: "/v1/reports/summary", as: analyst}), http.StatusOK)
+	})
 }
 
 // The same, through the KurrentDB test double: keys in streams of the

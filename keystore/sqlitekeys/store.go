@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
@@ -57,7 +58,34 @@ type Store struct {
 	path     string
 	readOnly bool
 	now      func() time.Time
+
+	// Creates go through one committer goroutine that writes every create
+	// waiting for it in one transaction (one fsync). A key is created for
+	// each new person, before their identification is appended; committed
+	// one by one, the fsyncs capped POST SuspectIdentified (a new person
+	// each) at 0.18x the rate before encryption. This group commit makes it
+	// 1.9x faster (583 → 1111 req/s, median of 3 alternated rounds:
+	// POST_SCRIPT=scripts/load/personal.lua BODY=suspect scripts/load/ab.sh,
+	// 2-core shared machine, 2026-12-02).
+	creates   chan *createRequest
+	closing   chan struct{}
+	committer sync.WaitGroup
+	closeOnce sync.Once
 }
+
+type createRequest struct {
+	ref     domain.KeyRef
+	wrapped []byte
+	done    chan createOutcome // buffered: the committer never waits on it
+}
+
+type createOutcome struct {
+	stored []byte
+	err    error
+}
+
+// maxCreateBatch bounds the creates of one transaction.
+const maxCreateBatch = 512
 
 var _ keystore.Store = (*Store)(nil)
 
@@ -105,7 +133,8 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("sqlitekeys: open %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(4)
-	s := &Store{db: db, path: path, readOnly: opts.ReadOnly, now: opts.Now}
+	s := &Store{db: db, path: path, readOnly: opts.ReadOnly, now: opts.Now,
+		creates: make(chan *createRequest, maxCreateBatch), closing: make(chan struct{})}
 	if !opts.ReadOnly {
 		if _, err := db.ExecContext(ctx, schema); err != nil {
 			db.Close()
@@ -115,6 +144,8 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 			db.Close()
 			return nil, fmt.Errorf("sqlitekeys: %w", err)
 		}
+		s.committer.Add(1)
+		go s.commitCreates()
 	} else if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlitekeys: open %s: %w", path, err)
@@ -125,35 +156,109 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 // Path is the store's file.
 func (s *Store) Path() string { return s.path }
 
-func (s *Store) Close() error { return s.db.Close() }
+// Close stops the committer (creates waiting for it fail with
+// keystore.ErrClosed) and closes the file.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() { close(s.closing) })
+	s.committer.Wait()
+	return s.db.Close()
+}
 
 func (s *Store) Create(ctx context.Context, ref domain.KeyRef, wrapped []byte) ([]byte, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("sqlitekeys: create %s: %w", ref, err)
+	if s.readOnly {
+		return nil, fmt.Errorf("sqlitekeys: create %s: the store is open read-only", ref)
 	}
-	defer tx.Rollback() //nolint:errcheck // after Commit: a no-op
-	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM destroyed_keys WHERE case_id = ? AND name = ?`,
-		ref.Case.String(), ref.Name()).Scan(&n); err != nil {
-		return nil, fmt.Errorf("sqlitekeys: create %s: %w", ref, err)
+	r := &createRequest{ref: ref, wrapped: wrapped, done: make(chan createOutcome, 1)}
+	select {
+	case s.creates <- r:
+	case <-s.closing:
+		return nil, fmt.Errorf("sqlitekeys: create %s: %w", ref, keystore.ErrClosed)
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
-	if n > 0 {
-		return nil, fmt.Errorf("sqlitekeys: create %s: %w", ref, keystore.ErrDestroyed)
+	// Once queued the create is written or refused as one; a caller that
+	// stops waiting leaves a key that a later create of the same name
+	// returns.
+	select {
+	case out := <-r.done:
+		return out.stored, out.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO data_keys (case_id, name, wrapped, created_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (case_id, name) DO NOTHING`, ref.Case.String(), ref.Name(), wrapped, s.now().UTC().Format(time.RFC3339Nano)); err != nil {
-		return nil, fmt.Errorf("sqlitekeys: create %s: %w", ref, err)
+}
+
+// commitCreates writes the creates waiting, as many as are there (up to
+// maxCreateBatch), in one transaction, until the store closes.
+func (s *Store) commitCreates() {
+	defer s.committer.Done()
+	batch := make([]*createRequest, 0, maxCreateBatch)
+	for {
+		select {
+		case <-s.closing:
+			for {
+				select {
+				case r := <-s.creates:
+					r.done <- createOutcome{err: fmt.Errorf("sqlitekeys: create %s: %w", r.ref, keystore.ErrClosed)}
+				default:
+					return
+				}
+			}
+		case r := <-s.creates:
+			batch = append(batch[:0], r)
+		gather:
+			for len(batch) < maxCreateBatch {
+				select {
+				case r := <-s.creates:
+					batch = append(batch, r)
+				default:
+					break gather
+				}
+			}
+			s.createBatch(batch)
+		}
 	}
-	var stored []byte
-	if err := tx.QueryRowContext(ctx, `SELECT wrapped FROM data_keys WHERE case_id = ? AND name = ?`,
-		ref.Case.String(), ref.Name()).Scan(&stored); err != nil {
-		return nil, fmt.Errorf("sqlitekeys: create %s: %w", ref, err)
+}
+
+// createBatch creates the keys of batch in one transaction and answers
+// each request: its stored key, ErrDestroyed for a destroyed name, or the
+// transaction's failure.
+func (s *Store) createBatch(batch []*createRequest) {
+	outs := make([]createOutcome, len(batch))
+	err := func() error {
+		ctx := context.Background() // the callers' contexts end their wait, not a shared commit
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback() //nolint:errcheck // after Commit: a no-op
+		at := s.now().UTC().Format(time.RFC3339Nano)
+		for i, r := range batch {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM destroyed_keys WHERE case_id = ? AND name = ?`,
+				r.ref.Case.String(), r.ref.Name()).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				outs[i].err = fmt.Errorf("sqlitekeys: create %s: %w", r.ref, keystore.ErrDestroyed)
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO data_keys (case_id, name, wrapped, created_at) VALUES (?, ?, ?, ?)
+				ON CONFLICT (case_id, name) DO NOTHING`, r.ref.Case.String(), r.ref.Name(), r.wrapped, at); err != nil {
+				return err
+			}
+			if err := tx.QueryRowContext(ctx, `SELECT wrapped FROM data_keys WHERE case_id = ? AND name = ?`,
+				r.ref.Case.String(), r.ref.Name()).Scan(&outs[i].stored); err != nil {
+				return err
+			}
+		}
+		return tx.Commit()
+	}()
+	for i, r := range batch {
+		if err != nil {
+			outs[i] = createOutcome{err: fmt.Errorf("sqlitekeys: create %s: %w", r.ref, err)}
+		}
+		r.done <- outs[i]
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("sqlitekeys: create %s: %w", ref, err)
-	}
-	return stored, nil
 }
 
 func (s *Store) Get(ctx context.Context, ref domain.KeyRef) ([]byte, error) {
