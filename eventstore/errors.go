@@ -13,15 +13,15 @@ var (
 	ErrWrongExpectedRevision = errors.New("eventstore: wrong expected revision")
 	ErrEventIDReused         = errors.New("eventstore: event id reused for different content")
 	ErrStreamNotFound        = errors.New("eventstore: stream not found")
+	ErrInvalidStreamName     = errors.New("eventstore: invalid stream name")
+	ErrInvalidEvent          = errors.New("eventstore: invalid event")
+	ErrEventTooLarge         = errors.New("eventstore: event too large")
+	ErrSubscriptionDropped   = errors.New("eventstore: subscription dropped")
+	ErrUnavailable           = errors.New("eventstore: store unavailable")
+	ErrClosed                = errors.New("eventstore: store closed")
 	// ErrStreamDeleted: an append to a stream that was deleted for good
 	// (KurrentDB's tombstone) and takes no more events.
-	ErrStreamDeleted       = errors.New("eventstore: stream deleted")
-	ErrInvalidStreamName   = errors.New("eventstore: invalid stream name")
-	ErrInvalidEvent        = errors.New("eventstore: invalid event")
-	ErrEventTooLarge       = errors.New("eventstore: event too large")
-	ErrSubscriptionDropped = errors.New("eventstore: subscription dropped")
-	ErrUnavailable         = errors.New("eventstore: store unavailable")
-	ErrClosed              = errors.New("eventstore: store closed")
+	ErrStreamDeleted = errors.New("eventstore: stream deleted")
 )
 
 // WrongExpectedRevisionError is returned when an append's expected revision

@@ -194,3 +194,13 @@ func lastHash(t *testing.T, log []eventstore.RecordedEvent, stream string) strin
 	}
 	return h
 }
+
+// A data protection officer's token, like anyone's.
+func TestTokenCreateForADataProtectionOfficer(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "tokens.csv")
+	tok := strings.TrimSpace(must(t, "token", "create", "--subject", "dpo-1", "--role", "dpo", "--agency", "UKBA", "--tokens", file).stdout)
+	b, err := os.ReadFile(file)
+	if err != nil || !strings.Contains(string(b), tok+",dpo-1,dpo,UKBA") {
+		t.Fatalf("tokens file %s, %v", b, err)
+	}
+}
