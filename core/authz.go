@@ -27,19 +27,21 @@ const (
 	OpReadReports    Operation = "read_reports"    // the figures
 	OpReadProjection Operation = "read_projections"
 	OpRebuild        Operation = "rebuild_projection"
-	OpImport         Operation = "import" // load recorded streams (casebook import, migrate)
+	OpImport         Operation = "import"       // load recorded streams (casebook import, migrate)
+	OpErasePerson    Operation = "erase_person" // PersonErased, and the destruction of the person's key
+	OpReadPeople     Operation = "read_people"  // the people whose personal data the case holds
 )
 
 // Operations lists every operation, in the order of the authorization
 // table's documentation.
 var Operations = []Operation{OpOpenCase, OpRecordEvent, OpJoinAgency, OpCloseCase, OpReopenCase,
 	OpReadCase, OpReadHistory, OpVerifyCase, OpListCases, OpReadLog, OpReadAccessLog,
-	OpReadReports, OpReadProjection, OpRebuild, OpImport}
+	OpReadReports, OpReadProjection, OpRebuild, OpImport, OpErasePerson, OpReadPeople}
 
 // caseOperations are the operations on one case, where the caller's
 // agency's relation to the case matters.
 var caseOperations = map[Operation]bool{OpRecordEvent: true, OpJoinAgency: true, OpCloseCase: true,
-	OpReopenCase: true, OpReadCase: true, OpReadHistory: true, OpVerifyCase: true}
+	OpReopenCase: true, OpReadCase: true, OpReadHistory: true, OpVerifyCase: true, OpErasePerson: true, OpReadPeople: true}
 
 // Allowed is Casebook's authorization table: may a caller with role, whose
 // agency stands to the case as rel (RelationNone for operations not on one
@@ -55,6 +57,13 @@ var caseOperations = map[Operation]bool{OpRecordEvent: true, OpJoinAgency: true,
 //   - analysts read the reports only: never a case record or a name;
 //   - admins read the reports and run the read models; no case data.
 //   - import (casebook import, migrate) is an operator's act: admins.
+//   - data protection officers (dpo) erase a person's personal data from
+//     the cases their agency leads or has joined, and see of such a case
+//     only what that needs: the people whose personal data it holds
+//     (their ids, names, dates of birth and nationalities, to find the
+//     data subject; whether each is retracted or erased). Never the case
+//     record, its history, intelligence, figures or the logs: nothing
+//     else of a case is needed to erase someone from it.
 func Allowed(role string, op Operation, rel domain.Relation) bool {
 	switch role {
 	case domain.RoleInvestigator:
@@ -78,6 +87,11 @@ func Allowed(role string, op Operation, rel domain.Relation) bool {
 		case OpReadReports, OpReadProjection, OpRebuild, OpImport:
 			return true
 		}
+	case domain.RoleDPO:
+		switch op {
+		case OpErasePerson, OpReadPeople:
+			return rel != domain.RelationNone
+		}
 	}
 	return false
 }
@@ -93,6 +107,8 @@ func operationOf(eventType string) Operation {
 		return OpCloseCase
 	case domain.TypeCaseReopened:
 		return OpReopenCase
+	case domain.TypePersonErased:
+		return OpErasePerson
 	}
 	return OpRecordEvent
 }

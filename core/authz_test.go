@@ -27,7 +27,7 @@ func TestAuthorizationTable(t *testing.T) {
 	add := func(role string, op core.Operation, lead_, joined_, none_ bool) {
 		rows = append(rows, row{role, op, lead, lead_}, row{role, op, joined, joined_}, row{role, op, none, none_})
 	}
-	inv, aud, ana, adm := domain.RoleInvestigator, domain.RoleAuditor, domain.RoleAnalyst, domain.RoleAdmin
+	inv, aud, ana, adm, dpo := domain.RoleInvestigator, domain.RoleAuditor, domain.RoleAnalyst, domain.RoleAdmin, domain.RoleDPO
 	//                                  lead   joined none
 	add(inv, core.OpOpenCase /*     */, true, true, true) // the lead-agency rule is on the data: see TestOpenCaseForAnotherAgency
 	add(inv, core.OpRecordEvent /*  */, true, true, false)
@@ -38,8 +38,9 @@ func TestAuthorizationTable(t *testing.T) {
 	add(inv, core.OpReadHistory /*  */, true, true, false)
 	add(inv, core.OpVerifyCase /*   */, true, true, false)
 	add(inv, core.OpListCases /*    */, true, true, true)
-	for _, op := range []core.Operation{core.OpReadLog, core.OpReadAccessLog, core.OpReadReports, core.OpReadProjection, core.OpRebuild, core.OpImport} {
-		add(inv, op, false, false, false)
+	for _, op := range []core.Operation{core.OpReadLog, core.OpReadAccessLog, core.OpReadReports, core.OpReadProjection, core.OpRebuild, core.OpImport,
+		core.OpErasePerson, core.OpReadPeople} {
+		add(inv, op, false, false, false) // erasure is the data protection officer's
 	}
 	for _, op := range core.Operations {
 		switch op {
@@ -51,6 +52,10 @@ func TestAuthorizationTable(t *testing.T) {
 		add(ana, op, op == core.OpReadReports, op == core.OpReadReports, op == core.OpReadReports) // never a case record
 		adminMay := op == core.OpReadReports || op == core.OpReadProjection || op == core.OpRebuild || op == core.OpImport
 		add(adm, op, adminMay, adminMay, adminMay) // no case data
+		// Data protection officers erase people from their agency's cases
+		// and see of them only the people: no record, history or figures.
+		dpoMay := op == core.OpErasePerson || op == core.OpReadPeople
+		add(dpo, op, dpoMay, dpoMay, false)
 	}
 	for _, r := range rows {
 		t.Run(fmt.Sprintf("%s/%s/%s", r.role, r.op, r.rel), func(t *testing.T) {
@@ -62,7 +67,7 @@ func TestAuthorizationTable(t *testing.T) {
 	if got := core.Allowed("sheriff", core.OpReadCase, lead); got {
 		t.Error("an unknown role may read a case")
 	}
-	if len(rows) != 3*(len(core.Operations)*3+len(core.Operations)) {
+	if len(rows) != 3*len(core.Roles)*len(core.Operations) {
 		t.Fatalf("the table has %d rows: an operation is missing from it", len(rows))
 	}
 }

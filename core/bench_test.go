@@ -2,6 +2,8 @@ package core_test
 
 import (
 	"encoding/json"
+	"io"
+	"log/slog"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -108,4 +110,44 @@ func domainCaseWithSuspect() (domain.Case, error) {
 		}
 	}
 	return c, nil
+}
+
+// BenchmarkErasePerson is one erasure: PersonErased decided and appended
+// durably, then the person's key destroyed in the key store (delete with
+// secure_delete, then a TRUNCATE checkpoint of its WAL). The identification
+// it erases is recorded outside the timer. BenchmarkRecordOneEvent beside
+// it is one durable append of an ordinary command from one goroutine, the
+// yardstick.
+func BenchmarkErasePerson(b *testing.B) {
+	f := newFixture(b, core.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	res, _, err := f.svc.OpenCase(f.ctx, ukba, core.OpenCase{Data: json.RawMessage(openData)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		person := uuid.New()
+		if _, err := f.svc.Record(f.ctx, ukba, res.CaseID, core.Command{Type: domain.TypeSuspectIdentified, Data: json.RawMessage(identify(person))}); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if _, err := f.svc.ErasePerson(f.ctx, dpoUKBA, res.CaseID, person, "retention period over"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkRecordOneEvent(b *testing.B) {
+	f := newFixture(b, core.Config{})
+	res, _, err := f.svc.OpenCase(f.ctx, ukba, core.OpenCase{Data: json.RawMessage(openData)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	data := json.RawMessage(`{"summary":"seen at Calais","grading":"2B2"}`)
+	for b.Loop() {
+		if _, err := f.svc.Record(f.ctx, ukba, res.CaseID, core.Command{Type: domain.TypeIntelligenceLogged, Data: data}); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -162,8 +162,13 @@ func (c *Core) Record(ctx context.Context, who Identity, caseID uuid.UUID, cmd C
 	if eventID == uuid.Nil {
 		eventID = c.newID()
 	}
+	if cmd.Type == domain.TypePersonErased {
+		// Recorded only with the key's destruction: ErasePerson.
+		return Result{}, domain.FieldErrorf(domain.KindInvalid, domain.CodeValidation, "type",
+			"a person is erased through POST /v1/cases/{id}/people/{person_id}/erasure, which also destroys their key")
+	}
 	dcmd := domain.Command{EventID: eventID, Type: cmd.Type, Data: cmd.Data, OccurredAt: cmd.OccurredAt,
-		Actor: who.Actor(), CorrelationID: cmd.CorrelationID, CausationID: cmd.CausationID}
+		Actor: who.Actor(), CorrelationID: cmd.CorrelationID, CausationID: cmd.CausationID, Seal: c.sealer(ctx)}
 	judge := func(state *domain.Case) error {
 		rel := state.RelationOf(who.Agency)
 		if who.Role == domain.RoleInvestigator && rel == domain.RelationNone {
@@ -213,16 +218,17 @@ func (c *Core) Case(ctx context.Context, who Identity, caseID uuid.UUID, at At, 
 	if at.Version != nil && at.AsOf != nil {
 		return domain.Case{}, domain.BadParameter("as_of", "give a version or an as_of time, not both")
 	}
-	state, err := c.consult(ctx, who, OpReadCase, caseID, con, domain.AccessReadCase)
+	current, err := c.consult(ctx, who, OpReadCase, caseID, con, domain.AccessReadCase)
 	if err != nil {
 		return domain.Case{}, err
 	}
+	state := current.Clone()
 	switch {
 	case at.Version != nil:
 		v := *at.Version
-		if v > state.Version {
+		if v > current.Version {
 			return domain.Case{}, domain.FieldErrorf(domain.KindNotFound, domain.CodeVersionNotFound, "version",
-				"the case has no version %d (it is at version %d)", v, state.Version)
+				"the case has no version %d (it is at version %d)", v, current.Version)
 		}
 		entries, err := c.writer.readEntries(ctx, caseID, 0, v+1, nil)
 		if err != nil {
@@ -240,6 +246,9 @@ func (c *Core) Case(ctx context.Context, who Identity, caseID uuid.UUID, at At, 
 		if state, err = domain.StateAsOf(entries, t); err != nil {
 			return domain.Case{}, err
 		}
+	}
+	if err := c.reveal.Case(ctx, &current, &state); err != nil {
+		return domain.Case{}, err
 	}
 	a := c.accessEntry(caseID, domain.AccessReadCase, domain.AccessServed, con)
 	v := state.Version
@@ -264,13 +273,19 @@ type HistoryPage struct {
 // History returns the case's events from fromVersion (inclusive), at most
 // limit of them, in version order.
 func (c *Core) History(ctx context.Context, who Identity, caseID uuid.UUID, fromVersion uint64, limit int, con Consultation) (HistoryPage, error) {
-	if _, err := c.consult(ctx, who, OpReadHistory, caseID, con, domain.AccessReadHistory); err != nil {
+	current, err := c.consult(ctx, who, OpReadHistory, caseID, con, domain.AccessReadHistory)
+	if err != nil {
 		return HistoryPage{}, err
 	}
 	// One more than asked tells whether another page follows.
 	entries, err := c.writer.readEntries(ctx, caseID, fromVersion, uint64(limit)+1, nil)
 	if err != nil {
 		return HistoryPage{}, err
+	}
+	for i := range entries {
+		if entries[i], err = c.reveal.Entry(ctx, &current, entries[i]); err != nil {
+			return HistoryPage{}, err
+		}
 	}
 	var page HistoryPage
 	if len(entries) > limit {

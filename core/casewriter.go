@@ -33,6 +33,7 @@ type caseWriter struct {
 	retryBase  time.Duration
 	retryMax   time.Duration
 	onRetry    func(caseID uuid.UUID, attempt int)
+	reveal     *Revealer // opens a stored event to compare a retry with it
 }
 
 // Result tells where a command's event landed.
@@ -147,7 +148,7 @@ func (w *caseWriter) decide(ctx context.Context, caseID uuid.UUID, state *domain
 	// whatever has happened to the case since (it may be closed now, or at
 	// a later version than the retry's If-Match).
 	if _, v, _, ok := state.Entry(dcmd.EventID); ok {
-		res, err := w.answerRetry(ctx, caseID, v, dcmd)
+		res, err := w.answerRetry(ctx, caseID, state, v, dcmd)
 		if err != nil {
 			return nil, err
 		}
@@ -259,14 +260,22 @@ func (w *caseWriter) appended(caseID uuid.UUID, state *domain.Case, entry domain
 
 // answerRetry answers a command whose event id the case already holds at
 // version v: the original result if the content is the same, a
-// duplicate_event_id conflict otherwise.
-func (w *caseWriter) answerRetry(ctx context.Context, caseID uuid.UUID, v uint64, dcmd domain.Command) (Result, error) {
+// duplicate_event_id conflict otherwise. The stored event is compared
+// opened (its personal fields are sealed with a fresh nonce each time);
+// one whose fields can no longer be opened (erased) is not the same.
+func (w *caseWriter) answerRetry(ctx context.Context, caseID uuid.UUID, state *domain.Case, v uint64, dcmd domain.Command) (Result, error) {
 	entries, err := w.readEntries(ctx, caseID, v, 1, nil)
 	if err != nil {
 		return Result{}, err
 	}
 	if len(entries) != 1 || entries[0].ID != dcmd.EventID {
 		return Result{}, domain.Internal(fmt.Errorf("case %s: event %s not found at version %d", caseID, dcmd.EventID, v))
+	}
+	if entries[0], err = w.reveal.Entry(ctx, state, entries[0]); err != nil {
+		return Result{}, err
+	}
+	if entries[0].ErasedAt != nil || entries[0].Unreadable != nil {
+		return Result{}, domain.DuplicateEventIDError(dcmd.EventID, "in this case")
 	}
 	dcmd.Agencies = w.agencies
 	if dcmd.Now.IsZero() {

@@ -20,6 +20,8 @@ import (
 	"github.com/casebook/casebook/domain"
 	"github.com/casebook/casebook/eventstore"
 	"github.com/casebook/casebook/eventstore/sqlitestore"
+	"github.com/casebook/casebook/keystore"
+	"github.com/casebook/casebook/keystore/sqlitekeys"
 )
 
 var (
@@ -50,6 +52,7 @@ type fixture struct {
 	store *sqlitestore.Store
 	clock *testClock
 	svc   *core.Core
+	keys  *keystore.Vault // nil when the test gave its own
 }
 
 func newFixture(t testing.TB, cfg core.Config) *fixture {
@@ -59,8 +62,30 @@ func newFixture(t testing.TB, cfg core.Config) *fixture {
 	if cfg.Now == nil {
 		cfg.Now = f.clock.Now
 	}
+	if cfg.Keys == nil {
+		f.keys = newVault(t, filepath.Join(filepath.Dir(f.path), "keys.db"), testMasterKey)
+		cfg.Keys = f.keys
+	}
 	f.svc = newCore(t, f.store, cfg)
 	return f
+}
+
+// testMasterKey is the master key of the tests' key stores.
+var testMasterKey = []byte("0123456789abcdef0123456789abcdef")
+
+// newVault opens (creating it) the key store at path under master.
+func newVault(t testing.TB, path string, master []byte) *keystore.Vault {
+	t.Helper()
+	ks, err := sqlitekeys.Open(context.Background(), path, sqlitekeys.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ks.Close() })
+	v, err := keystore.OpenVault(context.Background(), ks, master, keystore.VaultOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 // newCore is a core over store with cfg (its Store set to store).
@@ -284,7 +309,7 @@ func TestLiveStateEqualsReplayFromStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fresh := newCore(t, f.store, core.Config{CacheSize: -1})
+	fresh := newCore(t, f.store, core.Config{Keys: f.keys, CacheSize: -1})
 	replayed, err := load(fresh, f.ctx, id, core.At{})
 	if err != nil {
 		t.Fatal(err)
@@ -302,7 +327,7 @@ func TestLiveStateEqualsReplayFromStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.openStore()
-	svc := newCore(t, f.store, core.Config{Now: f.clock.Now})
+	svc := newCore(t, f.store, core.Config{Keys: f.keys, Now: f.clock.Now})
 	if _, err := svc.Record(f.ctx, ukba2, id, core.Command{Type: domain.TypeCaseReopened, Data: json.RawMessage(`{"reason":"appeal"}`)}); err != nil {
 		t.Fatal(err)
 	}
@@ -337,7 +362,7 @@ func TestConcurrentArrestsOnOneCase(t *testing.T) {
 	if len(versions) != n {
 		t.Fatalf("%d distinct versions for %d arrests", len(versions), n)
 	}
-	c, err := load(newCore(t, f.store, core.Config{CacheSize: -1}), f.ctx, id, core.At{})
+	c, err := load(newCore(t, f.store, core.Config{Keys: f.keys, CacheSize: -1}), f.ctx, id, core.At{})
 	if err != nil || c.Counts.Arrests != n || c.Version != n+1 {
 		t.Fatalf("arrests %d version %d: %v", c.Counts.Arrests, c.Version, err)
 	}
@@ -353,7 +378,7 @@ func TestConcurrentArrestsFromTwoNodes(t *testing.T) {
 	var retries atomic.Int64
 	onRetry := func(uuid.UUID, int) { retries.Add(1) }
 	f := newFixture(t, core.Config{OnConflictRetry: onRetry, MaxRetries: 50})
-	other := newCore(t, f.store, core.Config{Now: f.clock.Now, OnConflictRetry: onRetry, MaxRetries: 50})
+	other := newCore(t, f.store, core.Config{Keys: f.keys, Now: f.clock.Now, OnConflictRetry: onRetry, MaxRetries: 50})
 	id := f.open(openData)
 	f.record(id, domain.TypeSuspectIdentified, identify(personA))
 	const n = 32
@@ -408,14 +433,14 @@ func TestAppendRaceIsRetriedOnFreshState(t *testing.T) {
 	f := newFixture(t, core.Config{})
 	id := f.open(openData)
 	f.record(id, domain.TypeSuspectIdentified, identify(personA))
-	competitor := newCore(t, f.store, core.Config{Now: f.clock.Now})
+	competitor := newCore(t, f.store, core.Config{Keys: f.keys, Now: f.clock.Now})
 	var retries []int
 	racing := &racingStore{Store: f.store, competitor: func() {
 		if _, err := competitor.Record(f.ctx, ukba2, id, core.Command{Type: domain.TypeCaseClosed, Data: json.RawMessage(`{"outcome":"closed by the other node"}`)}); err != nil {
 			t.Error(err)
 		}
 	}}
-	svc := newCore(t, racing, core.Config{Now: f.clock.Now, OnConflictRetry: func(_ uuid.UUID, attempt int) { retries = append(retries, attempt) }})
+	svc := newCore(t, racing, core.Config{Keys: f.keys, Now: f.clock.Now, OnConflictRetry: func(_ uuid.UUID, attempt int) { retries = append(retries, attempt) }})
 	// The arrest was valid when decided, but the case closed before it was
 	// appended: deciding again on the fresh state refuses it.
 	_, err := svc.Record(f.ctx, ukba, id, core.Command{Type: domain.TypeArrestMade, Data: json.RawMessage(arrest(personA))})
@@ -429,14 +454,14 @@ func TestAppendRaceWithIfMatchIsNotRetried(t *testing.T) {
 	f := newFixture(t, core.Config{})
 	id := f.open(openData)
 	f.record(id, domain.TypeSuspectIdentified, identify(personA))
-	competitor := newCore(t, f.store, core.Config{Now: f.clock.Now})
+	competitor := newCore(t, f.store, core.Config{Keys: f.keys, Now: f.clock.Now})
 	racing := &racingStore{Store: f.store, competitor: func() {
 		if _, err := competitor.Record(f.ctx, ukba2, id, core.Command{Type: domain.TypeIntelligenceLogged, Data: json.RawMessage(`{"summary":"s","grading":"2B2"}`)}); err != nil {
 			t.Error(err)
 		}
 	}}
 	retried := false
-	svc := newCore(t, racing, core.Config{Now: f.clock.Now, OnConflictRetry: func(uuid.UUID, int) { retried = true }})
+	svc := newCore(t, racing, core.Config{Keys: f.keys, Now: f.clock.Now, OnConflictRetry: func(uuid.UUID, int) { retried = true }})
 	v := uint64(1)
 	_, err := svc.Record(f.ctx, ukba, id, core.Command{Type: domain.TypeArrestMade, Data: json.RawMessage(arrest(personA)), ExpectedVersion: &v})
 	de := wantCode(t, err, domain.CodeVersionConflict)
@@ -516,7 +541,7 @@ func TestIdempotentRetries(t *testing.T) {
 		t.Fatalf("late retry: %+v %v", again, err)
 	}
 	// And from another node that never saw it (no cached state).
-	fresh := newCore(t, f.store, core.Config{Now: f.clock.Now})
+	fresh := newCore(t, f.store, core.Config{Keys: f.keys, Now: f.clock.Now})
 	again, err = fresh.Record(f.ctx, ukba, id, retry)
 	if err != nil || !again.Duplicate {
 		t.Fatalf("retry on a fresh node: %+v %v", again, err)
@@ -645,7 +670,7 @@ func TestVerifyDetectsTamperedFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.openStore()
-	svc := newCore(t, f.store, core.Config{})
+	svc := newCore(t, f.store, core.Config{Keys: f.keys})
 	v, err := verify(svc, f.ctx, id)
 	if err != nil || v.Valid || v.FirstInvalidVersion == nil || *v.FirstInvalidVersion != 2 || v.Checked != 3 {
 		t.Fatalf("after tampering: %+v %v", v, err)
@@ -660,7 +685,7 @@ func TestCorruptStoredEventIsAnError(t *testing.T) {
 		ID: uuid.New(), Type: domain.TypeArrestMade, Data: []byte(`{"who":"?"}`), Metadata: []byte(`{}`)}); err != nil {
 		t.Fatal(err)
 	}
-	fresh := newCore(t, f.store, core.Config{})
+	fresh := newCore(t, f.store, core.Config{Keys: f.keys})
 	_, err := load(fresh, f.ctx, id, core.At{})
 	if !errors.Is(err, domain.ErrCorruptEvent) {
 		t.Fatalf("load: %v", err)
@@ -681,7 +706,7 @@ func TestWaitingForTheCaseLockHonoursTheContext(t *testing.T) {
 	release := make(chan struct{})
 	entered := make(chan struct{})
 	blocking := &blockingStore{Store: f.store, entered: entered, release: release}
-	svc := newCore(t, blocking, core.Config{})
+	svc := newCore(t, blocking, core.Config{Keys: f.keys})
 	go func() {
 		_, _ = svc.Record(f.ctx, ukba, id, core.Command{Type: domain.TypeArrestMade, Data: json.RawMessage(arrest(personA))})
 	}()
@@ -749,7 +774,7 @@ func TestManyCasesInParallelWithSmallCache(t *testing.T) {
 // with the store.
 func TestStaleCacheNeverDecidesAnOutcome(t *testing.T) {
 	f := newFixture(t, core.Config{})
-	nodeB := newCore(t, f.store, core.Config{Now: f.clock.Now})
+	nodeB := newCore(t, f.store, core.Config{Keys: f.keys, Now: f.clock.Now})
 	id := f.open(openData)
 	f.record(id, domain.TypeSuspectIdentified, identify(personA)) // node A caches version 1
 	personB := uuid.New()

@@ -22,6 +22,7 @@ import (
 
 	"github.com/casebook/casebook/domain"
 	"github.com/casebook/casebook/eventstore"
+	"github.com/casebook/casebook/keystore"
 	"github.com/casebook/casebook/projections"
 )
 
@@ -72,6 +73,11 @@ type Config struct {
 	// OnConflictRetry, when set, is called each time a command is decided
 	// again after losing an append race (for metrics).
 	OnConflictRetry func(caseID uuid.UUID, attempt int)
+	// Keys seals personal fields as they are recorded and opens them as
+	// they are read (see personal.go). nil stores them in plain text, as
+	// before encryption, and shows sealed ones as unreadable: for tests and
+	// tools that record no personal data; casebookd always sets it.
+	Keys *keystore.Vault
 }
 
 // Core is the application core. It is safe for concurrent use.
@@ -86,6 +92,8 @@ type Core struct {
 	writer     *caseWriter
 	access     *accessLog
 	refs       *caseLocks // serialises opens of one (agency, reference)
+	vault      *keystore.Vault
+	reveal     *Revealer
 }
 
 // New returns a core over cfg.Store.
@@ -126,10 +134,12 @@ func New(cfg Config) (*Core, error) {
 	c := &Core{
 		store: cfg.Store, readModels: cfg.ReadModels, agencies: cfg.Agencies, logger: cfg.Logger,
 		now: cfg.Now, newID: cfg.NewID, wait: cfg.ReadModelWait, refs: newCaseLocks(),
+		vault: cfg.Keys, reveal: NewRevealer(cfg.Keys),
 	}
 	c.writer = &caseWriter{
 		store: cfg.Store, now: cfg.Now, agencies: cfg.Agencies, locks: newCaseLocks(), cache: newStateCache(cfg.CacheSize),
 		maxRetries: cfg.MaxRetries, retryBase: cfg.RetryBaseDelay, retryMax: cfg.RetryMaxDelay, onRetry: cfg.OnConflictRetry,
+		reveal: c.reveal,
 	}
 	c.access = newAccessLog(cfg.Store, cfg.Now, cfg.NewID, cfg.AccessMergeWindow, cfg.Logger)
 	return c, nil

@@ -22,7 +22,7 @@ func (id Identity) Actor() domain.Actor {
 }
 
 // Roles a caller may hold.
-var Roles = []string{domain.RoleInvestigator, domain.RoleAuditor, domain.RoleAnalyst, domain.RoleAdmin}
+var Roles = []string{domain.RoleInvestigator, domain.RoleAuditor, domain.RoleAnalyst, domain.RoleAdmin, domain.RoleDPO}
 
 // IsRole reports whether r is one of Roles.
 func IsRole(r string) bool { return slices.Contains(Roles, r) }

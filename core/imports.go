@@ -26,6 +26,9 @@ type ImportReport struct {
 	Cases    int   // case streams among them
 	Imported int64 // appended by this run
 	Skipped  int64 // already in the store (an earlier run)
+	// Migration is the stream of the migration record a re-sealing import
+	// wrote ("" otherwise).
+	Migration string
 }
 
 // ImportOptions tune Import.
@@ -33,6 +36,14 @@ type ImportOptions struct {
 	// OnChecked and OnWritten report progress (events so far).
 	OnChecked func(n int64)
 	OnWritten func(n int)
+	// Seal re-seals the source's plaintext personal fields under the
+	// core's keys as they are written, re-hashing the case chains, and
+	// ends with a migration record linking the old heads to the new
+	// (`casebook migrate --encrypt`; see reseal.go). SourceName and
+	// SourcePosition describe the source in that record.
+	Seal           bool
+	SourceName     string
+	SourcePosition uint64
 }
 
 // Import loads recorded streams into the core's store — casebook import
@@ -50,6 +61,9 @@ type ImportOptions struct {
 func (c *Core) Import(ctx context.Context, who Identity, src ImportSource, opts ImportOptions) (ImportReport, error) {
 	if err := requireRole(who, OpImport); err != nil {
 		return ImportReport{}, err
+	}
+	if opts.Seal && c.vault == nil {
+		return ImportReport{}, domain.Errorf(domain.KindInvalid, domain.CodeValidation, "re-sealing needs a key store: the core has none")
 	}
 	chk := newImportChecker(c.store, c.agencies)
 	var rep ImportReport
@@ -72,6 +86,9 @@ func (c *Core) Import(ctx context.Context, who Identity, src ImportSource, opts 
 		return rep, err
 	}
 	cp.onAppend = opts.OnWritten
+	if opts.Seal {
+		cp.reseal = &resealer{c: c}
+	}
 	for rec, err := range src(ctx) {
 		if err != nil {
 			return rep, err
@@ -83,7 +100,39 @@ func (c *Core) Import(ctx context.Context, who Identity, src ImportSource, opts 
 	}
 	err = cp.flush(ctx)
 	rep.Imported, rep.Skipped = cp.copied, cp.skipped
+	if err != nil || !opts.Seal {
+		return rep, err
+	}
+	heads := make([]domain.StreamHead, 0, len(chk.streams))
+	for name, s := range chk.streams {
+		if s.next == 0 {
+			continue
+		}
+		// The copy's hash at that version (the store may have moved on
+		// since an earlier run).
+		newHash, err := c.hashAt(ctx, name, s.next-1)
+		if err != nil {
+			return rep, err
+		}
+		heads = append(heads, domain.StreamHead{Stream: name, Version: s.next - 1, OldHeadHash: s.chain.Result().HeadHash, NewHeadHash: newHash})
+	}
+	rep.Migration, err = c.RecordMigration(ctx, who, MigrationRecord{Source: opts.SourceName, SourcePosition: opts.SourcePosition, Sealed: true, Heads: heads})
 	return rep, err
+}
+
+// hashAt is the hash of a stream's event at version v in the core's store.
+func (c *Core) hashAt(ctx context.Context, stream string, v uint64) (string, error) {
+	for rec, err := range c.store.ReadStream(ctx, stream, eventstore.ReadStreamOptions{From: v, Limit: 1}) {
+		if err != nil {
+			return "", storeError("read "+stream, err)
+		}
+		m, err := domain.DecodeMetadata(rec.Metadata)
+		if err != nil {
+			return "", domain.Internal(fmt.Errorf("%s version %d: %w", stream, v, err))
+		}
+		return m.Hash, nil
+	}
+	return "", domain.Internal(fmt.Errorf("%s has no version %d after the import", stream, v))
 }
 
 // importChecker folds a log, event by event, through every rule, holding a
@@ -98,11 +147,12 @@ type importChecker struct {
 }
 
 type importStream struct {
-	caseID uuid.UUID
-	access bool
-	next   uint64
-	state  *domain.Case // case streams
-	chain  *domain.ChainVerifier
+	caseID    uuid.UUID
+	access    bool
+	migration bool // a migration record (domain.StoreMigrated)
+	next      uint64
+	state     *domain.Case // case streams
+	chain     *domain.ChainVerifier
 }
 
 func newImportChecker(store eventstore.Store, agencies *domain.Agencies) *importChecker {
@@ -131,10 +181,32 @@ func (k *importChecker) add(ctx context.Context, rec eventstore.RecordedEvent) e
 		return refused(rec.Stream, rec.Revision, rec.Type, "hash chain broken: %s", s.chain.Result().Reason)
 	}
 	s.next++
-	if s.access {
+	switch {
+	case s.access:
 		return k.checkAccess(ctx, rec, se)
+	case s.migration:
+		return checkMigration(rec, se)
 	}
 	return k.checkCase(s, rec, se)
+}
+
+// checkMigration judges a migration record's event: its data, and an actor
+// who could have written it (an operator).
+func checkMigration(rec eventstore.RecordedEvent, se domain.StoredEvent) error {
+	m, err := domain.DecodeMetadata(se.Metadata)
+	if err != nil {
+		return refused(rec.Stream, rec.Revision, rec.Type, "metadata cannot be read: %v", err)
+	}
+	if rec.Type != domain.TypeStoreMigrated || m.SchemaVersion != domain.MigrationSchemaVersion {
+		return refused(rec.Stream, rec.Revision, rec.Type, "not a %s record of schema %d", domain.TypeStoreMigrated, domain.MigrationSchemaVersion)
+	}
+	if _, err := domain.DecodeStoreMigrated(se.Data); err != nil {
+		return refused(rec.Stream, rec.Revision, rec.Type, "%v", err)
+	}
+	if err := domain.ValidateActor(m.Actor); err != nil || !roleMayEver(m.Actor.Role, OpImport) {
+		return refused(rec.Stream, rec.Revision, rec.Type, "%s (%s) could not have recorded a migration", m.Actor.Subject, m.Actor.Role)
+	}
+	return nil
 }
 
 // open starts a stream: its name must be a case's or an access log's; a
@@ -148,8 +220,10 @@ func (k *importChecker) open(ctx context.Context, rec eventstore.RecordedEvent) 
 		k.cases++
 	} else if id, ok := domain.CaseIDFromAccessStream(rec.Stream); ok {
 		s.caseID, s.access = id, true
+	} else if domain.IsMigrationStream(rec.Stream) {
+		s.migration = true
 	} else {
-		return nil, refused(rec.Stream, rec.Revision, rec.Type, "%q is not a case stream (case-<uuid>) nor an access-log stream (access-<uuid>)", truncate(rec.Stream, 80))
+		return nil, refused(rec.Stream, rec.Revision, rec.Type, "%q is not a case stream (case-<uuid>), an access-log stream (access-<uuid>) nor a migration record (migration-<uuid>)", truncate(rec.Stream, 80))
 	}
 	k.streams[rec.Stream] = s
 	if rec.Revision == 0 {
@@ -182,7 +256,7 @@ func (k *importChecker) seed(s *importStream, ev eventstore.RecordedEvent) error
 		return refused(ev.Stream, ev.Revision, ev.Type, "the store's own chain is broken: %s", s.chain.Result().Reason)
 	}
 	s.next++
-	if s.access {
+	if s.access || s.migration {
 		return nil
 	}
 	e, err := domain.DecodeStored(se)
@@ -249,11 +323,12 @@ func (k *importChecker) checkAccess(ctx context.Context, rec eventstore.Recorded
 	if err != nil {
 		return refused(rec.Stream, rec.Revision, rec.Type, "metadata cannot be read: %v", err)
 	}
-	if _, derr := domain.CheckAccessRecorded(se, m); derr != nil {
+	a, derr := domain.CheckAccessRecorded(se, m)
+	if derr != nil {
 		return refused(rec.Stream, rec.Revision, rec.Type, "%s", derr.Error())
 	}
-	if !Allowed(m.Actor.Role, OpReadCase, domain.RelationLead) {
-		return refused(rec.Stream, rec.Revision, rec.Type, "%s (%s) could not have consulted a case", m.Actor.Subject, m.Actor.Role)
+	if !roleMayEver(m.Actor.Role, accessOperation(a.Operation)) {
+		return refused(rec.Stream, rec.Revision, rec.Type, "%s (%s) could not have consulted a case (%s)", m.Actor.Subject, m.Actor.Role, a.Operation)
 	}
 	caseStream := domain.StreamName(mustCaseID(rec.Stream))
 	if _, known := k.streams[caseStream]; !known && !k.inStore[caseStream] {
@@ -270,6 +345,21 @@ func (k *importChecker) checkAccess(ctx context.Context, rec eventstore.Recorded
 		k.inStore[caseStream] = true
 	}
 	return nil
+}
+
+// accessOperation is the operation an access-log entry records.
+func accessOperation(op string) Operation {
+	switch op {
+	case domain.AccessReadHistory:
+		return OpReadHistory
+	case domain.AccessVerifyCase:
+		return OpVerifyCase
+	case domain.AccessReadLog, domain.AccessLiveLog:
+		return OpReadLog
+	case domain.AccessReadPeople:
+		return OpReadPeople
+	}
+	return OpReadCase
 }
 
 func mustCaseID(accessStream string) uuid.UUID {
@@ -296,6 +386,13 @@ type copier struct {
 
 	copied, skipped int64
 	onAppend        func(n int)
+
+	// reseal, when set, re-seals each event before it is written; prev is
+	// then each stream's head hash in the store (what the next copy
+	// chains to), and an event the store already holds is recognised by
+	// its id and type (its sealed bytes differ on every run).
+	reseal *resealer
+	prev   map[string]string
 }
 
 type targetHead struct {
@@ -313,7 +410,7 @@ func newCopier(ctx context.Context, dst eventstore.Store) (*copier, error) {
 	if err != nil {
 		return nil, storeError("read the store's head", err)
 	}
-	return &copier{dst: dst, heads: make(map[string]*targetHead), emptyStart: head == eventstore.Start}, nil
+	return &copier{dst: dst, heads: make(map[string]*targetHead), emptyStart: head == eventstore.Start, prev: map[string]string{}}, nil
 }
 
 func (c *copier) head(ctx context.Context, stream string) (*targetHead, error) {
@@ -338,9 +435,8 @@ func (c *copier) head(ctx context.Context, stream string) (*targetHead, error) {
 }
 
 func (c *copier) add(ctx context.Context, rec eventstore.RecordedEvent) error {
-	ev := eventstore.EventData{ID: rec.ID, Type: rec.Type, Data: rec.Data, Metadata: rec.Metadata}
 	if c.stream == rec.Stream && len(c.batch) > 0 && rec.Revision == c.first+uint64(len(c.batch)) {
-		return c.buffer(ctx, rec.Stream, ev)
+		return c.resealAndBuffer(ctx, rec)
 	}
 	if err := c.flush(ctx); err != nil {
 		return err
@@ -349,11 +445,26 @@ func (c *copier) add(ctx context.Context, rec eventstore.RecordedEvent) error {
 	if err != nil {
 		return err
 	}
+	ev := eventstore.EventData{ID: rec.ID, Type: rec.Type, Data: rec.Data, Metadata: rec.Metadata}
 	switch {
 	case rec.Revision+1 < h.next:
 		c.skipped++ // already written by an earlier run
 		return nil
 	case rec.Revision+1 == h.next:
+		if c.reseal != nil {
+			if ev.ID != h.last.ID || ev.Type != h.last.Type {
+				return domain.Errorf(domain.KindConflict, domain.CodeRefused,
+					"the store's stream %s has event %s at version %d where the source has %s: the store holds different data; refusing to merge",
+					rec.Stream, h.last.ID, rec.Revision, ev.ID)
+			}
+			m, err := domain.DecodeMetadata(h.last.Metadata)
+			if err != nil {
+				return refused(rec.Stream, rec.Revision, rec.Type, "the store's own event cannot be read: %v", err)
+			}
+			c.prev[rec.Stream] = m.Hash
+			c.skipped++
+			return nil
+		}
 		if !sameEvent(ev, h.last) {
 			return domain.Errorf(domain.KindConflict, domain.CodeRefused,
 				"the store's stream %s has event %s at version %d where the source has %s, with other content: the store holds different data; refusing to merge",
@@ -367,7 +478,21 @@ func (c *copier) add(ctx context.Context, rec eventstore.RecordedEvent) error {
 			rec.Stream, rec.Revision, h.next)
 	}
 	c.stream, c.first = rec.Stream, rec.Revision
-	return c.buffer(ctx, rec.Stream, ev)
+	return c.resealAndBuffer(ctx, rec)
+}
+
+// resealAndBuffer buffers the next event of the current stream, re-sealed
+// first when re-sealing.
+func (c *copier) resealAndBuffer(ctx context.Context, rec eventstore.RecordedEvent) error {
+	if c.reseal != nil {
+		var hash string
+		var err error
+		if rec, hash, err = c.reseal.reseal(ctx, rec, c.prev[rec.Stream]); err != nil {
+			return err
+		}
+		c.prev[rec.Stream] = hash
+	}
+	return c.buffer(ctx, rec.Stream, eventstore.EventData{ID: rec.ID, Type: rec.Type, Data: rec.Data, Metadata: rec.Metadata})
 }
 
 func (c *copier) buffer(ctx context.Context, stream string, ev eventstore.EventData) error {

@@ -36,17 +36,25 @@ type LogEvent struct {
 	Data          json.RawMessage `json:"data"`
 	PrevHash      string          `json:"prev_hash"`
 	Hash          string          `json:"hash"`
+	// ErasedAt and Unreadable: as on a case's history (domain.Entry).
+	ErasedAt   *time.Time         `json:"erased_at,omitempty"`
+	Unreadable *domain.Unreadable `json:"unreadable,omitempty"`
 
 	caseID uuid.UUID
+	entry  *domain.Entry // decoded, for events with personal fields
 }
 
 func logEventOf(rec eventstore.RecordedEvent) LogEvent {
 	caseID, _ := domain.CaseIDFromStream(rec.Stream)
 	if e, err := domain.DecodeStored(storedOf(rec)); err == nil {
 		m := e.Metadata
-		return LogEvent{ID: e.ID, Stream: e.Stream, Type: e.Type, Version: e.Version, Position: e.Position,
+		le := LogEvent{ID: e.ID, Stream: e.Stream, Type: e.Type, Version: e.Version, Position: e.Position,
 			OccurredAt: m.OccurredAt.UTC(), RecordedAt: m.RecordedAt.UTC(), Actor: m.Actor, CorrelationID: m.CorrelationID,
 			CausationID: m.CausationID, Data: e.Data, PrevHash: m.PrevHash, Hash: m.Hash, caseID: caseID}
+		if domain.HasPersonalFields(e.Type) {
+			le.entry = &e
+		}
+		return le
 	}
 	m, _ := domain.DecodeMetadata(rec.Metadata) // zero values when unreadable
 	if m.RecordedAt.IsZero() {
@@ -59,6 +67,30 @@ func logEventOf(rec eventstore.RecordedEvent) LogEvent {
 	return LogEvent{ID: rec.ID, Stream: rec.Stream, Type: rec.Type, Version: rec.Revision, Position: uint64(rec.Position),
 		OccurredAt: m.OccurredAt.UTC(), RecordedAt: m.RecordedAt.UTC(), Actor: m.Actor, CorrelationID: m.CorrelationID,
 		CausationID: m.CausationID, Data: data, PrevHash: m.PrevHash, Hash: m.Hash, caseID: caseID}
+}
+
+// revealLog opens the sealed personal fields of the log's events, judging
+// erasure on each case's current state (loaded once per case in states).
+// An event whose data could not be decoded is shown as it is (nil).
+func (c *Core) revealLog(ctx context.Context, e *LogEvent, states map[uuid.UUID]*domain.Case) error {
+	if e.entry == nil || e.caseID == uuid.Nil {
+		return nil
+	}
+	current := states[e.caseID]
+	if current == nil {
+		st, err := c.writer.load(ctx, e.caseID)
+		if err != nil {
+			return err
+		}
+		current = &st
+		states[e.caseID] = current
+	}
+	opened, err := c.reveal.Entry(ctx, current, *e.entry)
+	if err != nil {
+		return err
+	}
+	e.Data, e.ErasedAt, e.Unreadable, e.entry = opened.Data, opened.ErasedAt, opened.Unreadable, nil
+	return nil
 }
 
 // caseEventsOnly: the global log as the core serves it holds case events
@@ -124,6 +156,12 @@ func (c *Core) ReadLog(ctx context.Context, who Identity, q LogQuery, con Consul
 			break
 		}
 		page.Events = append(page.Events, logEventOf(rec))
+	}
+	states := map[uuid.UUID]*domain.Case{}
+	for i := range page.Events {
+		if err := c.revealLog(ctx, &page.Events[i], states); err != nil {
+			return LogPage{}, err
+		}
 	}
 	if err := c.recordShown(ctx, who, domain.AccessReadLog, page.Events, con); err != nil {
 		return LogPage{}, err
@@ -220,6 +258,11 @@ func (c *Core) Live(ctx context.Context, who Identity, q LiveQuery, con Consulta
 					return
 				}
 				e := logEventOf(rec)
+				// A fresh state each time: an erasure may come at any moment.
+				if err := c.revealLog(ctx, &e, map[uuid.UUID]*domain.Case{}); err != nil {
+					yield(LogEvent{}, err)
+					return
+				}
 				if e.caseID != uuid.Nil && !recorded[e.caseID] {
 					a := c.accessEntry(e.caseID, domain.AccessLiveLog, domain.AccessServed, con)
 					v := e.Version

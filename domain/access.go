@@ -55,10 +55,11 @@ const (
 	AccessReadLog     = "read_log"     // a page of the global log showing the case's events
 	AccessLiveLog     = "live_log"     // the live stream showing the case's events
 	AccessReadEvent   = "read_event"   // one of the case's events, found by its id
+	AccessReadPeople  = "read_people"  // the people whose personal data the case holds (data protection officers)
 )
 
 // AccessOperations lists the operations, for validation and documentation.
-var AccessOperations = []string{AccessReadCase, AccessReadHistory, AccessVerifyCase, AccessReadLog, AccessLiveLog, AccessReadEvent}
+var AccessOperations = []string{AccessReadCase, AccessReadHistory, AccessVerifyCase, AccessReadLog, AccessLiveLog, AccessReadEvent, AccessReadPeople}
 
 // Outcomes of a consultation.
 const (

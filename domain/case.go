@@ -1,9 +1,12 @@
 package domain
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -60,6 +63,23 @@ type Case struct {
 	// whether or not they are (still) an identified suspect.
 	arrestsOf map[uuid.UUID]int
 	chargesOf map[uuid.UUID][]chargeEvent
+	// people is every person whose personal data the log holds, retracted
+	// or not: what an erasure needs to know.
+	people map[uuid.UUID]personRecord
+}
+
+// personRecord is what the case knows of a person's personal data.
+type personRecord struct {
+	plain   bool     // some of it is stored in plain text (before encryption)
+	erasure *Erasure // the PersonErased event, once erased
+}
+
+// Erasure is the erasure of a person's personal data from a case.
+type Erasure struct {
+	EventID  uuid.UUID // the PersonErased event
+	Version  uint64
+	Position uint64
+	At       time.Time // its recorded_at
 }
 
 // entryRef is what the case remembers of each of its events.
@@ -119,6 +139,38 @@ type Suspect struct {
 	EventID      uuid.UUID `json:"event_id"` // the SuspectIdentified event
 	Arrests      int       `json:"arrests"`
 	Charges      []string  `json:"charges"`
+	// ErasedAt is when the person's personal data was erased: name,
+	// date_of_birth and nationality are then shown as null.
+	ErasedAt *time.Time `json:"erased_at,omitempty"`
+	// Unreadable, set by the application core, names the personal fields
+	// it could not open (shown as null) and why.
+	Unreadable *Unreadable `json:"unreadable,omitempty"`
+}
+
+// suspectFieldOrder is the order of a Suspect's JSON fields.
+var suspectFieldOrder = jsonFieldOrder(reflect.TypeFor[Suspect]())
+
+// MarshalJSON writes the suspect with erased and unreadable personal
+// fields as null (all three once the person is erased, whether or not
+// they were given, so that the answer does not tell).
+func (s Suspect) MarshalJSON() ([]byte, error) {
+	type plain Suspect // the same fields, without this method
+	b, err := json.Marshal(plain(s))
+	if err != nil || (s.ErasedAt == nil && s.Unreadable == nil) {
+		return b, err
+	}
+	null := map[string]bool{}
+	if s.ErasedAt != nil {
+		for _, f := range personalFieldNames[TypeSuspectIdentified] {
+			null[f] = true
+		}
+	}
+	if s.Unreadable != nil {
+		for _, f := range s.Unreadable.Fields {
+			null[f] = true
+		}
+	}
+	return withNulls(b, suspectFieldOrder, null)
 }
 
 // Retraction is an entry retracted, and why.
@@ -236,6 +288,7 @@ func (c Case) Clone() Case {
 	c.entries = maps.Clone(c.entries)
 	c.arrestsOf = maps.Clone(c.arrestsOf)
 	c.chargesOf = maps.Clone(c.chargesOf) // its slices are never changed in place
+	c.people = maps.Clone(c.people)       // an erasure is never changed in place
 	return c
 }
 
@@ -314,6 +367,7 @@ func (c *Case) Apply(e Entry) error {
 		c.entries = map[uuid.UUID]entryRef{}
 		c.arrestsOf = map[uuid.UUID]int{}
 		c.chargesOf = map[uuid.UUID][]chargeEvent{}
+		c.people = map[uuid.UUID]personRecord{}
 	}
 	if _, dup := c.entries[e.ID]; dup {
 		return fmt.Errorf("%w: %s version %d: event id %s appears twice", ErrCorruptEvent, e.Stream, e.Version, e.ID)
@@ -345,6 +399,7 @@ func (c *Case) Apply(e Entry) error {
 			c.Counts.GroupsLinked++
 		}
 	case SuspectIdentified:
+		c.notePerson(ev)
 		c.identify(ev, e.ID, m.OccurredAt)
 	case IntelligenceLogged:
 		c.Counts.IntelligenceReports++
@@ -370,6 +425,8 @@ func (c *Case) Apply(e Entry) error {
 		c.ClosedAt = nil
 	case EntryRetracted:
 		c.retract(ev, e, m)
+	case PersonErased:
+		c.erase(ev.PersonID, Erasure{EventID: e.ID, Version: e.Version, Position: e.Position, At: m.RecordedAt.UTC()})
 	default:
 		return fmt.Errorf("%w: %s version %d: no fold for %T", ErrCorruptEvent, e.Stream, e.Version, e.Event)
 	}
@@ -381,12 +438,89 @@ func (c *Case) Apply(e Entry) error {
 	return nil
 }
 
+// notePerson records that the log holds personal data of the person
+// identified, and whether some of it is in plain text.
+func (c *Case) notePerson(ev SuspectIdentified) {
+	p := c.people[ev.PersonID]
+	for _, pf := range PersonalFields(c.ID, ev) {
+		if !IsSealed(pf.Value) {
+			p.plain = true
+		}
+	}
+	c.people[ev.PersonID] = p
+}
+
+// erase folds a PersonErased: the person's personal fields are gone from
+// the state (the key that sealed them is destroyed).
+func (c *Case) erase(person uuid.UUID, er Erasure) {
+	p := c.people[person]
+	if p.erasure != nil {
+		return
+	}
+	p.erasure = &er
+	c.people[person] = p
+	for i := range c.Suspects {
+		if c.Suspects[i].PersonID == person {
+			c.Suspects[i].scrub(&er.At)
+		}
+	}
+}
+
+// scrub forgets the suspect's personal fields.
+func (s *Suspect) scrub(erasedAt *time.Time) {
+	s.Name, s.DateOfBirth, s.Nationality = "", "", ""
+	s.ErasedAt = erasedAt
+}
+
+// ErasedAt tells whether, and when, the person's personal data was erased
+// from the case.
+func (c *Case) ErasedAt(person uuid.UUID) (time.Time, bool) {
+	if er, ok := c.Erasure(person); ok {
+		return er.At, true
+	}
+	return time.Time{}, false
+}
+
+// Erasure returns the erasure of the person's personal data, if any.
+func (c *Case) Erasure(person uuid.UUID) (Erasure, bool) {
+	if p, ok := c.people[person]; ok && p.erasure != nil {
+		return *p.erasure, true
+	}
+	return Erasure{}, false
+}
+
+// People lists the people whose personal data the case's log holds
+// (identified, retracted or not), sorted by id.
+func (c *Case) People() []uuid.UUID {
+	out := make([]uuid.UUID, 0, len(c.people))
+	for id := range c.people {
+		out = append(out, id)
+	}
+	slices.SortFunc(out, func(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) })
+	return out
+}
+
+// Erasures lists the people erased from the case.
+func (c *Case) Erasures() []uuid.UUID {
+	var out []uuid.UUID
+	for id, p := range c.people {
+		if p.erasure != nil {
+			out = append(out, id)
+		}
+	}
+	slices.SortFunc(out, func(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) })
+	return out
+}
+
 func (c *Case) identify(ev SuspectIdentified, eventID uuid.UUID, at time.Time) {
 	if c.suspectIndex(ev.PersonID) >= 0 {
 		return // a second identification of the same person: the first stands
 	}
 	s := Suspect{PersonID: ev.PersonID, Name: ev.Name, DateOfBirth: ev.DateOfBirth, Nationality: ev.Nationality,
 		IdentifiedAt: at, EventID: eventID, Arrests: c.arrestsOf[ev.PersonID], Charges: []string{}}
+	if p := c.people[ev.PersonID]; p.erasure != nil {
+		s.scrub(&p.erasure.At)
+	}
 	for _, ce := range c.chargesOf[ev.PersonID] {
 		s.Charges = append(s.Charges, ce.Charges...)
 	}

@@ -53,7 +53,7 @@ func CheckRecorded(c *Case, e Entry, agencies *Agencies) *Error {
 	// The data must be what Decide would have written for it: the same
 	// defaults, normalisation and canonical agencies.
 	want := normalize(withDefaults(e.Event, m.Actor))
-	if err := validate(want, recorded); err != nil {
+	if err := validate(want, recorded, acceptSealed); err != nil {
 		return err
 	}
 	want, err := canonicalAgencies(want, agencies)

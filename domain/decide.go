@@ -34,6 +34,10 @@ type Command struct {
 	// Agencies, when set, is the configured list of agencies: agency fields
 	// are stored in canonical form and unknown agencies refused.
 	Agencies *Agencies
+	// Seal, when set, seals the event's personal fields once every rule
+	// has been checked on their plaintext (see personal.go); nil stores
+	// them in plain text, as events were stored before encryption.
+	Seal Sealer
 }
 
 // NewCase is the state of a case whose stream is still empty: the state
@@ -77,6 +81,11 @@ func Decide(c Case, cmd Command) (Entry, error) {
 	}
 	if err := checkRules(&c, ev); err != nil {
 		return Entry{}, err
+	}
+	if cmd.Seal != nil {
+		if ev, err = sealPersonal(c.ID, cmd.EventID, ev, cmd.Seal); err != nil {
+			return Entry{}, err
+		}
 	}
 
 	data, err := EncodeEventData(ev)
@@ -135,6 +144,8 @@ func checkRules(c *Case, ev Event) *Error {
 		}
 	case EntryRetracted:
 		// allowed on a closed case: an error found after closing is still corrected
+	case PersonErased:
+		// allowed on a closed case: the law's retention limits bite after closing
 	default:
 		if c.Status == StatusClosed {
 			return invalid(CodeCaseClosed, "", "the case is closed: reopen it first (only CaseReopened and EntryRetracted are accepted)")
@@ -150,6 +161,10 @@ func checkRules(c *Case, ev Event) *Error {
 			return invalid(CodeGroupAlreadyLinked, "group_id", "group %s is already linked to the case", e.GroupID)
 		}
 	case SuspectIdentified:
+		if p, ok := c.people[e.PersonID]; ok && p.erasure != nil {
+			return invalid(CodePersonErased, "person_id",
+				"person %s was erased from this case; identify them under a new person id if there is a lawful basis", e.PersonID)
+		}
 		if c.suspectIndex(e.PersonID) >= 0 {
 			return invalid(CodeSuspectAlreadyIdentified, "person_id",
 				"person %s is already identified in the case (retract that entry to correct it)", e.PersonID)
@@ -177,6 +192,19 @@ func checkRules(c *Case, ev Event) *Error {
 		}
 		if c.Groups[i].Dismantled {
 			return invalid(CodeGroupAlreadyDismantled, "group_id", "group %s is already dismantled in this case", e.GroupID)
+		}
+	case PersonErased:
+		p, ok := c.people[e.PersonID]
+		switch {
+		case !ok:
+			return invalid(CodeSuspectNotIdentified, "person_id", "person %s has no personal data in this case", e.PersonID)
+		case p.erasure != nil:
+			return invalid(CodePersonAlreadyErased, "person_id", "person %s was already erased from this case (at %s)",
+				e.PersonID, p.erasure.At.Format(time.RFC3339))
+		case p.plain:
+			return invalid(CodePersonalDataUnsealed, "person_id",
+				"person %s's data in this case was recorded before encryption and is stored in plain text: "+
+					"it cannot be erased by destroying a key until the store is re-sealed (casebook migrate --encrypt)", e.PersonID)
 		}
 	case EntryRetracted:
 		ref, ok := c.entries[e.EventID]

@@ -71,7 +71,7 @@ func decodeCommand(eventType string, data []byte, actor Actor, now time.Time, ag
 		return nil, err
 	}
 	ev = normalize(withDefaults(ev, actor))
-	if err := validate(ev, now); err != nil {
+	if err := validate(ev, now, refuseSealed); err != nil {
 		return nil, err
 	}
 	if ev, err := canonicalAgencies(ev, agencies); err != nil {

@@ -50,6 +50,12 @@ type Entry struct {
 	Event Event
 	// Stored is the event as stored (what Verify and exports use).
 	Stored StoredEvent
+	// ErasedAt, set by the application core on an event whose personal
+	// fields were erased (its person's), is when; the fields are null in
+	// Data. Unreadable names sealed fields the core could not open (null
+	// in Data too) and why.
+	ErasedAt   *time.Time
+	Unreadable *Unreadable
 }
 
 // entryJSON is the API shape of an entry (GET /v1/cases/{id}/events).
@@ -67,12 +73,14 @@ type entryJSON struct {
 	Data          json.RawMessage `json:"data"`
 	PrevHash      string          `json:"prev_hash"`
 	Hash          string          `json:"hash"`
+	ErasedAt      *time.Time      `json:"erased_at,omitempty"`
+	Unreadable    *Unreadable     `json:"unreadable,omitempty"`
 }
 
 // MarshalJSON writes the entry flat, as the HTTP API shows it:
 // {id, stream, type, version, position, occurred_at, recorded_at,
 // actor{subject, role, agency}, correlation_id, causation_id, data,
-// prev_hash, hash}.
+// prev_hash, hash, erased_at?, unreadable?}.
 func (e Entry) MarshalJSON() ([]byte, error) {
 	data := e.Data
 	if len(data) == 0 {
@@ -83,6 +91,7 @@ func (e Entry) MarshalJSON() ([]byte, error) {
 		OccurredAt: e.Metadata.OccurredAt, RecordedAt: e.Metadata.RecordedAt, Actor: e.Metadata.Actor,
 		CorrelationID: e.Metadata.CorrelationID, CausationID: e.Metadata.CausationID,
 		Data: data, PrevHash: e.Metadata.PrevHash, Hash: e.Metadata.Hash,
+		ErasedAt: e.ErasedAt, Unreadable: e.Unreadable,
 	})
 }
 

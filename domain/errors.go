@@ -82,6 +82,11 @@ const (
 	CodeUnknownProjection        = "unknown_projection"
 	CodeProjectionFailed         = "projection_failed"
 	CodeRefused                  = "refused" // an import or restore that breaks a rule
+	CodePersonAlreadyErased      = "person_already_erased"
+	CodePersonErased             = "person_erased"          // new personal data of a person erased from the case
+	CodePersonalDataUnsealed     = "personal_data_unsealed" // plaintext personal data (written before encryption) cannot be erased by a key
+	CodeKeyUnavailable           = "key_unavailable"        // a sealed field's key is not in the key store
+	CodeUndecryptable            = "undecryptable"          // a sealed field does not open with its key
 )
 
 // Error is a domain error: a rule broken, bad input, a conflict. Use

@@ -26,6 +26,7 @@ const (
 	TypeCaseClosed                = "CaseClosed"
 	TypeCaseReopened              = "CaseReopened"
 	TypeEntryRetracted            = "EntryRetracted"
+	TypePersonErased              = "PersonErased"
 )
 
 // StreamPrefix starts the name of every case stream: "case-<uuid>".
@@ -80,6 +81,10 @@ const (
 	RoleAuditor      = "auditor"
 	RoleAnalyst      = "analyst"
 	RoleAdmin        = "admin"
+	// RoleDPO is the data protection officer: erases a person's personal
+	// data from the cases of their agency, and sees of a case only what
+	// that needs (see core.Allowed).
+	RoleDPO = "dpo"
 )
 
 // Actor is who logged an event.
@@ -162,6 +167,15 @@ type CaseReopened struct {
 type EntryRetracted struct {
 	EventID uuid.UUID `json:"event_id"`
 	Reason  string    `json:"reason"`
+}
+
+// PersonErased records the erasure of a person's personal data in a case
+// (Data Protection Act 2018 Part 3): the key their data was sealed under is
+// destroyed once this is recorded. It holds no personal data itself (the
+// reason must not name the person).
+type PersonErased struct {
+	PersonID uuid.UUID `json:"person_id"`
+	Reason   string    `json:"reason"`
 }
 
 // Metadata is what Casebook stores in an event's metadata JSON beside the

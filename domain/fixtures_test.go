@@ -46,6 +46,7 @@ var fixtures = []fixture{
 		return storedOf(chainOfEveryType(t))
 	}},
 	{"stream-legacy-v1.ndjson", generateLegacyStream},
+	{"stream-sealed-erasure.ndjson", generateSealedStream},
 }
 
 // generateLegacyStream writes SeizureRecorded and StowawaysDetected as

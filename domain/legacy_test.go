@@ -31,7 +31,7 @@ func legacyDecodeCommand[T Event](eventType string, data []byte, actor Actor, no
 		return nil, err
 	}
 	ev := normalize(withDefaults(v, actor))
-	if err := validate(ev, now); err != nil {
+	if err := validate(ev, now, refuseSealed); err != nil {
 		return nil, err
 	}
 	return ev, nil

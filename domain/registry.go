@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"reflect"
 	"slices"
-	"strings"
 )
 
 // Event is the data of one case event: one of the structs of events.go
@@ -27,6 +26,7 @@ func (GangDismantled) EventType() string            { return TypeGangDismantled 
 func (CaseClosed) EventType() string                { return TypeCaseClosed }
 func (CaseReopened) EventType() string              { return TypeCaseReopened }
 func (EntryRetracted) EventType() string            { return TypeEntryRetracted }
+func (PersonErased) EventType() string              { return TypePersonErased }
 
 // upcaster turns the data of schema version n of an event type into version
 // n+1, working on the top-level JSON object.
@@ -43,6 +43,9 @@ type eventSpec struct {
 	// struct tags), matched exactly: encoding/json alone would accept
 	// "Agency" for "agency".
 	known map[string]bool
+	// order is every JSON field name of the current schema, in the
+	// struct's order (the order the data is encoded in).
+	order []string
 	// upcasters[n] turns version n into n+1, for 1 ≤ n < schema.
 	upcasters map[int]upcaster
 	// decode strictly decodes current-schema data into the typed event.
@@ -68,17 +71,15 @@ var registry = map[string]*eventSpec{
 	TypeCaseClosed:     spec[CaseClosed](1, false, "outcome"),
 	TypeCaseReopened:   spec[CaseReopened](1, false, "reason"),
 	TypeEntryRetracted: spec[EntryRetracted](1, false, "event_id", "reason"),
+	TypePersonErased:   spec[PersonErased](1, false, "person_id", "reason"),
 }
 
 func spec[T Event](schema int, retractable bool, required ...string) *eventSpec {
 	var zero T
+	order := jsonFieldOrder(reflect.TypeOf(zero))
 	known := map[string]bool{}
-	rt := reflect.TypeOf(zero)
-	for i := range rt.NumField() {
-		name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
-		if name != "" && name != "-" {
-			known[name] = true
-		}
+	for _, name := range order {
+		known[name] = true
 	}
 	for _, r := range required {
 		if !known[r] {
@@ -90,6 +91,7 @@ func spec[T Event](schema int, retractable bool, required ...string) *eventSpec 
 		retractable: retractable,
 		required:    required,
 		known:       known,
+		order:       order,
 		upcasters:   map[int]upcaster{},
 		decode: func(data []byte, s *eventSpec) (Event, error) {
 			var v T

@@ -93,14 +93,27 @@ func normalize(ev Event) Event {
 	case EntryRetracted:
 		e.Reason = t(e.Reason)
 		return e
+	case PersonErased:
+		e.Reason = t(e.Reason)
+		return e
 	}
 	return ev
 }
 
 // validate checks the rules of an event's data that do not depend on the
-// case's state. now is the clock (dates of birth are in the past).
-func validate(ev Event, now time.Time) *Error {
+// case's state. now is the clock (dates of birth are in the past). policy
+// says whether personal fields may hold sealed values (recorded events) or
+// not (commands); a sealed value is checked by its form, its plaintext
+// having been checked when the event was decided.
+func validate(ev Event, now time.Time, policy sealedPolicy) *Error {
 	var v validator
+	sealed := map[string]bool{}
+	for _, pf := range PersonalFields(uuid.Nil, ev) {
+		sealed[pf.Name] = v.personal(pf, policy)
+	}
+	if v.err != nil {
+		return v.err
+	}
 	switch e := ev.(type) {
 	case CaseOpened:
 		v.text("reference", e.Reference, MaxReferenceLength, false)
@@ -123,8 +136,10 @@ func validate(ev Event, now time.Time) *Error {
 		v.text("name", e.Name, MaxNameLength, false)
 	case SuspectIdentified:
 		v.id("person_id", e.PersonID)
-		v.text("name", e.Name, MaxNameLength, false)
-		if e.DateOfBirth != "" {
+		if !sealed["name"] {
+			v.text("name", e.Name, MaxNameLength, false)
+		}
+		if e.DateOfBirth != "" && !sealed["date_of_birth"] {
 			dob, err := time.Parse(time.DateOnly, e.DateOfBirth)
 			switch {
 			case err != nil:
@@ -135,11 +150,13 @@ func validate(ev Event, now time.Time) *Error {
 				v.fail("date_of_birth", "must be in the past")
 			}
 		}
-		if e.Nationality != "" {
+		if e.Nationality != "" && !sealed["nationality"] {
 			v.text("nationality", e.Nationality, MaxNameLength, false)
 		}
 	case IntelligenceLogged:
-		v.text("summary", e.Summary, MaxTextLength, true)
+		if !sealed["summary"] {
+			v.text("summary", e.Summary, MaxTextLength, true)
+		}
 		if !gradingPattern.MatchString(e.Grading) {
 			v.fail("grading", "must be a 3x5x2 grading: source evaluation 1-3, intelligence assessment A-E, handling code 1-2 (such as 1A1 or 2B1)")
 		}
@@ -199,6 +216,9 @@ func validate(ev Event, now time.Time) *Error {
 		v.text("reason", e.Reason, MaxReasonLength, true)
 	case EntryRetracted:
 		v.id("event_id", e.EventID)
+		v.text("reason", e.Reason, MaxReasonLength, true)
+	case PersonErased:
+		v.id("person_id", e.PersonID)
 		v.text("reason", e.Reason, MaxReasonLength, true)
 	}
 	return v.err

@@ -19,6 +19,9 @@ var (
 	ErrSubscriptionDropped   = errors.New("eventstore: subscription dropped")
 	ErrUnavailable           = errors.New("eventstore: store unavailable")
 	ErrClosed                = errors.New("eventstore: store closed")
+	// ErrStreamDeleted: an append to a stream that was deleted for good
+	// (KurrentDB's tombstone) and takes no more events.
+	ErrStreamDeleted = errors.New("eventstore: stream deleted")
 )
 
 // WrongExpectedRevisionError is returned when an append's expected revision

@@ -15,19 +15,21 @@ tok-investigator-ukba-0001,alice,investigator,UKBA
 tok-auditor-0002, bob , auditor , HMIC
 "tok-analyst,with-comma",carol,analyst,ho
 tok-admin-0003,dave,admin,HO
+tok-dpo-0004,erin,dpo,UKBA
 `
 	set, err := casehttp.ParseTokens(strings.NewReader(file), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if set.Len() != 4 {
-		t.Fatalf("Len = %d, want 4", set.Len())
+	if set.Len() != 5 {
+		t.Fatalf("Len = %d, want 5", set.Len())
 	}
 	for token, want := range map[string]casehttp.Principal{
 		"tok-investigator-ukba-0001": {Subject: "alice", Role: "investigator", Agency: "UKBA"},
 		"tok-auditor-0002":           {Subject: "bob", Role: "auditor", Agency: "HMIC"},
 		"tok-analyst,with-comma":     {Subject: "carol", Role: "analyst", Agency: "HO"}, // canonical form
 		"tok-admin-0003":             {Subject: "dave", Role: "admin", Agency: "HO"},
+		"tok-dpo-0004":               {Subject: "erin", Role: "dpo", Agency: "UKBA"}, // a data protection officer belongs to an agency
 	} {
 		got, ok := set.Lookup(token)
 		if !ok || got != want {

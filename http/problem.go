@@ -74,6 +74,12 @@ var (
 		"A stored event of this case cannot be decoded: the record was damaged outside Casebook. GET /v1/cases/{id}/verify shows where."}
 	ProblemInternal = ProblemType{"internal", "Internal server error", http.StatusInternalServerError,
 		"An unexpected failure. It was logged with the request id; quote `request_id` when reporting it."}
+	// ProblemKeyUnavailable is never a whole answer: it describes, inside
+	// a 200 answer, personal fields that could not be opened (the
+	// `unreadable` member of a suspect, a person or an event), while the
+	// rest of the answer stands.
+	ProblemKeyUnavailable = ProblemType{"key-unavailable", "Personal fields unreadable", http.StatusOK,
+		"Some sealed personal fields of this answer could not be opened: their key is not in the key store though the person was not erased (code key_unavailable: restore a key store that holds it), or they do not decrypt with it (code undecryptable: the stored value or the key was altered outside Casebook). The fields are null; `fields` names them; everything else in the answer is as recorded."}
 )
 
 // ProblemTypes lists every problem type, for documentation and tests.
@@ -83,6 +89,7 @@ var ProblemTypes = []ProblemType{
 	ProblemNotFound, ProblemMethodNotAllowed, ProblemUnauthenticated,
 	ProblemForbidden, ProblemTooLarge, ProblemUnsupportedMediaType,
 	ProblemTooManyRequests, ProblemOverloaded, ProblemUnavailable, ProblemCorruptRecord, ProblemInternal,
+	ProblemKeyUnavailable,
 	ProblemRequestTimeout, ProblemMethodNotImplemented, // limits.go
 }
 

@@ -150,6 +150,8 @@ func New(cfg Config) (*gin.Engine, error) {
 	v1.POST("/cases/:id/events", requireJSONBody, a.recordEvent)
 	v1.GET("/cases/:id/events", a.caseHistory)
 	v1.GET("/cases/:id/verify", a.verifyCase)
+	v1.GET("/cases/:id/people", a.casePeople)
+	v1.POST("/cases/:id/people/:person_id/erasure", requireJSONBody, a.erasePerson)
 	v1.GET("/events", a.globalLog)
 	streams.GET("/events/live", a.liveLog)
 	v1.GET("/events/:id", a.eventByID)

@@ -37,11 +37,12 @@ type app struct {
 	getenv func(string) string
 
 	// global flags
-	data         string
-	storeURL     string
-	agenciesFile string
-	json         bool
-	quiet        bool
+	data          string
+	storeURL      string
+	agenciesFile  string
+	masterKeyFile string
+	json          bool
+	quiet         bool
 }
 
 // command is a subcommand.
@@ -60,11 +61,11 @@ func commands() []command {
 		{"replay", "--case ID [--version N | --as-of TIME]", "print a case's history as a timeline and its state at a point", runReplay},
 		{"export", "[--case ID] [--from T] [--to T] [--out FILE]", "write events as NDJSON, one event per line with its envelope", runExport},
 		{"import", "[--in FILE]", "load an NDJSON export into a store (verified first; resumable)", runImport},
-		{"backup", "--to FILE", "consistent online copy of the embedded store", runBackup},
-		{"restore", "--from FILE [--force]", "restore a backup into a data directory", runRestore},
+		{"backup", "--to FILE", "consistent online copy of the embedded store (and of its key store, to FILE.keys)", runBackup},
+		{"restore", "--from FILE [--keys FILE] [--force]", "restore a backup (and its key store copy) into a data directory", runRestore},
 		{"projections", "status | rebuild [NAME]", "read models' state, and an offline rebuild", runProjections},
 		{"token", "create --subject S --role R --agency A [--tokens FILE]", "add an API token to the tokens file", runToken},
-		{"migrate", "--from STORE --to STORE", "copy every event from one store to another (resumable), then verify", runMigrate},
+		{"migrate", "--from STORE --to STORE [--encrypt]", "copy every event (and the keys of sealed fields) to another store (resumable), then verify; --encrypt seals plaintext personal data", runMigrate},
 	}
 }
 
@@ -125,6 +126,7 @@ Global flags (also accepted after the command name):
   --data DIR   data directory of the embedded store (env CASEBOOK_DATA; default ./data)
   --store URL  event store: a data directory, or esdb:// / esdb+discover:// / kurrentdb:// (env CASEBOOK_STORE)
   --agencies FILE  agencies file, CODE,name per line (env CASEBOOK_AGENCIES_FILE; default: the built-in list)
+  --master-key-file FILE  master key of the store's keys (env CASEBOOK_MASTER_KEY_FILE; default DIR/master.key)
   --json       machine-readable output
   --quiet      no progress bar (it is drawn only on a terminal anyway)
   --version    print the version (module version, VCS revision) and exit
@@ -192,6 +194,8 @@ func (a *app) flagSet(name string) *flag.FlagSet {
 		agencies = a.getenv("CASEBOOK_AGENCIES_FILE")
 	}
 	fs.StringVar(&a.agenciesFile, "agencies", agencies, "agencies file, one CODE,name per line; empty: the built-in list (env CASEBOOK_AGENCIES_FILE)")
+	fs.StringVar(&a.masterKeyFile, "master-key-file", a.masterKeyFile,
+		"master key file of the store's keys (env CASEBOOK_MASTER_KEY_FILE; default: master.key in the data directory)")
 	fs.BoolVar(&a.json, "json", a.json, "machine-readable JSON output")
 	fs.BoolVar(&a.quiet, "quiet", a.quiet, "no progress bar")
 	return fs

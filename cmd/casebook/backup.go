@@ -7,9 +7,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/casebook/casebook/eventstore/sqlitestore"
+	"github.com/casebook/casebook/keystore/sqlitekeys"
 )
 
 type backupReport struct {
@@ -17,7 +19,13 @@ type backupReport struct {
 	To       string `json:"to"`
 	Position uint64 `json:"position"` // last event in the copy
 	Bytes    int64  `json:"bytes"`
+	// Keys is the copy of the key store (FILE.keys), when the data
+	// directory has one. The master key is never copied: keep it apart.
+	Keys string `json:"keys,omitempty"`
 }
+
+// keysBackupOf is the key store's copy beside a backup file.
+func keysBackupOf(file string) string { return file + ".keys" }
 
 // backuper is the embedded store's online backup.
 type backuper interface {
@@ -70,6 +78,17 @@ func runBackup(a *app, args []string) error {
 		_ = os.Remove(tmp)
 		return err
 	}
+	// The key store, taken after the log: every key an event of the copy
+	// needs was created before that event, so it is in this copy too
+	// (unless erased meanwhile, which the log then records as well).
+	if sqlitekeys.Exists(keysPath(ref)) {
+		keysTo := keysBackupOf(*to)
+		if err := backupKeys(a, ref, keysTo); err != nil {
+			_ = os.Remove(tmp)
+			return err
+		}
+		rep.Keys = keysTo
+	}
 	if err := os.Rename(tmp, *to); err != nil {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("backup: %w", err)
@@ -80,6 +99,37 @@ func runBackup(a *app, args []string) error {
 		return a.printJSON(rep)
 	}
 	a.printf("Backed up %s to %s: %d events, %d bytes.\n", rep.From, rep.To, rep.Position, rep.Bytes)
+	if rep.Keys != "" {
+		a.printf("Backed up its key store to %s (the master key is not in either: keep it apart).\n", rep.Keys)
+	}
+	return nil
+}
+
+// backupKeys copies the key store (no destroyed key is in the copy) to
+// file, which must not exist.
+func backupKeys(a *app, ref storeRef, file string) error {
+	if _, err := os.Stat(file); err == nil {
+		return fmt.Errorf("%s already exists: refusing to overwrite it", file)
+	}
+	ks, err := sqlitekeys.Open(a.ctx, keysPath(ref), sqlitekeys.Options{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("key store: %w", err)
+	}
+	defer ks.Close()
+	tmp := file + ".partial"
+	_ = os.Remove(tmp)
+	if err := ks.BackupTo(a.ctx, tmp); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("back up the key store: %w", err)
+	}
+	if err := syncFile(tmp); err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, file); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("back up the key store: %w", err)
+	}
 	return nil
 }
 
@@ -109,6 +159,7 @@ type restoreReport struct {
 	From     string `json:"from"`
 	Data     string `json:"data"`
 	Position uint64 `json:"position"`
+	Keys     string `json:"keys,omitempty"` // the key store copy restored
 }
 
 // storeFiles are the files of a data directory that restore replaces: the
@@ -127,8 +178,9 @@ var storeFiles = []string{
 func runRestore(a *app, args []string) error {
 	fs := a.flagSet("restore")
 	from := fs.String("from", "", "backup file to restore")
-	force := fs.Bool("force", false, "replace the store (and read models) in a non-empty data directory")
-	if _, err := a.parse(fs, args, "--from FILE --data DIR [--force]", 0); err != nil {
+	keysFrom := fs.String("keys", "", "key store copy to restore (default: FILE.keys when it exists); casebookd destroys again, before serving, every key erased since the copy")
+	force := fs.Bool("force", false, "replace the store (and read models, and key store when one is restored) in a non-empty data directory")
+	if _, err := a.parse(fs, args, "--from FILE --data DIR [--keys FILE] [--force]", 0); err != nil {
 		return err
 	}
 	if *from == "" {
@@ -161,10 +213,34 @@ func runRestore(a *app, args []string) error {
 	if len(entries) > 0 && !*force {
 		return fmt.Errorf("data directory %s is not empty: refusing to overwrite it (use --force to replace its store and read models)", dir)
 	}
-	// The files about to be replaced must not be the source.
-	for _, name := range storeFiles {
-		if fi, err := os.Stat(filepath.Join(dir, name)); err == nil && os.SameFile(fi, src) {
+	keys := *keysFrom
+	if keys == "" && sqlitekeys.Exists(keysBackupOf(*from)) {
+		keys = keysBackupOf(*from)
+	}
+	replaced := storeFiles
+	if keys != "" {
+		ks, err := sqlitekeys.Open(a.ctx, keys, sqlitekeys.Options{ReadOnly: true})
+		if err != nil {
+			return fmt.Errorf("%s is not a key store: %w", keys, err)
+		}
+		_, err = ks.MasterCheck(a.ctx)
+		ks.Close()
+		if err != nil {
+			return fmt.Errorf("%s is not a key store: %w", keys, err)
+		}
+		replaced = append(slices.Clone(storeFiles), keyStoreFiles...)
+	}
+	// The files about to be replaced must not be a source.
+	for _, name := range replaced {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			continue
+		}
+		if os.SameFile(fi, src) {
 			return fmt.Errorf("%s is the data directory's own %s: restoring would destroy it; restore from a copy (casebook backup --to FILE)", *from, name)
+		}
+		if ksrc, err := os.Stat(keys); keys != "" && err == nil && os.SameFile(fi, ksrc) {
+			return fmt.Errorf("%s is the data directory's own %s: restoring would destroy it; restore from a copy", keys, name)
 		}
 	}
 	if err := ensureNotInUse(a, dir); err != nil {
@@ -195,12 +271,28 @@ func runRestore(a *app, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%s is not a sound Casebook backup: %w", *from, err)
 	}
-	if err := clearDataDir(dir); err != nil {
+	keysCopy := ""
+	if keys != "" {
+		if keysCopy, err = copyIntoDir(keys, dir); err != nil {
+			return err
+		}
+		defer func() {
+			if !placed {
+				removeSQLiteFile(keysCopy)
+			}
+		}()
+	}
+	if err := clearDataDir(dir, replaced); err != nil {
 		return err
 	}
 	target := filepath.Join(dir, eventsFile)
 	if err := os.Rename(copyPath, target); err != nil {
 		return err
+	}
+	if keysCopy != "" {
+		if err := os.Rename(keysCopy, filepath.Join(dir, sqlitekeys.FileName)); err != nil {
+			return err
+		}
 	}
 	placed = true
 	syncDir(dir)
@@ -213,7 +305,7 @@ func runRestore(a *app, args []string) error {
 	if err := st.Close(); err != nil {
 		return err
 	}
-	rep2 := restoreReport{From: *from, Data: dir, Position: rep.Position}
+	rep2 := restoreReport{From: *from, Data: dir, Position: rep.Position, Keys: keys}
 	if a.json {
 		return a.printJSON(rep2)
 	}
@@ -281,10 +373,14 @@ func ensureNotInUse(a *app, dir string) error {
 	return st.Close()
 }
 
-// clearDataDir removes the event store and the read models (storeFiles)
-// from a data directory, and nothing else.
-func clearDataDir(dir string) error {
-	for _, name := range storeFiles {
+// keyStoreFiles are the key store's files, replaced when a restore brings
+// a key store copy.
+var keyStoreFiles = []string{sqlitekeys.FileName, sqlitekeys.FileName + "-wal", sqlitekeys.FileName + "-shm", sqlitekeys.FileName + "-journal"}
+
+// clearDataDir removes the named files (storeFiles, and keyStoreFiles when
+// a key store is restored) from a data directory, and nothing else.
+func clearDataDir(dir string, names []string) error {
+	for _, name := range names {
 		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("clear data directory: %w", err)
 		}

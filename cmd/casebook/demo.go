@@ -50,7 +50,12 @@ func runDemo(a *app, args []string) error {
 	}
 
 	plan := demo.NewPlan(*seed)
-	svc, err := a.importCore(st)
+	keys, closeKeys, err := a.writeVault(ref, st)
+	if err != nil {
+		return err
+	}
+	defer closeKeys()
+	svc, err := a.importCore(st, keys)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,8 +11,11 @@ import (
 	"time"
 
 	"github.com/casebook/casebook/cmd/casebook/internal/ndjson"
+	"github.com/casebook/casebook/core"
 	"github.com/casebook/casebook/domain"
 	"github.com/casebook/casebook/eventstore"
+	"github.com/casebook/casebook/keystore"
+	"github.com/casebook/casebook/keystore/streamkeys"
 	"github.com/google/uuid"
 )
 
@@ -31,7 +36,8 @@ func runExport(a *app, args []string) error {
 	fromFlag := fs.String("from", "", "only events logged at or after this time (date or RFC 3339, over recorded_at)")
 	toFlag := fs.String("to", "", "only events logged before this time")
 	out := fs.String("out", "", "write to FILE (default: standard output)")
-	if _, err := a.parse(fs, args, "[--case ID] [--from T] [--to T] [--out FILE]", 0); err != nil {
+	sealed := fs.Bool("sealed", false, "leave personal fields sealed: no \"opened\" member (the export then holds no personal data in plain text)")
+	if _, err := a.parse(fs, args, "[--case ID] [--from T] [--to T] [--out FILE] [--sealed]", 0); err != nil {
 		return err
 	}
 	rep := exportReport{Out: *out}
@@ -78,6 +84,15 @@ func runExport(a *app, args []string) error {
 		return fmt.Errorf("read the store's head: %w", err)
 	}
 	rep.Head = uint64(head)
+	var opener *exportOpener
+	if !*sealed {
+		keys, closeKeys, err := a.readVault(ref, st)
+		if err != nil {
+			return err
+		}
+		defer closeKeys()
+		opener = newExportOpener(st, keys)
+	}
 
 	var w io.Writer = a.stdio.Out
 	var tmp *os.File
@@ -123,7 +138,16 @@ func runExport(a *app, args []string) error {
 				continue
 			}
 		}
-		if err := nw.Write(ndjson.FromRecorded(ev)); err != nil {
+		if streamkeys.IsKeyStream(ev.Stream) {
+			continue // the key store's (KurrentDB): keys never leave in an export
+		}
+		line := ndjson.FromRecorded(ev)
+		if opener != nil {
+			if line.Opened, err = opener.open(a.ctx, ev); err != nil {
+				return err
+			}
+		}
+		if err := nw.Write(line); err != nil {
 			return fmt.Errorf("write: %w", err)
 		}
 		rep.Events++
@@ -156,6 +180,61 @@ func runExport(a *app, args []string) error {
 		fmt.Fprintf(a.stdio.Err, "Exported %d events of %d stream(s) (log up to position %d).\n", rep.Events, rep.Streams, rep.Head)
 	}
 	return nil
+}
+
+// exportOpener opens the sealed personal fields of exported events with
+// the store's keys, judging erasure on each case's state (read once per
+// case: an erasure may come later in the log than the events it erases).
+type exportOpener struct {
+	st     eventstore.Store
+	reveal *core.Revealer
+	cases  map[uuid.UUID]*domain.Case
+}
+
+func newExportOpener(st eventstore.Store, keys *keystore.Vault) *exportOpener {
+	return &exportOpener{st: st, reveal: core.NewRevealer(keys), cases: map[uuid.UUID]*domain.Case{}}
+}
+
+// open is the "opened" member of an exported event (nil when it has no
+// personal fields).
+func (o *exportOpener) open(ctx context.Context, ev eventstore.RecordedEvent) (*ndjson.Opened, error) {
+	if !domain.HasPersonalFields(ev.Type) {
+		return nil, nil
+	}
+	caseID, ok := domain.CaseIDFromStream(ev.Stream)
+	if !ok {
+		return nil, nil
+	}
+	e, err := domain.DecodeStored(toStored(ev))
+	if err != nil {
+		return nil, nil // exported as stored; verify says what is wrong
+	}
+	state := o.cases[caseID]
+	if state == nil {
+		var entries []domain.Entry
+		for rec, err := range o.st.ReadStream(ctx, ev.Stream, eventstore.ReadStreamOptions{}) {
+			if err != nil {
+				return nil, fmt.Errorf("read %s: %w", ev.Stream, err)
+			}
+			if e, err := domain.DecodeStored(toStored(rec)); err == nil {
+				entries = append(entries, e)
+			}
+		}
+		c, _ := domain.Replay(entries)
+		state = &c
+		o.cases[caseID] = state
+	}
+	opened, err := o.reveal.Entry(ctx, state, e)
+	if err != nil {
+		return nil, err
+	}
+	out := &ndjson.Opened{Data: opened.Data, ErasedAt: opened.ErasedAt}
+	if opened.Unreadable != nil {
+		if out.Unreadable, err = json.Marshal(opened.Unreadable); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // loggedAt is when an event was logged: the recorded_at of Casebook's

@@ -63,7 +63,7 @@ func runImport(a *app, args []string) error {
 	defer st.Close()
 	rep.Store = ref.String()
 
-	cr, err := a.importCore(st)
+	cr, err := a.importCore(st, nil) // events are copied as recorded: nothing is sealed
 	if err != nil {
 		return err
 	}

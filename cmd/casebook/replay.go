@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/casebook/casebook/core"
 	"github.com/casebook/casebook/domain"
 	"github.com/casebook/casebook/eventstore"
 	"github.com/google/uuid"
@@ -98,11 +99,29 @@ func runReplay(a *app, args []string) error {
 	if err != nil {
 		return &problemsError{fmt.Sprintf("case %s: %v", caseID, err)}
 	}
+	// Personal fields are shown opened (null once erased) to the operator,
+	// who holds the store's keys.
+	keys, closeKeys, err := a.readVault(ref, st)
+	if err != nil {
+		return err
+	}
+	defer closeKeys()
+	reveal := core.NewRevealer(keys)
+	current, err := domain.Replay(entries)
+	if err != nil {
+		return &problemsError{fmt.Sprintf("case %s: %v", caseID, err)}
+	}
+	if err := reveal.Case(a.ctx, &current, &state); err != nil {
+		return err
+	}
 	rep.State = state
 	for _, e := range entries {
 		if e.Version > state.Version {
 			rep.Later++
 			continue
+		}
+		if e, err = reveal.Entry(a.ctx, &current, e); err != nil {
+			return err
 		}
 		rep.Timeline = append(rep.Timeline, e)
 	}
@@ -143,7 +162,9 @@ func printReplay(w io.Writer, rep replayReport) {
 		byID[e.ID] = e
 		switch ev := e.Event.(type) {
 		case domain.SuspectIdentified:
-			names[ev.PersonID] = ev.Name
+			if ev.Name != "" { // not erased, nor unreadable
+				names[ev.PersonID] = ev.Name
+			}
 		case domain.OrganisedCrimeGroupLinked:
 			names[ev.GroupID] = ev.Name
 		}
@@ -212,13 +233,24 @@ func describe(e domain.Entry, names map[uuid.UUID]string, byID map[uuid.UUID]dom
 	case domain.OrganisedCrimeGroupLinked:
 		return "linked group " + ev.Name
 	case domain.SuspectIdentified:
+		if e.ErasedAt != nil {
+			return "person " + short(ev.PersonID.String()) + " (personal data erased " + e.ErasedAt.UTC().Format(time.DateOnly) + ")"
+		}
+		if e.Unreadable != nil {
+			return "person " + short(ev.PersonID.String()) + " (personal data unreadable: " + e.Unreadable.Code + ")"
+		}
 		s := ev.Name
 		if ev.Nationality != "" {
 			s += " (" + ev.Nationality + ")"
 		}
 		return s
 	case domain.IntelligenceLogged:
+		if e.Unreadable != nil {
+			return "[" + ev.Grading + "] (summary unreadable: " + e.Unreadable.Code + ")"
+		}
 		return "[" + ev.Grading + "] " + ev.Summary
+	case domain.PersonErased:
+		return person(ev.PersonID) + "'s personal data erased: " + ev.Reason
 	case domain.ArrestMade:
 		s := person(ev.PersonID) + " at " + ev.Location + " for " + ev.Offence
 		if ev.Agency != "" {

@@ -12,6 +12,7 @@ import (
 	"github.com/casebook/casebook/domain"
 	"github.com/casebook/casebook/eventstore"
 	"github.com/casebook/casebook/eventstore/sqlitestore"
+	"github.com/casebook/casebook/keystore"
 )
 
 // eventsFile is the embedded store's file in a data directory.
@@ -139,13 +140,14 @@ func logUnit(r storeRef) string {
 
 // importCore is the application core over st, as the CLI's writing
 // commands (demo, import, migrate) use it: the same rules as casebookd,
-// without read models.
-func (a *app) importCore(st eventstore.Store) (*core.Core, error) {
+// without read models; keys seal the personal data it records (nil:
+// none is recorded).
+func (a *app) importCore(st eventstore.Store, keys *keystore.Vault) (*core.Core, error) {
 	agencies, err := core.LoadAgencies(a.agenciesFile)
 	if err != nil {
 		return nil, err
 	}
-	return core.New(core.Config{Store: st, Agencies: agencies, Logger: a.logger()})
+	return core.New(core.Config{Store: st, Agencies: agencies, Logger: a.logger(), Keys: keys})
 }
 
 // operator is the CLI's caller as the core sees it: an operator (the admin

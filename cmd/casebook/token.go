@@ -16,7 +16,7 @@ import (
 	"github.com/casebook/casebook/domain"
 )
 
-var tokenRoles = []string{domain.RoleInvestigator, domain.RoleAuditor, domain.RoleAnalyst, domain.RoleAdmin}
+var tokenRoles = core.Roles
 
 // tokenPrefix makes Casebook tokens recognisable (for secret scanners and
 // people) without weakening them: the 256 random bits follow it.

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/casebook/casebook/eventstore"
+	"github.com/casebook/casebook/keystore/streamkeys"
 )
 
 // integrityChecker is the embedded store's own consistency check (SQLite's
@@ -82,8 +83,8 @@ func runVerify(a *app, args []string) error {
 		if ev.Position > head {
 			break
 		}
-		if strings.HasPrefix(ev.Stream, "$") {
-			continue // a KurrentDB system stream, not Casebook's
+		if strings.HasPrefix(ev.Stream, "$") || streamkeys.IsKeyStream(ev.Stream) {
+			continue // a KurrentDB system stream, or the key store's: not the log's
 		}
 		checker.add(ev)
 		if anchor != nil {

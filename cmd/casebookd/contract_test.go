@@ -25,7 +25,7 @@ func callerFor(op *openapi3.Operation) string {
 	if len(roles) == 0 {
 		return anonymous
 	}
-	return map[string]string{"investigator": invUKBA, "auditor": auditor, "analyst": analyst, "admin": admin}[roles[0].(string)]
+	return map[string]string{"investigator": invUKBA, "auditor": auditor, "analyst": analyst, "admin": admin, "dpo": dpoUKBA}[roles[0].(string)]
 }
 
 // overBound is a value one past each bound of a parameter's schema: past

@@ -25,9 +25,15 @@ import (
 
 const badToken = "tok-that-nobody-issued-000000"
 
+// suspectOfMatrix is the person the authorization matrix erases.
+const suspectOfMatrix = "5e5e5e5e-0000-4000-8000-000000000001"
+
 // matrixRow is one route of the authorization matrix: the status expected
 // for each caller, in the order invUKBA, invSOCA, auditor, analyst, admin,
-// anonymous, bad token.
+// anonymous, bad token, then dpoUKBA, dpoSOCA. A row that stops after the
+// bad token expects the data protection officers to be refused like the
+// analyst on /v1 routes (they see nothing but the people of their
+// agency's cases) and served like anyone on the public ones.
 type matrixRow struct {
 	op     string // METHOD /template, as documented
 	req    func(as string) req
@@ -42,8 +48,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 	s := startServer(t)
 	ukba := s.openCase(t, invUKBA, "UKBA-AUTH-1")
 	logged := s.record(t, invUKBA, ukba.ID, intelligence("Lorry seen at Coquelles"))
+	s.record(t, invUKBA, ukba.ID, suspect(suspectOfMatrix, "Matrix Person"))
 
-	callers := []string{invUKBA, invSOCA, auditor, analyst, admin, anonymous, badToken}
+	callers := []string{invUKBA, invSOCA, auditor, analyst, admin, anonymous, badToken, dpoUKBA, dpoSOCA}
 	type row = matrixRow
 	const (
 		ok  = http.StatusOK
@@ -90,6 +97,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 			[]int{fb, fb, ok, fb, fb, una, una}, true},
 		{"GET /v1/access-log", func(as string) req { return req{method: "GET", path: "/v1/access-log?case=" + ukba.ID, as: as} },
 			[]int{fb, fb, ok, fb, fb, una, una}, false},
+		{"GET /v1/cases/{id}/people", func(as string) req { return req{method: "GET", path: "/v1/cases/" + ukba.ID + "/people", as: as} },
+			[]int{fb, fb, fb, fb, fb, una, una, ok, nf}, false},
+		{"POST /v1/cases/{id}/people/{person_id}/erasure", func(as string) req {
+			return req{method: "POST", path: "/v1/cases/" + ukba.ID + "/people/" + suspectOfMatrix + "/erasure", as: as, body: map[string]any{"reason": "retention period over"}}
+		}, []int{fb, fb, fb, fb, fb, una, una, cr, nf}, false},
 	}
 	rows = append(rows, reportRows(ukba.ID)...)
 
@@ -108,8 +120,15 @@ func TestAuthorizationMatrix(t *testing.T) {
 				} else {
 					got = s.do(t, r.req(as))
 				}
-				if got.Status != r.want[i] {
-					t.Fatalf("%s as %s: status %d, want %d; body %s", r.op, name, got.Status, r.want[i], got.Body)
+				want := fb
+				switch {
+				case i < len(r.want):
+					want = r.want[i]
+				case r.want[5] == ok: // a public route
+					want = ok
+				}
+				if got.Status != want {
+					t.Fatalf("%s as %s: status %d, want %d; body %s", r.op, name, got.Status, want, got.Body)
 				}
 				if got.Status >= 400 {
 					p := got.problem(t)
@@ -776,7 +795,8 @@ func TestVerifyDetectsAlteredByte(t *testing.T) {
 	defer db.Close()
 	for _, q := range []string{
 		`DROP TRIGGER events_no_update`,
-		`UPDATE events SET data = replace(data, 'Second', 'Sekond') WHERE stream = 'case-` + c.ID + `' AND revision = 2`,
+		// The summary is sealed: alter a byte of its sealed value.
+		`UPDATE events SET data = replace(data, 'cbk:enc:v1:case:', 'cbk:enc:v1:case:A') WHERE stream = 'case-` + c.ID + `' AND revision = 2`,
 	} {
 		res, err := db.Exec(q)
 		if err != nil {

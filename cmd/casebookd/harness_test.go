@@ -27,7 +27,9 @@ const (
 	auditor   = "auditor"
 	analyst   = "analyst"
 	admin     = "admin"
-	anonymous = "" // no token
+	dpoUKBA   = "dpo-ukba" // data protection officer, UK Border Agency
+	dpoSOCA   = "dpo-soca" // data protection officer, SOCA
+	anonymous = ""         // no token
 )
 
 const (
@@ -45,6 +47,8 @@ var tokenOf = map[string]string{
 	auditor:   "tok-auditor-5f6e7d8c9b0a1f2e",
 	analyst:   "tok-analyst-3c4d5e6f7a8b9c0d",
 	admin:     "tok-admin-8b9c0d1e2f3a4b5c",
+	dpoUKBA:   "tok-dpo-ukba-6a7b8c9d0e1f2a3b",
+	dpoSOCA:   "tok-dpo-soca-4c5d6e7f8a9b0c1d",
 }
 
 func tokensFile() string {
@@ -56,8 +60,10 @@ func tokensFile() string {
 %s,auditor.bea,auditor,HMIC
 %s,analyst.dan,analyst,HO
 %s,admin.olu,admin,HO
+%s,dpo.priya,dpo,UKBA
+%s,dpo.sean,dpo,SOCA
 `, tokenOf[invUKBA], agencyUKBA, tokenOf[invUKBA2], agencyUKBA, tokenOf[invSOCA], agencySOCA,
-		tokenOf[invFrench], agencyFrench, tokenOf[auditor], tokenOf[analyst], tokenOf[admin])
+		tokenOf[invFrench], agencyFrench, tokenOf[auditor], tokenOf[analyst], tokenOf[admin], tokenOf[dpoUKBA], tokenOf[dpoSOCA])
 }
 
 var (

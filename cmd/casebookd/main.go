@@ -9,6 +9,8 @@
 //	--store            CASEBOOK_STORE            event store URL; empty: the embedded store <data>/events.db;
 //	                                             esdb://, esdb+discover://, kurrentdb://, kurrentdb+discover://: KurrentDB
 //	--tokens           CASEBOOK_TOKENS_FILE      API tokens file (token,subject,role,agency per line); re-read on SIGHUP
+//	--master-key-file  CASEBOOK_MASTER_KEY_FILE  master key wrapping the keys that seal personal data (<data>/master.key;
+//	                                             created 0600 with 32 random bytes when absent and no key store holds keys)
 //	--read-model-wait  CASEBOOK_READ_MODEL_WAIT  how long a read-model query waits for min_position (2s)
 //	--max-requests     CASEBOOK_MAX_REQUESTS     concurrent request cap (1024)
 //	--log-level        CASEBOOK_LOG_LEVEL        debug, info, warn, error (info)

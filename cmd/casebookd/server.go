@@ -24,6 +24,7 @@ import (
 	"github.com/casebook/casebook/eventstore/kurrentdb"
 	"github.com/casebook/casebook/eventstore/sqlitestore"
 	casehttp "github.com/casebook/casebook/http"
+	"github.com/casebook/casebook/keystore"
 	"github.com/casebook/casebook/projections"
 	"github.com/casebook/casebook/ui"
 )
@@ -35,6 +36,9 @@ type Config struct {
 	StoreURL     string
 	TokensFile   string
 	AgenciesFile string
+	// MasterKeyFile holds the master key that wraps the data keys sealing
+	// personal data (default <data>/master.key, created on first start).
+	MasterKeyFile string
 	// AccessMergeWindow: identical consultations within it share one
 	// access-log entry with a count (0: every consultation its own entry).
 	AccessMergeWindow time.Duration
@@ -188,6 +192,8 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 		"event store: empty for the embedded store in --data, or a KurrentDB URL (esdb://, esdb+discover://, kurrentdb://, kurrentdb+discover://) (env CASEBOOK_STORE)")
 	fs.StringVar(&c.TokensFile, "tokens", env("CASEBOOK_TOKENS_FILE", c.TokensFile),
 		"API tokens file, one token,subject,role,agency per line; re-read on SIGHUP (env CASEBOOK_TOKENS_FILE)")
+	fs.StringVar(&c.MasterKeyFile, "master-key-file", env("CASEBOOK_MASTER_KEY_FILE", c.MasterKeyFile),
+		"master key file: 32 random bytes wrapping the keys that seal personal data; default <data>/master.key, created 0600 when absent. Keep it apart from the data: losing it loses the personal data (env CASEBOOK_MASTER_KEY_FILE)")
 	fs.StringVar(&c.AgenciesFile, "agencies", env("CASEBOOK_AGENCIES_FILE", c.AgenciesFile),
 		"agencies file, one CODE,name per line; empty: the built-in list (env CASEBOOK_AGENCIES_FILE)")
 	fs.DurationVar(&c.AccessMergeWindow, "access-merge-window", envDuration("CASEBOOK_ACCESS_MERGE_WINDOW", c.AccessMergeWindow),
@@ -352,12 +358,25 @@ func (m *Main) Run(ctx context.Context) error {
 	m.auth = casehttp.NewAuthenticator(tokens)
 	m.Logger.Info("tokens loaded", "count", tokens.Len())
 
+	// The master key is checked against the key store before anything
+	// is written: a wrong key stops casebookd here.
+	var vault *keystore.Vault
+	if c.StoreURL == "" {
+		if vault, err = m.openVault(ctx, nil); err != nil {
+			return err
+		}
+	}
 	store, err := m.openStore(ctx)
 	if err != nil {
 		return err
 	}
 	m.store = store
 	m.closers = append(m.closers, store.Close)
+	if vault == nil {
+		if vault, err = m.openVault(ctx, store); err != nil {
+			return err
+		}
+	}
 
 	// The read models follow the log from their checkpoints; a restart
 	// replays nothing they already hold.
@@ -372,6 +391,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Store:         instrumentStore(store, metrics),
 		ReadModels:    engine,
 		Agencies:      agencies,
+		Keys:          vault,
 		Logger:        m.Logger,
 		ReadModelWait: c.ReadModelWait,
 		AccessMergeWindow: func() time.Duration {
@@ -392,6 +412,15 @@ func (m *Main) Run(ctx context.Context) error {
 		defer cancel()
 		return cb.Close(ctx)
 	})
+
+	// Every erasure the log records is applied to the key store before the
+	// first answer: a key store restored from an older copy holds keys
+	// erased since.
+	if n, err := cb.ApplyErasures(ctx); err != nil {
+		return fmt.Errorf("apply the log's erasures to the key store: %w", err)
+	} else if n > 0 {
+		m.Logger.Info("erasures applied to the key store", "count", n)
+	}
 
 	dashboard, err := ui.New()
 	if err != nil {

@@ -209,7 +209,7 @@ func (s *Store) appendError(ctx context.Context, op string, err error) error {
 	}
 	var esErr *esdb.Error
 	if errors.As(err, &esErr) && esErr.Code() == esdb.ErrorCodeStreamDeleted {
-		return fmt.Errorf("kurrentdb: %s: the stream was deleted in KurrentDB and takes no more events: %w", op, err)
+		return fmt.Errorf("kurrentdb: %s: the stream was deleted in KurrentDB and takes no more events: %w (%w)", op, eventstore.ErrStreamDeleted, err)
 	}
 	if st, ok := status.FromError(err); ok && st.Code() == codes.InvalidArgument && strings.Contains(st.Message(), "Append") && strings.Contains(st.Message(), "Size") {
 		return fmt.Errorf("kurrentdb: %s: %w: %s (raise the node's MaxAppendSize or lower Limits)", op, eventstore.ErrEventTooLarge, st.Message())

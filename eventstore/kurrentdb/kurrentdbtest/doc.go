@@ -36,6 +36,11 @@
 // and by WriteSystemEvent, so consumers must filter them as they must on a
 // real node.
 //
+// Scavenge models KurrentDB's scavenge (the events of deleted streams leave
+// the log and $all), and ContainsBytes searches every event the node holds,
+// as a byte search of a node's chunk files would: the key store's erasure
+// tests use both.
+//
 // Fault injection for tests: a Server can be created stopped (store down at
 // start), stopped and restarted with its data (on the same port when free),
 // made slow before or after applying a request, and told to drop its

@@ -1,6 +1,7 @@
 package kurrentdbtest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -277,4 +278,44 @@ func (f *featuresService) GetSupportedMethods(context.Context, *shared.Empty) (*
 			{ServiceName: svc, MethodName: "tombstone"},
 		},
 	}, nil
+}
+
+// Scavenge removes the events of deleted (and tombstoned) streams from the
+// log, as a KurrentDB scavenge does: they no longer appear in $all reads
+// and their bytes are gone from the node. Positions of the other events do
+// not change.
+func (s *Server) Scavenge() {
+	l := s.log
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	kept := make([]*record, 0, len(l.records))
+	for _, r := range l.records {
+		if st := l.streams[r.stream]; st != nil && st.deleted {
+			continue
+		}
+		kept = append(kept, r)
+	}
+	for _, st := range l.streams {
+		st.events = nil
+	}
+	for i, r := range kept {
+		st := l.streams[r.stream]
+		st.events = append(st.events, i)
+	}
+	l.records = kept
+}
+
+// ContainsBytes reports whether any event the node holds (deleted streams'
+// included, until a scavenge) has b in its data or metadata: what a byte
+// search of a real node's chunk files would find.
+func (s *Server) ContainsBytes(b []byte) bool {
+	l := s.log
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, r := range l.records {
+		if bytes.Contains(r.data, b) || bytes.Contains(r.metadata, b) {
+			return true
+		}
+	}
+	return false
 }

@@ -13,6 +13,13 @@
 // base64-encoded in data_base64 / metadata_base64 instead.
 // position and recorded_at describe the source store and are informational:
 // the target store assigns its own.
+//
+// An event with sealed personal fields (see domain/personal.go) carries,
+// when the exporter holds the keys, an "opened" member beside its stored
+// data: {"data": <the data with those fields opened>, "erased_at"?,
+// "unreadable"?} — the fields of an erased person are null there. It is
+// informational too (import writes the stored data and ignores it), and
+// absent from exports made with --sealed.
 package ndjson
 
 import (
@@ -42,6 +49,14 @@ type Record struct {
 	Metadata   json.RawMessage `json:"metadata,omitempty"`
 	DataB64    []byte          `json:"data_base64,omitempty"`
 	MetaB64    []byte          `json:"metadata_base64,omitempty"`
+	Opened     *Opened         `json:"opened,omitempty"`
+}
+
+// Opened is an event's data with its sealed personal fields opened.
+type Opened struct {
+	Data       json.RawMessage `json:"data"`
+	ErasedAt   *time.Time      `json:"erased_at,omitempty"`
+	Unreadable json.RawMessage `json:"unreadable,omitempty"`
 }
 
 // FromRecorded converts a stored event.
@@ -94,6 +109,14 @@ func (w *Writer) Write(r Record) error {
 	b.WriteByte('"')
 	writeDoc(b, "data", r.EventData().Data)
 	writeDoc(b, "metadata", r.EventData().Metadata)
+	if r.Opened != nil {
+		opened, err := json.Marshal(r.Opened)
+		if err != nil {
+			return fmt.Errorf("ndjson: opened data of %s: %w", r.ID, err)
+		}
+		b.WriteString(`,"opened":`)
+		b.Write(opened)
+	}
 	b.WriteString("}\n")
 	_, err := w.w.Write(b.Bytes())
 	return err
