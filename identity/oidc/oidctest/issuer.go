@@ -53,8 +53,8 @@ func NewECKey(id string) Key {
 
 // Issuer is the test double. Its zero value is not usable: use NewIssuer.
 type Issuer struct {
-	mu   sync.Mutex
-	url  string
+	mu    sync.Mutex
+	url   string
 	keys  []Key // published
 	known []Key // every key it ever held (withdrawn ones still sign)
 	down  bool
