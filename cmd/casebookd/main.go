@@ -9,6 +9,13 @@
 //	--store            CASEBOOK_STORE            event store URL; empty: the embedded store <data>/events.db;
 //	                                             esdb://, esdb+discover://, kurrentdb://, kurrentdb+discover://: KurrentDB
 //	--tokens           CASEBOOK_TOKENS_FILE      API tokens file (token,subject,role,agency per line); re-read on SIGHUP
+//	--oidc-issuer      CASEBOOK_OIDC_ISSUER      OpenID Connect issuer whose bearer tokens are accepted (off when empty)
+//	--oidc-audience    CASEBOOK_OIDC_AUDIENCE    the audience its tokens must carry (required with --oidc-issuer)
+//	--oidc-subject-claim CASEBOOK_OIDC_SUBJECT_CLAIM  claim holding the subject (sub)
+//	--oidc-role-claim  CASEBOOK_OIDC_ROLE_CLAIM  claim holding the Casebook role (casebook_role); dotted paths allowed
+//	--oidc-agency-claim CASEBOOK_OIDC_AGENCY_CLAIM  claim holding the agency (casebook_agency)
+//	--require-purpose  CASEBOOK_REQUIRE_PURPOSE  reads of case data must state Casebook-Purpose (false: the role's default)
+//	--agencies         CASEBOOK_AGENCIES_FILE    agencies file, CODE,name per line (the built-in list)
 //	--read-model-wait  CASEBOOK_READ_MODEL_WAIT  how long a read-model query waits for min_position (2s)
 //	--max-requests     CASEBOOK_MAX_REQUESTS     concurrent request cap (1024)
 //	--log-level        CASEBOOK_LOG_LEVEL        debug, info, warn, error (info)

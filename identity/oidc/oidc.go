@@ -183,14 +183,21 @@ func (v *Verifier) Close() error {
 func (v *Verifier) Issuer() string { return v.cfg.Issuer }
 
 // Ready is nil once the issuer's discovery document has been read; until
-// then it wraps ErrIssuerUnavailable and says why.
+// then it wraps ErrIssuerUnavailable and says why, and asks the discovery
+// loop to try again now (a readiness probe or a waiting token should not
+// wait out the backoff).
 func (v *Verifier) Ready() error {
 	v.mu.RLock()
-	defer v.mu.RUnlock()
-	if v.verifier != nil {
+	ready, lastErr := v.verifier != nil, v.lastErr
+	v.mu.RUnlock()
+	if ready {
 		return nil
 	}
-	return fmt.Errorf("%w: %s has not answered discovery yet: %v", ErrIssuerUnavailable, v.cfg.Issuer, v.lastErr)
+	select {
+	case v.retryNow <- struct{}{}:
+	default:
+	}
+	return fmt.Errorf("%w: %s has not answered discovery yet: %v", ErrIssuerUnavailable, v.cfg.Issuer, lastErr)
 }
 
 // discover reads the issuer's discovery document, retrying with backoff
@@ -270,10 +277,6 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (core.Identity, error
 	verifier := v.verifier
 	v.mu.RUnlock()
 	if verifier == nil {
-		select { // a token is waiting: try discovery again now
-		case v.retryNow <- struct{}{}:
-		default:
-		}
 		return core.Identity{}, v.Ready()
 	}
 	var out fetchOutcome
