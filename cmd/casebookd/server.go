@@ -30,17 +30,17 @@ import (
 
 // Config is casebookd's configuration.
 type Config struct {
-	Addr            string
-	DataDir         string
-	StoreURL        string
-	TokensFile      string
-	AgenciesFile    string
+	Addr         string
+	DataDir      string
+	StoreURL     string
+	TokensFile   string
+	AgenciesFile string
 	// OIDC configures OpenID Connect bearer tokens; off while Issuer is
 	// empty. Static tokens (TokensFile) work beside them.
 	OIDC OIDCConfig
 	// RequirePurpose refuses reads of case data that state no purpose
 	// (Casebook-Purpose) instead of recording the role's default.
-	RequirePurpose bool
+	RequirePurpose  bool
 	ReadModelWait   time.Duration
 	MaxRequests     int
 	LogLevel        slog.Level
@@ -69,13 +69,13 @@ type OIDCConfig struct {
 // DefaultConfig is the configuration without flags or environment.
 func DefaultConfig() Config {
 	return Config{
-		Addr:              "127.0.0.1:8080",
-		DataDir:           "./data",
-		ReadModelWait:     2 * time.Second,
-		MaxRequests:       1024,
-		LogLevel:          slog.LevelInfo,
-		LogFormat:         "json",
-		ShutdownTimeout:   20 * time.Second,
+		Addr:            "127.0.0.1:8080",
+		DataDir:         "./data",
+		ReadModelWait:   2 * time.Second,
+		MaxRequests:     1024,
+		LogLevel:        slog.LevelInfo,
+		LogFormat:       "json",
+		ShutdownTimeout: 20 * time.Second,
 		OIDC: OIDCConfig{SubjectClaim: oidc.DefaultSubjectClaim, RoleClaim: oidc.DefaultRoleClaim,
 			AgencyClaim: oidc.DefaultAgencyClaim},
 		ReadHeaderTimeout: 5 * time.Second,
