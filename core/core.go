@@ -26,10 +26,11 @@ import (
 )
 
 // ReadModels is what the core needs of the projections (*projections.Engine
-// satisfies it): the case list and the reports, read-your-writes waits, and
-// their administration.
+// satisfies it): the case list, the reports and the access log's index,
+// read-your-writes waits, and their administration.
 type ReadModels interface {
 	ListCases(ctx context.Context, q projections.CaseQuery) (projections.CasePage, error)
+	AccessEntries(ctx context.Context, q projections.AccessQuery) (projections.AccessPage, error)
 	Arrests(ctx context.Context, q projections.ReportQuery) (projections.ArrestsReport, error)
 	GangsDismantled(ctx context.Context, q projections.ReportQuery) (projections.GangsReport, error)
 	Seizures(ctx context.Context, q projections.ReportQuery) (projections.SeizuresReport, error)
@@ -72,6 +73,10 @@ type Config struct {
 	// OnConflictRetry, when set, is called each time a command is decided
 	// again after losing an append race (for metrics).
 	OnConflictRetry func(caseID uuid.UUID, attempt int)
+	// RequirePurpose refuses a read of case data (record, history,
+	// verification, time travel) that states no purpose, instead of
+	// recording the role's default purpose (purpose.go).
+	RequirePurpose bool
 }
 
 // Core is the application core. It is safe for concurrent use.
@@ -86,6 +91,8 @@ type Core struct {
 	writer     *caseWriter
 	access     *accessLog
 	refs       *caseLocks // serialises opens of one (agency, reference)
+
+	requirePurpose bool
 }
 
 // New returns a core over cfg.Store.
@@ -126,6 +133,7 @@ func New(cfg Config) (*Core, error) {
 	c := &Core{
 		store: cfg.Store, readModels: cfg.ReadModels, agencies: cfg.Agencies, logger: cfg.Logger,
 		now: cfg.Now, newID: cfg.NewID, wait: cfg.ReadModelWait, refs: newCaseLocks(),
+		requirePurpose: cfg.RequirePurpose,
 	}
 	c.writer = &caseWriter{
 		store: cfg.Store, now: cfg.Now, agencies: cfg.Agencies, locks: newCaseLocks(), cache: newStateCache(cfg.CacheSize),

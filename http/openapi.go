@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/gin-gonic/gin"
@@ -143,6 +144,22 @@ var (
 	limitParam      = queryParam("limit", "Page size (default 100; values above 1000 are capped at 1000).", obj{"type": "integer", "minimum": 1})
 )
 
+// The purpose of a consultation, stated in headers on every read of case
+// data (core/purpose.go has the rule).
+var (
+	purposeParam = obj{"name": HeaderPurpose, "in": "header", "required": false,
+		"description": "Why the case data is consulted: one of " + strings.Join(domain.Purposes, ", ") + ". " +
+			"Recorded in the access log. Without it the role's default is recorded (investigator: investigation, auditor: audit) and marked purpose_defaulted; " +
+			"a server run with --require-purpose answers a read of a case record, history, verification or time travel without it with 400 (code purpose_required). " +
+			"An unknown code is 400 (unknown_purpose).",
+		"schema": purposes()}
+	purposeReferenceParam = obj{"name": HeaderPurposeReference, "in": "header", "required": false,
+		"description": "A reference for the purpose (an operation name, a disclosure request number): at most 200 characters, no control characters (else 400, invalid_purpose_reference). Recorded in the access log.",
+		"schema": obj{"type": "string", "maxLength": 200}}
+)
+
+func purposes() obj { return enum("A purpose of consultation.", domain.Purposes...) }
+
 var (
 	rolesInvestigator = []string{domain.RoleInvestigator}
 	rolesCaseReaders  = []string{domain.RoleInvestigator, domain.RoleAuditor}
@@ -154,7 +171,7 @@ func openAPIDocument() obj {
 	paths := obj{
 		"/healthz": obj{"get": op("Liveness", "Answers 200 while the process serves HTTP.", rolesPublic, nil, nil,
 			obj{"200": response("Alive.", ref("Health"))})},
-		"/readyz": obj{"get": op("Readiness", "Answers 200 while the event store answers; 503 while it does not or while shutting down.", rolesPublic, nil, nil,
+		"/readyz": obj{"get": op("Readiness", "Answers 200 while the event store answers and a configured OpenID Connect issuer has answered discovery; 503 (saying which) while either does not, or while shutting down.", rolesPublic, nil, nil,
 			obj{"200": response("Ready.", ref("Ready"))}, http.StatusServiceUnavailable)},
 		"/metrics": obj{"get": op("Prometheus metrics", "Request counts and latency by route and status, append latency, projection lag.", rolesPublic, nil, nil,
 			obj{"200": obj{"description": "Prometheus text exposition format.", "content": obj{"text/plain": obj{"schema": obj{"type": "string"}}}}})},
@@ -188,8 +205,8 @@ func openAPIDocument() obj {
 				http.StatusBadRequest, http.StatusServiceUnavailable),
 		},
 		"/v1/cases/{id}": obj{"get": op("Read a case",
-			"The case's state from its own stream (always current), or as it stood at a version or a recorded time. The read is recorded in the access log.",
-			rolesCaseReaders, []obj{caseIDPathParam,
+			"The case's state from its own stream (always current), or as it stood at a version or a recorded time. The read is recorded in the access log, with its purpose.",
+			rolesCaseReaders, []obj{caseIDPathParam, purposeParam, purposeReferenceParam,
 				queryParam("version", "The state right after this version.", obj{"type": "integer", "minimum": 0}),
 				queryParam("as_of", "The state as recorded at this time (RFC 3339).", obj{"type": "string", "format": "date-time"}),
 			}, nil,
@@ -207,8 +224,8 @@ func openAPIDocument() obj {
 				http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusRequestEntityTooLarge,
 				http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity),
 			"get": op("Read a case's history",
-				"The case's events in version order with their envelope and hash chain. The read is recorded in the access log.",
-				rolesCaseReaders, []obj{caseIDPathParam,
+				"The case's events in version order with their envelope and hash chain. The read is recorded in the access log, with its purpose.",
+				rolesCaseReaders, []obj{caseIDPathParam, purposeParam, purposeReferenceParam,
 					queryParam("from_version", "First version to return (inclusive; default 0).", obj{"type": "integer", "minimum": 0}),
 					limitParam,
 				}, nil,
@@ -216,13 +233,14 @@ func openAPIDocument() obj {
 				http.StatusBadRequest, http.StatusNotFound),
 		},
 		"/v1/cases/{id}/verify": obj{"get": op("Verify a case's hash chain",
-			"Recomputes every event's hash and reports the first version whose stored event was altered, removed or reordered. Recorded in the access log.",
-			rolesCaseReaders, []obj{caseIDPathParam}, nil,
+			"Recomputes every event's hash and reports the first version whose stored event was altered, removed or reordered. Recorded in the access log, with its purpose.",
+			rolesCaseReaders, []obj{caseIDPathParam, purposeParam, purposeReferenceParam}, nil,
 			obj{"200": response("The verdict.", ref("VerifyResult"))},
 			http.StatusBadRequest, http.StatusNotFound)},
 		"/v1/events": obj{"get": op("Read the global log",
 			"Every case event in global order, paged by position (auditors only). Each case whose events appear is recorded in its access log.",
 			rolesAuditor, []obj{
+				purposeParam, purposeReferenceParam,
 				queryParam("from_position", "First position to return (inclusive; default 0).", obj{"type": "integer", "minimum": 0}),
 				limitParam,
 				queryParam("type", "Only events of these types (repeat the parameter or separate with commas).", obj{"type": "string"}),
@@ -232,21 +250,32 @@ func openAPIDocument() obj {
 		"/v1/events/live": obj{"get": op("Stream the global log (Server-Sent Events)",
 			"Streams case events as Server-Sent Events: `id` is the event's position, `event` its type, `data` the event as in GET /v1/events. Starts after `Last-Event-ID` (resume), else at `from_position` (inclusive), else with events appended from now on. Comment lines keep the connection alive.",
 			rolesAuditor, []obj{
+				purposeParam, purposeReferenceParam,
 				queryParam("from_position", "First position to send (inclusive).", obj{"type": "integer", "minimum": 0}),
 				queryParam("type", "Only events of these types.", obj{"type": "string"}),
 				headerParam("Last-Event-ID", "The position of the last event received; the stream resumes after it."),
 			}, nil,
 			obj{"200": obj{"description": "An endless event stream.", "content": obj{"text/event-stream": obj{"schema": obj{"type": "string"}}}}},
 			http.StatusBadRequest, http.StatusServiceUnavailable)},
-		"/v1/access-log": obj{"get": op("Read a case's access log",
-			"Who read the case's record or history, when, and through which route (auditors only).",
+		"/v1/access-log": obj{"get": op("Question the access log",
+			"Who consulted a case, or what a person consulted — when, how, why (purpose and reference) and with what outcome (auditors only). "+
+				"Name a case, a subject or both; agency, purpose, outcome, from and to narrow the answer. A case's entries come in version order; "+
+				"a subject's in the order they consulted (occurred_at). Pages continue with `cursor` (the previous page's next_cursor); "+
+				"one case's whole log may also be paged with from_version. One person's entries are found through an index, not by reading the whole log.",
 			rolesAuditor, []obj{
-				{"name": "case", "in": "query", "required": true, "description": "The case id.", "schema": obj{"type": "string", "format": "uuid"}},
-				queryParam("from_version", "First entry to return (inclusive; default 0).", obj{"type": "integer", "minimum": 0}),
+				queryParam("case", "The case id (required unless subject is given).", obj{"type": "string", "format": "uuid"}),
+				queryParam("subject", "Who consulted, exactly as recorded (required unless case is given).", obj{"type": "string"}),
+				queryParam("agency", "Only consultations by people of this agency.", obj{"type": "string"}),
+				queryParam("purpose", "Only consultations for this purpose.", purposes()),
+				queryParam("outcome", "Only served, or only denied consultations.", enum("", domain.AccessServed, domain.AccessDenied)),
+				queryParam("from", "Consultations from this time (inclusive; a date is its start, UTC).", obj{"type": "string"}),
+				queryParam("to", "Consultations before this time (exclusive).", obj{"type": "string"}),
+				queryParam("cursor", "The next_cursor of the previous page.", obj{"type": "string"}),
+				queryParam("from_version", "With case alone: the first entry to return (inclusive; default 0); the first version's paging.", obj{"type": "integer", "minimum": 0}),
 				limitParam,
 			}, nil,
 			obj{"200": response("A page of the access log.", ref("AccessLogPage"))},
-			http.StatusBadRequest, http.StatusNotFound)},
+			http.StatusBadRequest, http.StatusNotFound, http.StatusUnprocessableEntity, http.StatusServiceUnavailable)},
 	}
 	addDocumentedPaths(paths)
 
@@ -263,7 +292,8 @@ func openAPIDocument() obj {
 		"paths": paths,
 		"components": obj{
 			"securitySchemes": obj{"bearer": obj{"type": "http", "scheme": "bearer",
-				"description": "A token from casebookd's tokens file; its role and agency decide what the caller may do."}},
+				"description": "A token from casebookd's tokens file, or an OpenID Connect token (JWT, RS256 or ES256) of the configured issuer whose claims carry a subject, exactly one Casebook role and a configured agency; the role and agency decide what the caller may do. " +
+					"An invalid token is 401; a verified token whose claims do not map is 403 (code unmappable_claims, field naming the claim); while the issuer cannot be reached, 503 (code issuer_unavailable)."}},
 			"schemas": componentSchemas(),
 		},
 	}
@@ -374,7 +404,7 @@ func componentSchemas() obj {
 			"from_version":      integer("The earliest version shown, for a history or log page."),
 			"at_version":        integer("The version asked for (time travel)."),
 			"as_of":             timeSchema("The as-of time asked for (time travel)."),
-			"purpose":           str("The stated purpose of the consultation."),
+			"purpose":           obj{"type": "string", "enum": append([]string{""}, domain.Purposes...), "description": "The stated (or defaulted) purpose of the consultation; empty for entries written before purposes were recorded."},
 			"purpose_reference": str("The purpose's reference."),
 			"purpose_defaulted": boolean("True when no purpose was stated and the role's default was recorded."),
 			"count":             integer("How many identical consultations the entry stands for."),
@@ -388,11 +418,12 @@ func componentSchemas() obj {
 			"hash":              str("Hex SHA-256 over this entry's canonical encoding and prev_hash."),
 		}, "case_id", "version", "position", "type", "subject", "role", "agency", "operation", "outcome", "version_read",
 			"purpose_defaulted", "count", "occurred_at", "last_at", "recorded_at", "at", "prev_hash", "hash"),
-		"AccessLogPage": object("A page of a case's access log.", obj{
-			"case_id":           uuidSchema(""),
-			"entries":           arrayOf(ref("AccessLogEntry"), "Oldest first."),
-			"next_from_version": nullableInteger("from_version of the next page; null at the end."),
-		}, "case_id", "entries", "next_from_version"),
+		"AccessLogPage": object("A page of the access log.", obj{
+			"case_id":           uuidSchema("The case asked about (queries naming a case)."),
+			"entries":           arrayOf(ref("AccessLogEntry"), "A case's in version order; a subject's in the order they consulted."),
+			"next_cursor":       obj{"type": []string{"string", "null"}, "description": "cursor of the next page; null at the end."},
+			"next_from_version": nullableInteger("Queries naming a case: from_version of the next page; null at the end."),
+		}, "entries", "next_cursor"),
 	}
 	for name, schema := range eventDataSchemas() {
 		s[name] = schema

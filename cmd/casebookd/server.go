@@ -331,11 +331,12 @@ func (m *Main) Run(ctx context.Context) error {
 
 	metrics := casehttp.NewMetrics(projectionLag(engine))
 	cb, err := core.New(core.Config{
-		Store:         instrumentStore(store, metrics),
-		ReadModels:    engine,
-		Agencies:      agencies,
-		Logger:        m.Logger,
-		ReadModelWait: c.ReadModelWait,
+		Store:          instrumentStore(store, metrics),
+		ReadModels:     engine,
+		Agencies:       agencies,
+		Logger:         m.Logger,
+		ReadModelWait:  c.ReadModelWait,
+		RequirePurpose: c.RequirePurpose,
 	})
 	if err != nil {
 		return err
