@@ -155,7 +155,7 @@ var (
 		"schema": purposes()}
 	purposeReferenceParam = obj{"name": HeaderPurposeReference, "in": "header", "required": false,
 		"description": "A reference for the purpose (an operation name, a disclosure request number): at most 200 characters, no control characters (else 400, invalid_purpose_reference). Recorded in the access log.",
-		"schema": obj{"type": "string", "maxLength": 200}}
+		"schema":      obj{"type": "string", "maxLength": 200}}
 )
 
 func purposes() obj { return enum("A purpose of consultation.", domain.Purposes...) }

@@ -104,7 +104,10 @@ func withOutcome(ctx context.Context, out *fetchOutcome) context.Context {
 // issuerTransport makes an issuer's server-side failure (5xx) a transport
 // error, as a refused connection is: both mean "the issuer is not
 // answering" (503 to our caller), not "the token is bad".
-type issuerTransport struct{ base http.RoundTripper }
+type issuerTransport struct {
+	base    http.RoundTripper
+	fetched func(*http.Request) // told of every successful answer
+}
 
 // IssuerStatusError is an issuer's 5xx answer to a discovery or key fetch.
 type IssuerStatusError struct{ Status string }
@@ -121,16 +124,19 @@ func (t issuerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp.Body.Close()
 		return nil, &IssuerStatusError{Status: resp.Status}
 	}
+	if resp.StatusCode == http.StatusOK && t.fetched != nil {
+		t.fetched(req)
+	}
 	return resp, nil
 }
 
 // issuerClient is client with issuerTransport around its transport.
-func issuerClient(client *http.Client) *http.Client {
+func issuerClient(client *http.Client, fetched func(*http.Request)) *http.Client {
 	c := *client
 	base := c.Transport
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	c.Transport = issuerTransport{base: base}
+	c.Transport = issuerTransport{base: base, fetched: fetched}
 	return &c
 }

@@ -14,12 +14,14 @@ package oidc
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
@@ -68,6 +70,9 @@ type Config struct {
 	RetryMin, RetryMax time.Duration
 	// Now is the clock for expiry and not-before (default time.Now).
 	Now func() time.Time
+	// TokenCache is how many verified tokens are remembered (cache.go);
+	// default 10,000; negative: none (every request verifies its token).
+	TokenCache int
 }
 
 // ErrIssuerUnavailable: the issuer's discovery document or keys could not
@@ -112,6 +117,11 @@ type Verifier struct {
 	keys     *keySet
 	lastErr  error // why discovery has not succeeded yet
 	warned   bool  // the issuer's silence was logged
+
+	jwksURL string
+
+	cache   *verifiedCache
+	keysGen atomic.Uint64 // counts successful fetches of the issuer's keys
 
 	retryNow chan struct{} // asks the discovery loop to try at once
 	cancel   context.CancelFunc
@@ -164,10 +174,14 @@ func New(cfg Config) (*Verifier, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.TokenCache == 0 {
+		cfg.TokenCache = 10_000
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	v := &Verifier{cfg: cfg, paths: paths, client: issuerClient(cfg.HTTPClient), logger: cfg.Logger,
+	v := &Verifier{cfg: cfg, paths: paths, logger: cfg.Logger,
 		lastErr: errors.New("discovery has not run yet"), retryNow: make(chan struct{}, 1),
-		cancel: cancel, done: make(chan struct{})}
+		cache: newVerifiedCache(cfg.TokenCache, min(time.Minute, cfg.KeyMaxAge)), cancel: cancel, done: make(chan struct{})}
+	v.client = issuerClient(cfg.HTTPClient, v.fetched)
 	go v.discover(ctx)
 	return v, nil
 }
@@ -248,9 +262,20 @@ func (v *Verifier) discoverOnce(ctx context.Context) error {
 		Now:                  v.cfg.Now,
 	})
 	v.mu.Lock()
-	v.verifier, v.keys, v.lastErr = verifier, keys, nil
+	v.verifier, v.keys, v.lastErr, v.jwksURL = verifier, keys, nil, doc.JWKSURL
 	v.mu.Unlock()
 	return nil
+}
+
+// fetched is told of every successful answer of the issuer: a fetch of its
+// keys makes the tokens verified before it be verified again.
+func (v *Verifier) fetched(req *http.Request) {
+	v.mu.RLock()
+	jwks := v.jwksURL
+	v.mu.RUnlock()
+	if jwks != "" && req.URL.String() == jwks {
+		v.keysGen.Add(1)
+	}
 }
 
 // LooksLikeJWT reports whether a bearer token has a JWT's compact shape
@@ -279,6 +304,12 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (core.Identity, error
 	if verifier == nil {
 		return core.Identity{}, v.Ready()
 	}
+	key := sha256.Sum256([]byte(raw))
+	now := v.cfg.Now()
+	if id, ok := v.cache.get(key, now, v.keysGen.Load()); ok {
+		return id, nil
+	}
+	gen := v.keysGen.Load() // before verifying: a fetch meanwhile makes the entry stale, not wrong
 	var out fetchOutcome
 	tok, err := verifier.Verify(withOutcome(ctx, &out), raw)
 	if err != nil {
@@ -291,7 +322,14 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (core.Identity, error
 	if err := tok.Claims(&claims); err != nil {
 		return core.Identity{}, &InvalidTokenError{Reason: "its claims are not a JSON object", cause: err}
 	}
-	return v.identityOf(claims)
+	id, err := v.identityOf(claims)
+	if err != nil {
+		return core.Identity{}, err
+	}
+	if gen == v.keysGen.Load() {
+		v.cache.put(key, id, now, tok.Expiry, gen)
+	}
+	return id, nil
 }
 
 // reasonOf says in a few words why go-oidc refused a token (go-oidc's own

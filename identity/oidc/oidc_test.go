@@ -240,6 +240,25 @@ func TestKeyRotation(t *testing.T) {
 	})
 }
 
+// Verified tokens are remembered (by digest) for a while: never past their
+// expiry.
+func TestRememberedTokenExpiresWithTheToken(t *testing.T) {
+	iss := oidctest.Start(t)
+	v := newVerifier(t, iss, nil)
+	c := iss.Claims(audience, "a.officer", "auditor", "SOCA")
+	c["exp"] = time.Now().Add(1100 * time.Millisecond).Unix() // whole seconds: 1 to 2 s from now
+	tok := iss.Sign("rsa-1", c)
+	for range 3 {
+		if _, err := verify(v, tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(time.Until(time.Unix(c["exp"].(int64), 0)) + 50*time.Millisecond)
+	if e := wantInvalid(t, v, tok); !strings.Contains(e.Reason, "expired") {
+		t.Fatalf("reason %q", e.Reason)
+	}
+}
+
 func TestClaimsThatDoNotMap(t *testing.T) {
 	iss := oidctest.Start(t)
 	v := newVerifier(t, iss, nil)
