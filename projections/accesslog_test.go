@@ -344,3 +344,50 @@ func TestAccessLogFileReadOnly(t *testing.T) {
 func opened(ref, lead string) domain.CaseOpened {
 	return domain.CaseOpened{Reference: ref, Title: "Case " + ref, LeadAgency: lead, CrimeTypes: []string{domain.CrimePeopleSmuggling}, Location: "Calais"}
 }
+
+// An access-log entry the model cannot read stops the access log's read
+// model alone; the case read models sharing its runner go on, and are not
+// handed access-log entries once it has stopped.
+func TestUnreadableAccessEntryStopsTheAccessLogAlone(t *testing.T) {
+	dir := t.TempDir()
+	store := openTestStore(t, dir)
+	caseA, _ := writeAccessFixture(t, store)
+	e := openTestEngine(t, dir, store, Options{}) // a new database: one runner for all
+	syncTo(t, e, store, CaseList)
+	if _, err := store.Append(context.Background(), domain.AccessStreamName(caseA), eventstore.Any,
+		eventstore.EventData{ID: uuid.New(), Type: domain.TypeCaseAccessed, Data: []byte(`{"operation":"peek"}`), Metadata: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, err := e.Status(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st[len(st)-1].State == StateFailed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the access log did not fail: %+v", st)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// More of both after the failure.
+	w := newLogWriter(t, store)
+	w.randomIDs = true
+	w.one(id("access-case-d"), opened("ACC/4", "SOCA"), at("2011-06-01T09:00:00Z"), "SOCA")
+	aw := newAccessWriter(t, store)
+	aw.consult(bea, id("access-case-d"), at("2011-06-02T10:00:00Z"), domain.CaseAccessed{Operation: domain.AccessReadCase, VersionRead: u64(0), Purpose: domain.PurposeAudit})
+	w.one(id("access-case-e"), opened("ACC/5", "SOCA"), at("2011-06-03T09:00:00Z"), "SOCA")
+	syncTo(t, e, store, CaseList, Arrests)
+	list, err := e.ListCases(context.Background(), CaseQuery{AllAgencies: true})
+	if err != nil || len(list.Cases) != 4 {
+		t.Fatalf("case list %d cases, %v; want 4", len(list.Cases), err)
+	}
+	st, _ := e.Status(context.Background())
+	for _, s := range st {
+		if want := map[bool]string{true: StateFailed, false: StateLive}[s.Name == AccessLog]; s.State != want {
+			t.Errorf("%s: %s (%s), want %s", s.Name, s.State, s.Error, want)
+		}
+	}
+}

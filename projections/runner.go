@@ -22,6 +22,9 @@ type runner struct {
 
 	mu      sync.Mutex
 	members []*instance
+	// subscribed names the streams the current subscription delivers
+	// (filterKey): a member reading all of them takes batches whole.
+	subscribed string
 }
 
 // active returns the members still taking events.
@@ -112,12 +115,16 @@ func (r *runner) follow(ctx context.Context, after eventstore.Position) (progres
 	// Three stages, so that two cores share the work: this goroutine
 	// applies; a pump reads the subscription; a decoder decodes what the
 	// pump read (metadata and the data models need) in between.
+	filter := r.filter()
+	r.mu.Lock()
+	r.subscribed = filterKey(filter)
+	r.mu.Unlock()
 	raw := newQueue[eventstore.RecordedEvent](r.e.opts.BatchSize)
 	q := newQueue[entry](2 * r.e.opts.BatchSize)
 	pumpDone, decodeDone := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(pumpDone)
-		for ev, err := range r.e.store.Subscribe(ctx, eventstore.SubscribeOptions{After: after, Filter: r.filter()}) {
+		for ev, err := range r.e.store.Subscribe(ctx, eventstore.SubscribeOptions{After: after, Filter: filter}) {
 			if err != nil {
 				raw.finish(err)
 				return
@@ -200,7 +207,8 @@ func (r *runner) follow(ctx context.Context, after eventstore.Position) (progres
 
 // filter is what the runner subscribes to: the streams of all its members
 // (usually the case streams alone; the access log's too when its model
-// shares the runner).
+// shares the runner). Members that stop later do not change what the
+// subscription delivers (subscribed).
 func (r *runner) filter() eventstore.Filter {
 	var prefixes []string
 	for _, m := range r.active() {
@@ -341,7 +349,9 @@ func (r *runner) applyLocked(ctx context.Context, members []*instance, events []
 	}
 	defer tx.Rollback()
 	var results []memberResult
-	runnerKey, split := filterKey(r.filter()), map[string][]entry{}
+	r.mu.Lock()
+	runnerKey, split := r.subscribed, map[string][]entry{}
+	r.mu.Unlock()
 	for _, m := range members {
 		if err := ctx.Err(); err != nil {
 			return nil, err
