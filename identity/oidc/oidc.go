@@ -114,7 +114,6 @@ type Verifier struct {
 
 	mu       sync.RWMutex
 	verifier *gooidc.IDTokenVerifier // nil until discovery succeeded
-	keys     *keySet
 	lastErr  error // why discovery has not succeeded yet
 	warned   bool  // the issuer's silence was logged
 
@@ -262,7 +261,7 @@ func (v *Verifier) discoverOnce(ctx context.Context) error {
 		Now:                  v.cfg.Now,
 	})
 	v.mu.Lock()
-	v.verifier, v.keys, v.lastErr, v.jwksURL = verifier, keys, nil, doc.JWKSURL
+	v.verifier, v.lastErr, v.jwksURL = verifier, nil, doc.JWKSURL
 	v.mu.Unlock()
 	return nil
 }
