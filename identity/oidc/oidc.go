@@ -114,8 +114,8 @@ type Verifier struct {
 
 	mu       sync.RWMutex
 	verifier *gooidc.IDTokenVerifier // nil until discovery succeeded
-	lastErr  error // why discovery has not succeeded yet
-	warned   bool  // the issuer's silence was logged
+	lastErr  error                   // why discovery has not succeeded yet
+	warned   bool                    // the issuer's silence was logged
 
 	jwksURL string
 
