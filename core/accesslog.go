@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -40,6 +41,20 @@ type accessLog struct {
 
 	locks *caseLocks
 	heads *accessHeads
+	// lastPosition is the log position of the last entry this process
+	// wrote: a query of the access log's read model waits for it, so an
+	// auditor sees every consultation this server recorded before asking.
+	lastPosition atomic.Uint64
+}
+
+// wrote records that an entry was written at pos.
+func (l *accessLog) wrote(pos eventstore.Position) {
+	for {
+		cur := l.lastPosition.Load()
+		if uint64(pos) <= cur || l.lastPosition.CompareAndSwap(cur, uint64(pos)) {
+			return
+		}
+	}
 }
 
 // accessKey is what makes two consultations identical.
@@ -215,10 +230,11 @@ func (l *accessLog) append(ctx context.Context, who Identity, a domain.CaseAcces
 		if err != nil {
 			return domain.Internal(fmt.Errorf("access log: seal an entry of case %s: %w", a.CaseID, err))
 		}
-		_, err = l.store.Append(ctx, stream, expected, eventstore.EventData{ID: e.Stored.ID, Type: e.Stored.Type,
+		res, err := l.store.Append(ctx, stream, expected, eventstore.EventData{ID: e.Stored.ID, Type: e.Stored.Type,
 			Data: e.Stored.Data, Metadata: e.Stored.Metadata})
 		if err == nil {
 			l.heads.put(a.CaseID, accessHead{exists: true, version: version, hash: e.Metadata.Hash})
+			l.wrote(res.Position)
 			return nil
 		}
 		l.heads.drop(a.CaseID)

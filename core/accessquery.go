@@ -2,147 +2,248 @@ package core
 
 import (
 	"context"
-	"encoding/json"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
 	"github.com/casebook/casebook/domain"
 	"github.com/casebook/casebook/eventstore"
+	"github.com/casebook/casebook/projections"
 )
 
 // AccessRecord is an access-log entry as auditors read it: who consulted
-// which case, when, how and why, with what outcome, and the entry's place
-// in its hash chain.
-type AccessRecord struct {
-	CaseID   uuid.UUID `json:"case_id"`
-	Version  uint64    `json:"version"` // the entry's place in the case's access log
-	Position uint64    `json:"position"`
-	Type     string    `json:"type"` // CaseAccessed; CaseRead for first-version entries
+// which case, when, how and why (purpose, reference, whether the purpose
+// was defaulted), with what outcome, how many identical consultations it
+// stands for, and the entry's place in its hash chain.
+type AccessRecord = projections.AccessEntry
 
-	Subject string `json:"subject"`
-	Role    string `json:"role"`
-	Agency  string `json:"agency"`
-
-	Operation        string     `json:"operation"`
-	Outcome          string     `json:"outcome"`
-	VersionRead      *uint64    `json:"version_read"`
-	FromVersion      *uint64    `json:"from_version,omitempty"`
-	AtVersion        *uint64    `json:"at_version,omitempty"`
-	AsOf             *time.Time `json:"as_of,omitempty"`
-	Purpose          string     `json:"purpose,omitempty"`
-	PurposeReference string     `json:"purpose_reference,omitempty"`
-	PurposeDefaulted bool       `json:"purpose_defaulted"`
-	Count            int        `json:"count"`
-	// OccurredAt is the (first) consultation, LastAt the last one merged
-	// into the entry, RecordedAt when the entry was written.
-	OccurredAt time.Time `json:"occurred_at"`
-	LastAt     time.Time `json:"last_at"`
-	RecordedAt time.Time `json:"recorded_at"`
-	// At is RecordedAt under the name the first version used; deprecated.
-	At        time.Time `json:"at"`
-	Route     string    `json:"route,omitempty"` // first-version entries only
-	RequestID string    `json:"request_id,omitempty"`
-	PrevHash  string    `json:"prev_hash"`
-	Hash      string    `json:"hash"`
+// AccessQuery is an auditor's question to the access log: the entries of
+// one case, or of one person, or both, narrowed by the other filters.
+// Empty filters match anything; at least CaseID or Subject is required.
+type AccessQuery struct {
+	CaseID  uuid.UUID // uuid.Nil: any case
+	Subject string    // who consulted (exact, as recorded)
+	Agency  string    // their agency (a configured code, any letter case)
+	Purpose string    // one of domain.Purposes
+	Outcome string    // domain.AccessServed or domain.AccessDenied
+	// From (inclusive) and To (exclusive) bound when the consultation
+	// happened (the entry's occurred_at).
+	From, To *time.Time
+	// Cursor continues a previous page (its NextCursor). FromVersion is the
+	// older way to page one case's log (the first entry's version); give
+	// one or the other.
+	Cursor      string
+	FromVersion *uint64
+	Limit       int
 }
 
-// AccessPage is a page of a case's access log.
+// AccessPage is a page of the access log: one case's entries in version
+// order (when the query names a case), else one person's in the order they
+// consulted (occurred_at, then log position).
 type AccessPage struct {
-	CaseID  uuid.UUID
+	CaseID  uuid.UUID // the query's case, if any
 	Entries []AccessRecord
-	// NextFromVersion is where the next page starts; nil on the last.
+	// NextCursor continues with the next page; "" on the last.
+	NextCursor string
+	// NextFromVersion is the next page's from_version (queries naming a
+	// case); nil on the last.
 	NextFromVersion *uint64
 }
 
-// AccessLog returns a page of a case's access log (auditors): every
-// consultation of the case, served or denied.
-func (c *Core) AccessLog(ctx context.Context, who Identity, caseID uuid.UUID, fromVersion uint64, limit int) (AccessPage, error) {
+// onlyCase reports whether the query asks for one case's whole log, which
+// its own stream answers (exact and current, no read model needed).
+func (q AccessQuery) onlyCase() bool {
+	return q.CaseID != uuid.Nil && q.Subject == "" && q.Agency == "" && q.Purpose == "" && q.Outcome == "" &&
+		q.From == nil && q.To == nil
+}
+
+// AccessLog answers a question to the access log (auditors): every
+// consultation of a case, served or denied, or everything one person
+// consulted, narrowed by agency, purpose, outcome and period. A case's
+// whole log is read from its stream; anything else from the access-log
+// read model, which is indexed by person and by case (one person's entries
+// are found without reading the whole log), after waiting until it holds
+// every consultation this server recorded.
+func (c *Core) AccessLog(ctx context.Context, who Identity, q AccessQuery) (AccessPage, error) {
 	if err := requireRole(who, OpReadAccessLog); err != nil {
+		return AccessPage{}, err
+	}
+	pq, err := c.accessQuery(q)
+	if err != nil {
 		return AccessPage{}, err
 	}
 	// An unknown case is not found rather than an empty log, so a mistyped
 	// id does not pass for a case nobody read.
-	for _, err := range c.store.ReadStream(ctx, domain.StreamName(caseID), eventstore.ReadStreamOptions{Limit: 1}) {
-		if errors.Is(err, eventstore.ErrStreamNotFound) {
-			return AccessPage{}, caseNotFound(caseID)
-		}
-		if err != nil {
-			return AccessPage{}, storeError("read case "+caseID.String(), err)
+	if q.CaseID != uuid.Nil {
+		if err := c.requireCase(ctx, q.CaseID); err != nil {
+			return AccessPage{}, err
 		}
 	}
-	page := AccessPage{CaseID: caseID, Entries: []AccessRecord{}}
+	var rows []AccessRecord
+	var more bool
+	if q.onlyCase() {
+		rows, more, err = c.caseAccessLog(ctx, q.CaseID, pq.FromVersion, pq.Limit)
+	} else {
+		if err := c.requireReadModels(); err != nil {
+			return AccessPage{}, err
+		}
+		if err := c.waitFor(ctx, c.access.lastPosition.Load(), projections.AccessLog); err != nil {
+			return AccessPage{}, err
+		}
+		var page projections.AccessPage
+		page, err = c.readModels.AccessEntries(ctx, pq)
+		rows, more = page.Entries, page.More
+		err = readModelError("access log", err)
+	}
+	if err != nil {
+		return AccessPage{}, err
+	}
+	out := AccessPage{CaseID: q.CaseID, Entries: rows}
+	if out.Entries == nil {
+		out.Entries = []AccessRecord{}
+	}
+	if more && len(rows) > 0 {
+		last := rows[len(rows)-1]
+		if pq.ByVersion() {
+			n := last.Version + 1
+			out.NextFromVersion, out.NextCursor = &n, versionCursor(n)
+		} else {
+			out.NextCursor = markCursor(last.Mark())
+		}
+	}
+	return out, nil
+}
+
+// accessQuery checks q and translates it for the read model.
+func (c *Core) accessQuery(q AccessQuery) (projections.AccessQuery, error) {
+	pq := projections.AccessQuery{CaseID: q.CaseID, Subject: q.Subject, Purpose: q.Purpose, Outcome: q.Outcome,
+		From: q.From, To: q.To, Limit: q.Limit}
+	if q.CaseID == uuid.Nil && q.Subject == "" {
+		return pq, domain.BadParameter("case", "name a case or a subject (or both): the access log answers who consulted a case, or what a person consulted")
+	}
+	if q.Purpose != "" && !slices.Contains(domain.Purposes, q.Purpose) {
+		return pq, domain.BadParameter("purpose", "purpose must be one of %s", strings.Join(domain.Purposes, ", "))
+	}
+	if q.Outcome != "" && q.Outcome != domain.AccessServed && q.Outcome != domain.AccessDenied {
+		return pq, domain.BadParameter("outcome", "outcome must be %s or %s", domain.AccessServed, domain.AccessDenied)
+	}
+	if n := utf8.RuneCountInString(q.Subject); n > domain.MaxNameLength {
+		return pq, domain.BadParameter("subject", "subject must be at most %d characters (no subject is longer)", domain.MaxNameLength)
+	}
+	if q.Agency != "" {
+		code, err := c.agencyFilter(q.Agency)
+		if err != nil {
+			return pq, err
+		}
+		pq.Agency = code
+	}
+	if q.From != nil && q.To != nil && !q.From.Before(*q.To) {
+		return pq, domain.BadParameter("to", "to must be after from")
+	}
+	if q.Limit <= 0 {
+		pq.Limit = 100
+	}
+	pq.Limit = min(pq.Limit, 1000)
+	switch {
+	case q.Cursor != "" && q.FromVersion != nil:
+		return pq, domain.BadParameter("cursor", "give cursor or from_version, not both")
+	case q.FromVersion != nil && q.CaseID == uuid.Nil:
+		return pq, domain.BadParameter("from_version", "from_version pages one case's log: give case too, or use cursor")
+	case q.FromVersion != nil:
+		pq.FromVersion = *q.FromVersion
+	case q.Cursor != "":
+		version, mark, err := parseAccessCursor(q.Cursor)
+		switch {
+		case err != nil:
+			return pq, err
+		case pq.ByVersion() && mark == nil:
+			pq.FromVersion = version
+		case !pq.ByVersion() && mark != nil:
+			pq.After = mark
+		default:
+			return pq, domain.BadParameter("cursor", "the cursor belongs to another kind of access-log query (by case or by subject)")
+		}
+	}
+	return pq, nil
+}
+
+// Cursors are opaque to clients: "c:<version>" continues a case's log at
+// that version, "s:<occurred_at ns>:<position>" a subject's after that
+// entry.
+func versionCursor(v uint64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("c:" + strconv.FormatUint(v, 10)))
+}
+
+func markCursor(m projections.AccessMark) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("s:" + strconv.FormatInt(m.OccurredAt, 10) + ":" + strconv.FormatUint(m.Position, 10)))
+}
+
+func parseAccessCursor(s string) (version uint64, mark *projections.AccessMark, err error) {
+	bad := domain.BadParameter("cursor", "not a cursor the access log gave")
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return 0, nil, bad
+	}
+	kind, rest, _ := strings.Cut(string(b), ":")
+	switch kind {
+	case "c":
+		v, err := strconv.ParseUint(rest, 10, 63)
+		if err != nil {
+			return 0, nil, bad
+		}
+		return v, nil, nil
+	case "s":
+		t, p, ok := strings.Cut(rest, ":")
+		occurred, err1 := strconv.ParseInt(t, 10, 64)
+		pos, err2 := strconv.ParseUint(p, 10, 63)
+		if !ok || err1 != nil || err2 != nil {
+			return 0, nil, bad
+		}
+		return 0, &projections.AccessMark{OccurredAt: occurred, Position: pos}, nil
+	}
+	return 0, nil, bad
+}
+
+// requireCase answers not found for a case that does not exist.
+func (c *Core) requireCase(ctx context.Context, caseID uuid.UUID) error {
+	for _, err := range c.store.ReadStream(ctx, domain.StreamName(caseID), eventstore.ReadStreamOptions{Limit: 1}) {
+		if errors.Is(err, eventstore.ErrStreamNotFound) {
+			return caseNotFound(caseID)
+		}
+		if err != nil {
+			return storeError("read case "+caseID.String(), err)
+		}
+	}
+	return nil
+}
+
+// caseAccessLog reads a page of one case's access log from its stream.
+func (c *Core) caseAccessLog(ctx context.Context, caseID uuid.UUID, fromVersion uint64, limit int) ([]AccessRecord, bool, error) {
+	entries := []AccessRecord{}
 	stream := domain.AccessStreamName(caseID)
 	for rec, err := range c.store.ReadStream(ctx, stream, eventstore.ReadStreamOptions{From: fromVersion, Limit: uint64(limit) + 1}) {
 		if errors.Is(err, eventstore.ErrStreamNotFound) {
 			break // the case was never consulted
 		}
 		if err != nil {
-			return AccessPage{}, storeError("read "+stream, err)
+			return nil, false, storeError("read "+stream, err)
 		}
-		if len(page.Entries) == limit {
-			n := rec.Revision
-			page.NextFromVersion = &n
-			break
+		if len(entries) == limit {
+			return entries, true, nil
 		}
-		r, err := accessRecordOf(rec)
+		r, err := projections.DecodeAccessEntry(rec)
 		if err != nil {
-			return AccessPage{}, &domain.Error{Kind: domain.KindInternal, Code: domain.CodeCorruptRecord, Cause: err,
+			return nil, false, &domain.Error{Kind: domain.KindInternal, Code: domain.CodeCorruptRecord, Cause: err,
 				Message: fmt.Sprintf("entry %d of the access log of case %s cannot be read; verify the case", rec.Revision, caseID)}
 		}
-		page.Entries = append(page.Entries, r)
+		entries = append(entries, r)
 	}
-	return page, nil
-}
-
-// accessRecordOf reads a stored access-log entry.
-func accessRecordOf(rec eventstore.RecordedEvent) (AccessRecord, error) {
-	caseID, _ := domain.CaseIDFromAccessStream(rec.Stream)
-	r := AccessRecord{CaseID: caseID, Version: rec.Revision, Position: uint64(rec.Position), Type: rec.Type}
-	if rec.Type == domain.TypeCaseRead {
-		var old domain.LegacyCaseRead
-		if err := json.Unmarshal(rec.Data, &old); err != nil {
-			return AccessRecord{}, fmt.Errorf("%s version %d: %w", rec.Stream, rec.Revision, err)
-		}
-		var meta struct {
-			RequestID string `json:"request_id"`
-		}
-		_ = json.Unmarshal(rec.Metadata, &meta)
-		r.Subject, r.Role, r.Agency, r.Route, r.RequestID = old.Subject, old.Role, old.Agency, old.Route, meta.RequestID
-		r.Operation, r.Outcome, r.Count = legacyOperation(old.Route), domain.AccessServed, 1
-		r.OccurredAt, r.LastAt, r.RecordedAt, r.At = old.At.UTC(), old.At.UTC(), old.At.UTC(), old.At.UTC()
-		return r, nil
-	}
-	m, err := domain.DecodeMetadata(rec.Metadata)
-	if err != nil {
-		return AccessRecord{}, fmt.Errorf("%s version %d metadata: %w", rec.Stream, rec.Revision, err)
-	}
-	a, err := domain.DecodeCaseAccessed(rec.Data)
-	if err != nil {
-		return AccessRecord{}, fmt.Errorf("%s version %d: %w", rec.Stream, rec.Revision, err)
-	}
-	r.Subject, r.Role, r.Agency = m.Actor.Subject, m.Actor.Role, m.Actor.Agency
-	r.Operation, r.Outcome, r.VersionRead, r.FromVersion, r.AtVersion, r.AsOf = a.Operation, a.Outcome, a.VersionRead, a.FromVersion, a.AtVersion, a.AsOf
-	r.Purpose, r.PurposeReference, r.PurposeDefaulted, r.Count = a.Purpose, a.PurposeReference, a.PurposeDefaulted, a.Count
-	r.OccurredAt, r.LastAt, r.RecordedAt, r.At = m.OccurredAt.UTC(), a.LastAt.UTC(), m.RecordedAt.UTC(), m.RecordedAt.UTC()
-	r.RequestID, r.PrevHash, r.Hash = a.RequestID, m.PrevHash, m.Hash
-	return r, nil
-}
-
-// legacyOperation names the operation of a first-version entry's route.
-func legacyOperation(route string) string {
-	switch {
-	case strings.HasSuffix(route, "/verify"):
-		return domain.AccessVerifyCase
-	case strings.HasSuffix(route, "/events/live"):
-		return domain.AccessLiveLog
-	case strings.HasSuffix(route, "{id}/events"):
-		return domain.AccessReadHistory
-	case strings.HasSuffix(route, "/v1/events"):
-		return domain.AccessReadLog
-	}
-	return domain.AccessReadCase
+	return entries, false, nil
 }

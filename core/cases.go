@@ -50,12 +50,21 @@ type At struct {
 }
 
 // Consultation says why and through which request a caller reads a case:
-// it goes into the access-log entry of the read.
+// it goes into the access-log entry of the read. The core validates it
+// and, when no purpose is stated, records the role's default (see
+// purpose.go).
 type Consultation struct {
 	Purpose          string // one of domain.Purposes, or "" (none stated)
-	PurposeReference string
+	PurposeReference string // optional: an operation name, a disclosure request number (≤ 200 characters)
+	// PurposeDefaulted is set by the core: no purpose was stated and the
+	// role's default was recorded. A caller's value is ignored.
 	PurposeDefaulted bool
 	RequestID        string
+	// PurposeField and ReferenceField name, in errors, where the caller
+	// took the purpose and its reference from (over HTTP the
+	// Casebook-Purpose and Casebook-Purpose-Reference headers); defaults
+	// "purpose" and "purpose_reference".
+	PurposeField, ReferenceField string
 }
 
 // openEventNamespace derives the CaseOpened event id from a client-chosen
@@ -218,6 +227,10 @@ func (c *Core) Case(ctx context.Context, who Identity, caseID uuid.UUID, at At, 
 	if at.Version != nil && at.AsOf != nil {
 		return domain.Case{}, domain.BadParameter("as_of", "give a version or an as_of time, not both")
 	}
+	con, err := c.checkConsultation(who, OpReadCase, con, true)
+	if err != nil {
+		return domain.Case{}, err
+	}
 	current, err := c.consult(ctx, who, OpReadCase, caseID, con, domain.AccessReadCase)
 	if err != nil {
 		return domain.Case{}, err
@@ -273,6 +286,10 @@ type HistoryPage struct {
 // History returns the case's events from fromVersion (inclusive), at most
 // limit of them, in version order.
 func (c *Core) History(ctx context.Context, who Identity, caseID uuid.UUID, fromVersion uint64, limit int, con Consultation) (HistoryPage, error) {
+	con, err := c.checkConsultation(who, OpReadHistory, con, true)
+	if err != nil {
+		return HistoryPage{}, err
+	}
 	current, err := c.consult(ctx, who, OpReadHistory, caseID, con, domain.AccessReadHistory)
 	if err != nil {
 		return HistoryPage{}, err
@@ -328,7 +345,8 @@ func (v Verification) Valid() bool { return v.Case.Valid && v.Access.Valid }
 
 // Verify checks the case's hash chain and its access log's.
 func (c *Core) Verify(ctx context.Context, who Identity, caseID uuid.UUID, con Consultation) (Verification, error) {
-	if err := requireRole(who, OpVerifyCase); err != nil {
+	con, err := c.checkConsultation(who, OpVerifyCase, con, true)
+	if err != nil {
 		return Verification{}, err
 	}
 	if who.Role == domain.RoleInvestigator {

@@ -120,7 +120,7 @@ func TestUseCasesObeyTheAuthorizationTable(t *testing.T) {
 				return err
 			}},
 			{core.OpReadAccessLog, func(who core.Identity, id uuid.UUID) error {
-				_, err := f.svc.AccessLog(f.ctx, who, id, 0, 10)
+				_, err := f.svc.AccessLog(f.ctx, who, core.AccessQuery{CaseID: id, Limit: 10})
 				return err
 			}},
 			{core.OpImport, func(who core.Identity, _ uuid.UUID) error {

@@ -27,10 +27,11 @@ import (
 )
 
 // ReadModels is what the core needs of the projections (*projections.Engine
-// satisfies it): the case list and the reports, read-your-writes waits, and
-// their administration.
+// satisfies it): the case list, the reports and the access log's index,
+// read-your-writes waits, and their administration.
 type ReadModels interface {
 	ListCases(ctx context.Context, q projections.CaseQuery) (projections.CasePage, error)
+	AccessEntries(ctx context.Context, q projections.AccessQuery) (projections.AccessPage, error)
 	Arrests(ctx context.Context, q projections.ReportQuery) (projections.ArrestsReport, error)
 	GangsDismantled(ctx context.Context, q projections.ReportQuery) (projections.GangsReport, error)
 	Seizures(ctx context.Context, q projections.ReportQuery) (projections.SeizuresReport, error)
@@ -78,6 +79,10 @@ type Config struct {
 	// before encryption, and shows sealed ones as unreadable: for tests and
 	// tools that record no personal data; casebookd always sets it.
 	Keys *keystore.Vault
+	// RequirePurpose refuses a read of case data (record, history,
+	// verification, time travel) that states no purpose, instead of
+	// recording the role's default purpose (purpose.go).
+	RequirePurpose bool
 }
 
 // Core is the application core. It is safe for concurrent use.
@@ -94,6 +99,8 @@ type Core struct {
 	refs       *caseLocks // serialises opens of one (agency, reference)
 	vault      *keystore.Vault
 	reveal     *Revealer
+
+	requirePurpose bool
 }
 
 // New returns a core over cfg.Store.
@@ -135,6 +142,7 @@ func New(cfg Config) (*Core, error) {
 		store: cfg.Store, readModels: cfg.ReadModels, agencies: cfg.Agencies, logger: cfg.Logger,
 		now: cfg.Now, newID: cfg.NewID, wait: cfg.ReadModelWait, refs: newCaseLocks(),
 		vault: cfg.Keys, reveal: NewRevealer(cfg.Keys),
+		requirePurpose: cfg.RequirePurpose,
 	}
 	c.writer = &caseWriter{
 		store: cfg.Store, now: cfg.Now, agencies: cfg.Agencies, locks: newCaseLocks(), cache: newStateCache(cfg.CacheSize),

@@ -129,6 +129,10 @@ func (p Person) MarshalJSON() ([]byte, error) {
 // one of them needs, and nothing else of the case. The read is recorded
 // in the access log before it is answered.
 func (c *Core) People(ctx context.Context, who Identity, caseID uuid.UUID, con Consultation) ([]Person, error) {
+	con, err := c.checkConsultation(who, OpReadPeople, con, true)
+	if err != nil {
+		return nil, err
+	}
 	current, err := c.consult(ctx, who, OpReadPeople, caseID, con, domain.AccessReadPeople)
 	if err != nil {
 		return nil, err

@@ -30,7 +30,8 @@ func eventNotFound(id uuid.UUID) *domain.Error {
 // log records the consultation (operation read_event, the event's version)
 // before it is answered.
 func (c *Core) Event(ctx context.Context, who Identity, id uuid.UUID, con Consultation) (CaseEvent, error) {
-	if err := requireRole(who, OpReadLog); err != nil {
+	con, err := c.checkConsultation(who, OpReadLog, con, true)
+	if err != nil {
 		return CaseEvent{}, err
 	}
 	rec, err := eventstore.FindEvent(ctx, c.store, id)

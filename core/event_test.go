@@ -36,7 +36,7 @@ func TestEventByID(t *testing.T) {
 		t.Errorf("hash %s, the history says %s", got.Hash, h)
 	}
 
-	log, err := f.svc.AccessLog(f.ctx, auditorBea, id, 0, 100)
+	log, err := f.svc.AccessLog(f.ctx, auditorBea, core.AccessQuery{CaseID: id, Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -174,7 +174,7 @@ func TestImportOfAValidSourceIsResumable(t *testing.T) {
 		t.Fatalf("%+v %v", v, err)
 	}
 	// A forged entry in the access log is refused like a case event.
-	page, err := c.AccessLog(t.Context(), auditorBea, id, 0, 100)
+	page, err := c.AccessLog(t.Context(), auditorBea, core.AccessQuery{CaseID: id, Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}

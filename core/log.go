@@ -134,7 +134,8 @@ func truncate(s string, n int) string {
 // events the page shows gets an access-log entry before the page is
 // answered.
 func (c *Core) ReadLog(ctx context.Context, who Identity, q LogQuery, con Consultation) (LogPage, error) {
-	if err := requireRole(who, OpReadLog); err != nil {
+	con, err := c.checkConsultation(who, OpReadLog, con, false)
+	if err != nil {
 		return LogPage{}, err
 	}
 	if err := checkTypes(q.Types); err != nil {
@@ -225,7 +226,8 @@ type LiveQuery struct {
 // access-log entry the first time the stream shows one of its events. The
 // sequence ends when ctx ends or the store closes (with an error).
 func (c *Core) Live(ctx context.Context, who Identity, q LiveQuery, con Consultation) (iter.Seq2[LogEvent, error], error) {
-	if err := requireRole(who, OpReadLog); err != nil {
+	con, err := c.checkConsultation(who, OpReadLog, con, false)
+	if err != nil {
 		return nil, err
 	}
 	if err := checkTypes(q.Types); err != nil {

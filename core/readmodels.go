@@ -50,13 +50,9 @@ func (c *Core) ListCases(ctx context.Context, who Identity, q CaseQuery) (CasePa
 		return CasePage{}, domain.BadParameter("crime_type", "crime_type must be one of %s", strings.Join(domain.CrimeTypes, ", "))
 	}
 	if q.Agency != "" {
-		code, ok := c.agencies.Canonical(q.Agency)
-		if !ok {
-			// A filter, not data: a malformed parameter (400) that names
-			// the configured codes, like every other enum filter.
-			e := c.agencies.UnknownAgency("agency", q.Agency)
-			e.Kind = domain.KindMalformed
-			return CasePage{}, e
+		code, err := c.agencyFilter(q.Agency)
+		if err != nil {
+			return CasePage{}, err
 		}
 		pq.Agency = code
 	}
@@ -185,6 +181,7 @@ const maxProjectionError = 2000
 var projectionAliases = map[string]string{
 	ReportGangsDismantled: projections.GangsDismantled,
 	"case-list":           projections.CaseList,
+	"access-log":          projections.AccessLog,
 }
 
 // ProjectionName is the projection a name (its own or its report route's)
@@ -206,4 +203,17 @@ func (c *Core) RebuildProjection(ctx context.Context, who Identity, name string)
 		return err
 	}
 	return readModelError(name, c.readModels.Rebuild(ctx, ProjectionName(name)))
+}
+
+// agencyFilter reads an agency filter: a filter, not data, so an unknown
+// agency is a malformed parameter (400) naming the configured codes, like
+// every other enum filter.
+func (c *Core) agencyFilter(agency string) (string, error) {
+	code, ok := c.agencies.Canonical(agency)
+	if !ok {
+		e := c.agencies.UnknownAgency("agency", agency)
+		e.Kind = domain.KindMalformed
+		return "", e
+	}
+	return code, nil
 }

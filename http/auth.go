@@ -2,12 +2,14 @@ package casehttp
 
 import (
 	"bufio"
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/casebook/casebook/core"
 	"github.com/casebook/casebook/domain"
+	"github.com/casebook/casebook/identity/oidc"
 )
 
 // Principal is the authenticated caller: the core's Identity.
@@ -183,16 +186,38 @@ func LoadTokens(path string, agencies *domain.Agencies) (*TokenSet, error) {
 	return set, nil
 }
 
-// Authenticator holds the current token set; Replace swaps it atomically
-// (casebookd does so on SIGHUP) without disturbing requests in flight.
-type Authenticator struct {
-	tokens atomic.Pointer[TokenSet]
+// TokenVerifier verifies the bearer tokens that are not static tokens:
+// OpenID Connect tokens (identity/oidc.Verifier). Verify's errors are those
+// of identity/oidc: *oidc.InvalidTokenError (401), *oidc.ClaimError (403),
+// or ones wrapping oidc.ErrIssuerUnavailable (503).
+type TokenVerifier interface {
+	Verify(ctx context.Context, token string) (core.Identity, error)
+	// Ready is nil while tokens can be verified; otherwise it says why not.
+	Ready() error
 }
 
-// NewAuthenticator starts with set (nil: no token is valid).
+// Authenticator is who may call: the static tokens file's tokens
+// (development, service accounts) and, when configured, the OpenID Connect
+// tokens of an identity provider, side by side; either can be off.
+// Replace swaps the token set atomically (casebookd does so on SIGHUP)
+// without disturbing requests in flight.
+type Authenticator struct {
+	tokens atomic.Pointer[TokenSet]
+	oidc   TokenVerifier // nil: OpenID Connect is off
+}
+
+// NewAuthenticator starts with set (nil: no static token is valid) and no
+// OpenID Connect.
 func NewAuthenticator(set *TokenSet) *Authenticator {
 	a := &Authenticator{}
 	a.Replace(set)
+	return a
+}
+
+// WithOIDC makes the authenticator also accept the tokens v verifies. Call
+// it before serving.
+func (a *Authenticator) WithOIDC(v TokenVerifier) *Authenticator {
+	a.oidc = v
 	return a
 }
 
@@ -204,16 +229,75 @@ func (a *Authenticator) Replace(set *TokenSet) {
 	a.tokens.Store(set)
 }
 
-// Authenticate finds the principal of an Authorization header value.
-func (a *Authenticator) Authenticate(authorization string) (Principal, bool) {
-	scheme, token, ok := strings.Cut(strings.TrimSpace(authorization), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return Principal{}, false
+// Ready is nil unless a configured identity provider cannot verify tokens
+// yet (it has not answered discovery); then it says why.
+func (a *Authenticator) Ready() error {
+	if a.oidc == nil {
+		return nil
 	}
-	return a.tokens.Load().Lookup(strings.TrimSpace(token))
+	return a.oidc.Ready()
 }
 
-// requireToken authenticates the caller or answers 401.
+// Authenticate finds the principal of an Authorization header value: a
+// static token first (cheap: one hash), then, when OpenID Connect is on, a
+// token that looks like a JWT. It fails with the problem to answer: 401
+// for no valid token, 403 for a verified token whose claims do not map to
+// a Casebook identity, 503 while the identity provider cannot be reached.
+func (a *Authenticator) Authenticate(ctx context.Context, authorization string) (Principal, *Problem) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(authorization), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return Principal{}, newProblem(ProblemUnauthenticated, "The Authorization header must be: Bearer <token>.")
+	}
+	token = strings.TrimSpace(token)
+	if p, ok := a.tokens.Load().Lookup(token); ok {
+		return p, nil
+	}
+	if a.oidc == nil || !oidc.LooksLikeJWT(token) {
+		return Principal{}, newProblem(ProblemUnauthenticated, "The bearer token is not valid.")
+	}
+	id, err := a.oidc.Verify(ctx, token)
+	if err == nil {
+		return id, nil
+	}
+	return Principal{}, oidcProblem(err)
+}
+
+// oidcProblem answers an OpenID Connect token that was not accepted.
+func oidcProblem(err error) *Problem {
+	var claim *oidc.ClaimError
+	var invalid *oidc.InvalidTokenError
+	switch {
+	case errors.As(err, &claim):
+		p := fieldProblem(ProblemForbidden, claim.Claim,
+			"The token was verified, but its claim %s does not map to a Casebook identity: %s.", claim.Claim, claim.Reason)
+		p.Code = CodeUnmappableClaims
+		p.cause = err
+		return p
+	case errors.Is(err, oidc.ErrIssuerUnavailable):
+		p := newProblem(ProblemUnavailable, "The identity provider that issued the token cannot be reached, so the token cannot be verified yet; retry shortly.")
+		p.Code = CodeIssuerUnavailable
+		p.RetryAfter = 5
+		p.cause = err
+		return p
+	case errors.As(err, &invalid):
+		p := newProblem(ProblemUnauthenticated, "The bearer token is not valid: %s.", invalid.Reason)
+		p.cause = err
+		return p
+	}
+	p := newProblem(ProblemUnauthenticated, "The bearer token is not valid.")
+	p.cause = err
+	return p
+}
+
+// Problem codes of authentication.
+const (
+	CodeUnmappableClaims  = "unmappable_claims"
+	CodeIssuerUnavailable = "issuer_unavailable"
+)
+
+// requireToken authenticates the caller or answers the problem. Refusals
+// of OpenID Connect tokens are logged with their reason (and, for a
+// verified token, its subject): never the token.
 func requireToken(a *Authenticator) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		h := firstHeader(c.Request.Header, "Authorization")
@@ -221,13 +305,33 @@ func requireToken(a *Authenticator) gin.HandlerFunc {
 			writeProblem(c, newProblem(ProblemUnauthenticated, "This route needs a bearer token: Authorization: Bearer <token>."))
 			return
 		}
-		p, ok := a.Authenticate(h)
-		if !ok {
-			writeProblem(c, newProblem(ProblemUnauthenticated, "The bearer token is not valid."))
+		p, prob := a.Authenticate(c.Request.Context(), h)
+		if prob != nil {
+			logRefusal(c, prob)
+			writeProblem(c, prob)
 			return
 		}
 		rs := stateOf(c)
 		rs.principal, rs.authenticated = p, true
 		c.Next()
 	}
+}
+
+// logRefusal logs why an identity provider's token was refused.
+func logRefusal(c *gin.Context, p *Problem) {
+	if p.cause == nil || p.Status >= 500 {
+		return // no identity provider involved (the request line says 401), or logged by writeProblem
+	}
+	attrs := []slog.Attr{slog.String("request_id", requestID(c)), slog.Int("status", p.Status), slog.String("reason", p.cause.Error())}
+	level := slog.LevelInfo
+	var claim *oidc.ClaimError
+	if errors.As(p.cause, &claim) {
+		// A verified token the identity provider should not have issued
+		// this way: its configuration needs a look.
+		level = slog.LevelWarn
+		if claim.Subject != "" {
+			attrs = append(attrs, slog.String("subject", claim.Subject))
+		}
+	}
+	loggerFrom(c).LogAttrs(c.Request.Context(), level, "bearer token refused", attrs...)
 }

@@ -1,6 +1,7 @@
 package casehttp_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -124,12 +125,14 @@ func TestAuthenticatorSchemes(t *testing.T) {
 		"Bearer":                  false,
 		"Bearer tok-123456789":    false,
 	} {
-		if _, got := a.Authenticate(header); got != ok {
-			t.Errorf("Authenticate(%q) = %v, want %v", header, got, ok)
+		if _, prob := a.Authenticate(context.Background(), header); (prob == nil) != ok {
+			t.Errorf("Authenticate(%q) = %v, want ok %v", header, prob, ok)
+		} else if prob != nil && prob.Status != 401 {
+			t.Errorf("Authenticate(%q): status %d, want 401", header, prob.Status)
 		}
 	}
 	a.Replace(nil)
-	if _, ok := a.Authenticate("Bearer tok-1234567890"); ok {
+	if _, prob := a.Authenticate(context.Background(), "Bearer tok-1234567890"); prob == nil {
 		t.Error("token still valid after Replace(nil)")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -48,9 +49,23 @@ func identity(c *gin.Context) core.Identity {
 	return p
 }
 
-// consultation is why and through which request the caller reads.
+// The headers stating why a case is consulted.
+const (
+	HeaderPurpose          = "Casebook-Purpose"
+	HeaderPurposeReference = "Casebook-Purpose-Reference"
+)
+
+// consultation is why and through which request the caller reads: the
+// purpose headers as sent (the core judges them and fills in defaults).
 func consultation(c *gin.Context) core.Consultation {
-	return core.Consultation{RequestID: requestID(c)}
+	h := c.Request.Header
+	return core.Consultation{
+		Purpose:          strings.TrimSpace(firstHeader(h, HeaderPurpose)),
+		PurposeReference: firstHeader(h, HeaderPurposeReference),
+		RequestID:        requestID(c),
+		PurposeField:     HeaderPurpose,
+		ReferenceField:   HeaderPurposeReference,
+	}
 }
 
 // openCase: POST /v1/cases. The body is the CaseOpened data, plus an

@@ -13,9 +13,10 @@ func (a *api) healthz(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})
 }
 
-// readyz answers 200 only while the store answers a ping, so a load
-// balancer stops sending traffic while the store is down or the server is
-// shutting down.
+// readyz answers 200 only while the store answers a ping and a configured
+// identity provider has answered discovery, so a load balancer stops
+// sending traffic while the store is down, the identity provider has not
+// been reached, or the server is shutting down. Its 503 says which.
 func (a *api) readyz(c *gin.Context) {
 	select {
 	case <-a.cfg.Shutdown:
@@ -29,6 +30,13 @@ func (a *api) readyz(c *gin.Context) {
 	defer cancel()
 	if err := a.core.Ready(ctx); err != nil {
 		writeProblem(c, err)
+		return
+	}
+	if err := a.cfg.Auth.Ready(); err != nil {
+		p := newProblem(ProblemUnavailable, "The OpenID Connect identity provider cannot be reached, so its tokens cannot be verified: %v.", err)
+		p.Code = CodeIssuerUnavailable
+		p.RetryAfter = 5
+		writeProblem(c, p)
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ready"})

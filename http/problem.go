@@ -59,9 +59,9 @@ var (
 	ProblemMethodNotAllowed = ProblemType{"method-not-allowed", "Method not allowed", http.StatusMethodNotAllowed,
 		"The resource exists but does not support this method; the Allow header lists those it does."}
 	ProblemUnauthenticated = ProblemType{"unauthenticated", "Authentication required", http.StatusUnauthorized,
-		"No bearer token, or one that is not valid. Send `Authorization: Bearer <token>`."}
+		"No bearer token, or one that is not valid (unknown, expired, not yet valid, wrong issuer or audience, bad signature or algorithm). Send `Authorization: Bearer <token>`."}
 	ProblemForbidden = ProblemType{"forbidden", "Forbidden", http.StatusForbidden,
-		"The caller's role or agency does not allow this request."}
+		"The caller's role or agency does not allow this request; or (code unmappable_claims) a verified OpenID Connect token whose claims do not give one Casebook role and a configured agency: `field` names the claim."}
 	ProblemTooLarge = ProblemType{"too-large", "Request body too large", http.StatusRequestEntityTooLarge,
 		"The request body is over the limit (1 MiB)."}
 	ProblemUnsupportedMediaType = ProblemType{"unsupported-media-type", "Unsupported media type", http.StatusUnsupportedMediaType,
@@ -69,7 +69,7 @@ var (
 	ProblemOverloaded = ProblemType{"overloaded", "Too many concurrent requests", http.StatusServiceUnavailable,
 		"The server is at its cap of concurrent requests. Retry after the number of seconds in Retry-After."}
 	ProblemUnavailable = ProblemType{"unavailable", "Service unavailable", http.StatusServiceUnavailable,
-		"A dependency (the event store or the read models) is not answering or not caught up in time. Retry after the number of seconds in Retry-After."}
+		"A dependency (the event store, the read models, or the OpenID Connect issuer of the caller's token) is not answering or not caught up in time. Retry after the number of seconds in Retry-After."}
 	ProblemCorruptRecord = ProblemType{"corrupt-record", "Stored record unreadable", http.StatusInternalServerError,
 		"A stored event of this case cannot be decoded: the record was damaged outside Casebook. GET /v1/cases/{id}/verify shows where."}
 	ProblemInternal = ProblemType{"internal", "Internal server error", http.StatusInternalServerError,

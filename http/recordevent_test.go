@@ -106,7 +106,7 @@ func TestRequestLogLines(t *testing.T) {
 	want := map[string]any{
 		"level": "INFO", "request_id": w.Header().Get("X-Request-ID"), "method": "POST", "route": "/v1/cases/:id/events",
 		"path": "/v1/cases/" + id + "/events", "status": float64(201), "bytes": float64(w.Body.Len()),
-		"role": "investigator", "agency": "UKBA",
+		"subject": "officer.test", "role": "investigator", "agency": "UKBA",
 	}
 	for k, v := range want {
 		if rec[k] != v {
@@ -119,7 +119,7 @@ func TestRequestLogLines(t *testing.T) {
 	if len(rec) != len(want)+3 { // + time, msg, duration_ms
 		t.Errorf("fields %v", rec)
 	}
-	if anon["status"] != float64(401) || anon["role"] != nil || anon["agency"] != nil {
+	if anon["status"] != float64(401) || anon["subject"] != nil || anon["role"] != nil || anon["agency"] != nil {
 		t.Errorf("unauthenticated line %v", anon)
 	}
 }

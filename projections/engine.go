@@ -118,7 +118,8 @@ type Engine struct {
 
 // newModels returns the read models' code, in the order status lists them.
 func newModels(versions map[string]int) []model {
-	ms := []model{newArrestsModel(), newGangsModel(), newSeizuresModel(), newDetectionsModel(), newCaseListModel()}
+	ms := []model{newArrestsModel(), newGangsModel(), newSeizuresModel(), newDetectionsModel(), newCaseListModel(),
+		newAccessLogModel()}
 	for i, m := range ms {
 		if v, ok := versions[m.name()]; ok {
 			ms[i] = versionedModel{model: m, v: v}
@@ -535,7 +536,7 @@ func (e *Engine) maybeSwap(ctx context.Context, p *projection) {
 	if bp.position < ap.position && ap.state != StateFailed {
 		// The active one saw a probe further than the new one has: does
 		// the new one miss any case event up to there?
-		if next, ok, err := e.nextCaseEvent(ctx, bp.checkpoint); err != nil ||
+		if next, ok, err := e.nextEvent(ctx, bp.checkpoint, filterOf(p.model)); err != nil ||
 			(ok && next.Position <= ap.position) {
 			return
 		}

@@ -50,6 +50,22 @@ type model interface {
 	apply(tx *dbtx, events []entry) error
 }
 
+// streamSelector is a model that reads other streams than the case streams
+// (the access log's): its prefixes replace the case streams' prefix.
+type streamSelector interface{ streamPrefixes() []string }
+
+// filterOf is the part of the log a model reads: the case streams unless
+// it selects others.
+func filterOf(m model) eventstore.Filter {
+	if s, ok := unversioned(m).(streamSelector); ok {
+		return eventstore.Filter{StreamPrefixes: s.streamPrefixes()}
+	}
+	return caseFilter
+}
+
+// filterKey names a filter's streams, to tell filters apart.
+func filterKey(f eventstore.Filter) string { return strings.Join(f.StreamPrefixes, "\x00") }
+
 // tableSet resolves a model's table placeholders for one generation.
 type tableSet struct {
 	gen  int64

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +22,9 @@ type runner struct {
 
 	mu      sync.Mutex
 	members []*instance
+	// subscribed names the streams the current subscription delivers
+	// (filterKey): a member reading all of them takes batches whole.
+	subscribed string
 }
 
 // active returns the members still taking events.
@@ -110,12 +115,16 @@ func (r *runner) follow(ctx context.Context, after eventstore.Position) (progres
 	// Three stages, so that two cores share the work: this goroutine
 	// applies; a pump reads the subscription; a decoder decodes what the
 	// pump read (metadata and the data models need) in between.
+	filter := r.filter()
+	r.mu.Lock()
+	r.subscribed = filterKey(filter)
+	r.mu.Unlock()
 	raw := newQueue[eventstore.RecordedEvent](r.e.opts.BatchSize)
 	q := newQueue[entry](2 * r.e.opts.BatchSize)
 	pumpDone, decodeDone := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(pumpDone)
-		for ev, err := range r.e.store.Subscribe(ctx, eventstore.SubscribeOptions{After: after, Filter: caseFilter}) {
+		for ev, err := range r.e.store.Subscribe(ctx, eventstore.SubscribeOptions{After: after, Filter: filter}) {
 			if err != nil {
 				raw.finish(err)
 				return
@@ -196,13 +205,59 @@ func (r *runner) follow(ctx context.Context, after eventstore.Position) (progres
 	}
 }
 
+// filter is what the runner subscribes to: the streams of all its members
+// (usually the case streams alone; the access log's too when its model
+// shares the runner). Members that stop later do not change what the
+// subscription delivers (subscribed).
+func (r *runner) filter() eventstore.Filter {
+	var prefixes []string
+	for _, m := range r.active() {
+		for _, p := range filterOf(m.p.model).StreamPrefixes {
+			if !slices.Contains(prefixes, p) {
+				prefixes = append(prefixes, p)
+			}
+		}
+	}
+	slices.Sort(prefixes)
+	return eventstore.Filter{StreamPrefixes: prefixes}
+}
+
+// eventsFor is the part of a batch a member's model reads: the batch itself
+// when the model reads every stream the runner follows, else the events of
+// its streams (computed once per batch and filter, in split).
+func eventsFor(m model, runnerKey string, events []entry, split map[string][]entry) []entry {
+	f := filterOf(m)
+	key := filterKey(f)
+	if key == runnerKey {
+		return events
+	}
+	if evs, ok := split[key]; ok {
+		return evs
+	}
+	var evs []entry
+	for i := range events {
+		for _, p := range f.StreamPrefixes {
+			if strings.HasPrefix(events[i].Stream, p) {
+				evs = append(evs, events[i])
+				break
+			}
+		}
+	}
+	split[key] = evs
+	return evs
+}
+
 // markLive moves members that have caught up with head (the log's head when
 // the subscription started) from catching_up to live. When the queue is
 // empty a member short of head may still have caught up (the events up to
-// head were in other streams): a probe of the log tells.
+// head were in other streams): a probe of the log tells (one per filter:
+// members may read different streams).
 func (r *runner) markLive(ctx context.Context, head eventstore.Position, idle bool) {
-	var next *eventstore.RecordedEvent
-	probed := false
+	type probe struct {
+		next *eventstore.RecordedEvent
+		from eventstore.Position
+	}
+	probes := map[string]probe{}
 	for _, m := range r.active() {
 		pr := m.progress()
 		if pr.state != StateCatchingUp {
@@ -212,17 +267,20 @@ func (r *runner) markLive(ctx context.Context, head eventstore.Position, idle bo
 			if !idle {
 				continue
 			}
-			if !probed {
-				ev, ok, err := r.e.nextCaseEvent(ctx, pr.checkpoint)
+			filter := filterOf(m.p.model)
+			pb, probed := probes[filterKey(filter)]
+			if !probed || pb.from > pr.checkpoint {
+				ev, ok, err := r.e.nextEvent(ctx, pr.checkpoint, filter)
 				if err != nil {
 					return
 				}
-				probed = true
+				pb = probe{from: pr.checkpoint}
 				if ok {
-					next = &ev
+					pb.next = &ev
 				}
+				probes[filterKey(filter)] = pb
 			}
-			if next != nil && next.Position <= head {
+			if next := pb.next; next != nil && next.Position <= head {
 				continue
 			}
 			m.cover(pr.checkpoint, head)
@@ -291,6 +349,9 @@ func (r *runner) applyLocked(ctx context.Context, members []*instance, events []
 	}
 	defer tx.Rollback()
 	var results []memberResult
+	r.mu.Lock()
+	runnerKey, split := r.subscribed, map[string][]entry{}
+	r.mu.Unlock()
 	for _, m := range members {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -300,8 +361,9 @@ func (r *runner) applyLocked(ctx context.Context, members []*instance, events []
 			continue
 		}
 		// Events are in log order: skip those the member already has.
-		i := sort.Search(len(events), func(i int) bool { return events[i].Position > pr.checkpoint })
-		evs := events[i:]
+		mine := eventsFor(m.p.model, runnerKey, events, split)
+		i := sort.Search(len(mine), func(i int) bool { return mine[i].Position > pr.checkpoint })
+		evs := mine[i:]
 		if len(evs) == 0 {
 			continue
 		}

@@ -60,7 +60,7 @@ func (e *Engine) Status(ctx context.Context) ([]Status, error) {
 		pos := pr.position
 		if pos < head {
 			// Caught up already if no case event waits up to head.
-			next, ok, err := e.nextCaseEvent(ctx, pr.checkpoint)
+			next, ok, err := e.nextEvent(ctx, pr.checkpoint, filterOf(p.model))
 			if err != nil {
 				return nil, err
 			}

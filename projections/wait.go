@@ -8,10 +8,10 @@ import (
 	"github.com/casebook/casebook/eventstore"
 )
 
-// nextCaseEvent returns the first event of a case stream after position
-// after, if there is one.
-func (e *Engine) nextCaseEvent(ctx context.Context, after eventstore.Position) (eventstore.RecordedEvent, bool, error) {
-	for ev, err := range e.store.ReadAll(ctx, eventstore.ReadAllOptions{From: after + 1, Limit: 1, Filter: caseFilter}) {
+// nextEvent returns the first event of the streams filter selects (a
+// model's: filterOf) after position after, if there is one.
+func (e *Engine) nextEvent(ctx context.Context, after eventstore.Position, filter eventstore.Filter) (eventstore.RecordedEvent, bool, error) {
+	for ev, err := range e.store.ReadAll(ctx, eventstore.ReadAllOptions{From: after + 1, Limit: 1, Filter: filter}) {
 		if err != nil {
 			return eventstore.RecordedEvent{}, false, fmt.Errorf("projections: read the log after %d: %w", after, err)
 		}
@@ -86,7 +86,7 @@ func (e *Engine) waitOne(ctx context.Context, p *projection, pos eventstore.Posi
 				}
 				return fmt.Errorf("projections: head of the log: %w", err)
 			}
-			next, ok, err := e.nextCaseEvent(ctx, pr.checkpoint)
+			next, ok, err := e.nextEvent(ctx, pr.checkpoint, filterOf(p.model))
 			if err != nil {
 				if ctx.Err() != nil {
 					return ctx.Err()

@@ -58,6 +58,7 @@ func commands() []command {
 		{"demo", "[--seed N] [--force]", "load the demo data set (the press release's figures) into an empty store", runDemo},
 		{"verify", "[--anchor FILE [--key-file FILE]]", "check every stream's hash chain (and SQLite's integrity), and against an anchor; exit 1 when anything is broken", runVerify},
 		{"anchor", "--out FILE [--key-file FILE]", "record every stream's head and the log's head, to keep outside the store (verify --anchor)", runAnchor},
+		{"access-report", "--subject S --from T --to T [--format csv|json] [--scan]", "every consultation by one person in a period (a data-protection inquiry); read-only", runAccessReport},
 		{"replay", "--case ID [--version N | --as-of TIME]", "print a case's history as a timeline and its state at a point", runReplay},
 		{"export", "[--case ID] [--from T] [--to T] [--out FILE]", "write events as NDJSON, one event per line with its envelope", runExport},
 		{"import", "[--in FILE]", "load an NDJSON export into a store (verified first; resumable)", runImport},

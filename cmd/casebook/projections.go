@@ -98,14 +98,18 @@ func (a *app) readStatus(st eventstore.Store) ([]projectionStatus, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The engine's status probes the log: a read model whose last event is
+	// older than the head, with no event of its streams since, is at the
+	// head (the case read models after reads, the access log's after
+	// writes).
+	statuses, err := eng.Status(a.ctx)
+	if err != nil {
+		return nil, fmt.Errorf("projections status: %w", err)
+	}
 	var out []projectionStatus
-	for _, name := range projections.Names() {
-		pos, err := eng.Position(name)
-		if err != nil {
-			return nil, fmt.Errorf("projection %s: %w", name, err)
-		}
-		s := gens[name]
-		s.Name, s.Position, s.Head = name, uint64(pos), uint64(head)
+	for _, st := range statuses {
+		s := gens[st.Name]
+		s.Name, s.Position, s.Head = st.Name, min(st.Position, uint64(head)), uint64(head)
 		if s.Head > s.Position {
 			s.LagEvents = s.Head - s.Position
 		}

@@ -11,6 +11,13 @@
 //	--tokens           CASEBOOK_TOKENS_FILE      API tokens file (token,subject,role,agency per line); re-read on SIGHUP
 //	--master-key-file  CASEBOOK_MASTER_KEY_FILE  master key wrapping the keys that seal personal data (<data>/master.key;
 //	                                             created 0600 with 32 random bytes when absent and no key store holds keys)
+//	--oidc-issuer      CASEBOOK_OIDC_ISSUER      OpenID Connect issuer whose bearer tokens are accepted (off when empty)
+//	--oidc-audience    CASEBOOK_OIDC_AUDIENCE    the audience its tokens must carry (required with --oidc-issuer)
+//	--oidc-subject-claim CASEBOOK_OIDC_SUBJECT_CLAIM  claim holding the subject (sub)
+//	--oidc-role-claim  CASEBOOK_OIDC_ROLE_CLAIM  claim holding the Casebook role (casebook_role); dotted paths allowed
+//	--oidc-agency-claim CASEBOOK_OIDC_AGENCY_CLAIM  claim holding the agency (casebook_agency)
+//	--require-purpose  CASEBOOK_REQUIRE_PURPOSE  reads of case data must state Casebook-Purpose (false: the role's default)
+//	--agencies         CASEBOOK_AGENCIES_FILE    agencies file, CODE,name per line (the built-in list)
 //	--read-model-wait  CASEBOOK_READ_MODEL_WAIT  how long a read-model query waits for min_position (2s)
 //	--max-requests     CASEBOOK_MAX_REQUESTS     concurrent request cap (1024)
 //	--log-level        CASEBOOK_LOG_LEVEL        debug, info, warn, error (info)

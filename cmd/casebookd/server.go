@@ -24,6 +24,7 @@ import (
 	"github.com/casebook/casebook/eventstore/kurrentdb"
 	"github.com/casebook/casebook/eventstore/sqlitestore"
 	casehttp "github.com/casebook/casebook/http"
+	"github.com/casebook/casebook/identity/oidc"
 	"github.com/casebook/casebook/keystore"
 	"github.com/casebook/casebook/projections"
 	"github.com/casebook/casebook/ui"
@@ -36,6 +37,12 @@ type Config struct {
 	StoreURL     string
 	TokensFile   string
 	AgenciesFile string
+	// OIDC configures OpenID Connect bearer tokens; off while Issuer is
+	// empty. Static tokens (TokensFile) work beside them.
+	OIDC OIDCConfig
+	// RequirePurpose refuses reads of case data that state no purpose
+	// (Casebook-Purpose) instead of recording the role's default.
+	RequirePurpose bool
 	// MasterKeyFile holds the master key that wraps the data keys sealing
 	// personal data (default <data>/master.key, created on first start).
 	MasterKeyFile string
@@ -71,6 +78,12 @@ type Config struct {
 	IdleTimeout       time.Duration
 }
 
+// OIDCConfig is the identity provider whose tokens casebookd accepts.
+type OIDCConfig struct {
+	Issuer, Audience                     string
+	SubjectClaim, RoleClaim, AgencyClaim string
+}
+
 // DefaultConfig is the configuration without flags or environment.
 func DefaultConfig() Config {
 	return Config{
@@ -89,6 +102,8 @@ func DefaultConfig() Config {
 			AuthFailureRate:     casehttp.DefaultAuthFailureRate,
 			AuthFailureBurst:    casehttp.DefaultAuthFailureBurst,
 		},
+		OIDC: OIDCConfig{SubjectClaim: oidc.DefaultSubjectClaim, RoleClaim: oidc.DefaultRoleClaim,
+			AgencyClaim: oidc.DefaultAgencyClaim},
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30*time.Second + minWriteMargin,
@@ -122,6 +137,8 @@ type Main struct {
 	listener net.Listener
 	shutdown chan struct{}
 	failed   chan error
+	// oidcRetry is the first backoff of issuer discovery (tests shorten it).
+	oidcRetry time.Duration
 
 	closeOnce sync.Once
 	closeErr  error
@@ -134,6 +151,7 @@ func NewMain() *Main {
 		LogOutput: os.Stderr,
 		shutdown:  make(chan struct{}),
 		failed:    make(chan error, 1),
+		oidcRetry: time.Second,
 	}
 }
 
@@ -186,6 +204,18 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 		}
 		return n
 	}
+	envBool := func(name string, def bool) bool {
+		v := getenv(name)
+		if v == "" {
+			return def
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			envErr = errors.Join(envErr, fmt.Errorf("%s=%q: want true or false", name, v))
+			return def
+		}
+		return b
+	}
 	fs.StringVar(&c.Addr, "addr", env("CASEBOOK_ADDR", c.Addr), "listen address (env CASEBOOK_ADDR)")
 	fs.StringVar(&c.DataDir, "data", env("CASEBOOK_DATA", c.DataDir), "data directory: events.db, readmodels.db (env CASEBOOK_DATA)")
 	fs.StringVar(&c.StoreURL, "store", env("CASEBOOK_STORE", c.StoreURL),
@@ -194,6 +224,18 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 		"API tokens file, one token,subject,role,agency per line; re-read on SIGHUP (env CASEBOOK_TOKENS_FILE)")
 	fs.StringVar(&c.MasterKeyFile, "master-key-file", env("CASEBOOK_MASTER_KEY_FILE", c.MasterKeyFile),
 		"master key file: 32 random bytes wrapping the keys that seal personal data; default <data>/master.key, created 0600 when absent. Keep it apart from the data: losing it loses the personal data (env CASEBOOK_MASTER_KEY_FILE)")
+	fs.StringVar(&c.OIDC.Issuer, "oidc-issuer", env("CASEBOOK_OIDC_ISSUER", c.OIDC.Issuer),
+		"OpenID Connect issuer URL whose bearer tokens are accepted (empty: off) (env CASEBOOK_OIDC_ISSUER)")
+	fs.StringVar(&c.OIDC.Audience, "oidc-audience", env("CASEBOOK_OIDC_AUDIENCE", c.OIDC.Audience),
+		"audience a token must be issued for: Casebook's client or application id at the issuer (env CASEBOOK_OIDC_AUDIENCE)")
+	fs.StringVar(&c.OIDC.SubjectClaim, "oidc-subject-claim", env("CASEBOOK_OIDC_SUBJECT_CLAIM", c.OIDC.SubjectClaim),
+		"claim holding the caller's subject, recorded as it stands; a dotted path reaches into objects (env CASEBOOK_OIDC_SUBJECT_CLAIM)")
+	fs.StringVar(&c.OIDC.RoleClaim, "oidc-role-claim", env("CASEBOOK_OIDC_ROLE_CLAIM", c.OIDC.RoleClaim),
+		"claim holding the caller's Casebook role: a string, or an array with exactly one role, e.g. realm_access.roles (env CASEBOOK_OIDC_ROLE_CLAIM)")
+	fs.StringVar(&c.OIDC.AgencyClaim, "oidc-agency-claim", env("CASEBOOK_OIDC_AGENCY_CLAIM", c.OIDC.AgencyClaim),
+		"claim holding the caller's agency, a configured agency code (env CASEBOOK_OIDC_AGENCY_CLAIM)")
+	fs.BoolVar(&c.RequirePurpose, "require-purpose", envBool("CASEBOOK_REQUIRE_PURPOSE", c.RequirePurpose),
+		"refuse reads of a case record, history, verification or time travel without a Casebook-Purpose header (400) instead of recording the role's default purpose (env CASEBOOK_REQUIRE_PURPOSE)")
 	fs.StringVar(&c.AgenciesFile, "agencies", env("CASEBOOK_AGENCIES_FILE", c.AgenciesFile),
 		"agencies file, one CODE,name per line; empty: the built-in list (env CASEBOOK_AGENCIES_FILE)")
 	fs.DurationVar(&c.AccessMergeWindow, "access-merge-window", envDuration("CASEBOOK_ACCESS_MERGE_WINDOW", c.AccessMergeWindow),
@@ -271,6 +313,12 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 		if _, err := storeKind(c.StoreURL); err != nil {
 			return err
 		}
+	}
+	if c.OIDC.Issuer != "" && c.OIDC.Audience == "" {
+		return errors.New("--oidc-issuer needs --oidc-audience: the id Casebook is registered under at the issuer")
+	}
+	if c.OIDC.Issuer == "" && c.OIDC.Audience != "" {
+		return errors.New("--oidc-audience without --oidc-issuer")
 	}
 	for _, o := range c.CORSOrigins {
 		if err := casehttp.CheckCORSOrigin(o); err != nil {
@@ -350,13 +398,28 @@ func (m *Main) Run(ctx context.Context) error {
 		tokens = t
 		m.warnIfTokensExposed()
 		if t.Len() == 0 {
-			m.Logger.Warn("the tokens file holds no tokens: every /v1 route will answer 401", "path", c.TokensFile)
+			m.Logger.Warn("the tokens file holds no tokens: every /v1 route will answer 401 but to OpenID Connect tokens", "path", c.TokensFile)
 		}
-	} else {
-		m.Logger.Warn("no --tokens file: every /v1 route will answer 401")
+	} else if c.OIDC.Issuer == "" {
+		m.Logger.Warn("no --tokens file and no --oidc-issuer: every /v1 route will answer 401")
 	}
 	m.auth = casehttp.NewAuthenticator(tokens)
 	m.Logger.Info("tokens loaded", "count", tokens.Len())
+	if c.OIDC.Issuer != "" {
+		// The issuer need not answer now: discovery is retried in the
+		// background; /readyz says why it has not succeeded, and its
+		// tokens get 503 meanwhile.
+		v, err := oidc.New(oidc.Config{Issuer: c.OIDC.Issuer, Audience: c.OIDC.Audience,
+			SubjectClaim: c.OIDC.SubjectClaim, RoleClaim: c.OIDC.RoleClaim, AgencyClaim: c.OIDC.AgencyClaim,
+			Agencies: agencies, Logger: m.Logger, RetryMin: m.oidcRetry, RetryMax: 10 * m.oidcRetry})
+		if err != nil {
+			return fmt.Errorf("--oidc-issuer: %w", err)
+		}
+		m.closers = append(m.closers, v.Close)
+		m.auth.WithOIDC(v)
+		m.Logger.Info("accepting OpenID Connect tokens", "issuer", c.OIDC.Issuer, "audience", c.OIDC.Audience,
+			"subject_claim", c.OIDC.SubjectClaim, "role_claim", c.OIDC.RoleClaim, "agency_claim", c.OIDC.AgencyClaim)
+	}
 
 	// The master key is checked against the key store before anything
 	// is written: a wrong key stops casebookd here.
@@ -400,6 +463,7 @@ func (m *Main) Run(ctx context.Context) error {
 			}
 			return c.AccessMergeWindow
 		}(),
+		RequirePurpose: c.RequirePurpose,
 	})
 	if err != nil {
 		return err

@@ -23,6 +23,11 @@
 #   2. GET /v1/reports/summary vs the bare handler answering a small JSON —
 #      goal ≥ 0.6× (skipped if casebookd does not serve the route);
 # with p50/p99 latencies, and casebookd's peak RSS (VmHWM).
+# With OIDC=1, casebookd also accepts OpenID Connect tokens of a test issuer
+# (scripts/load/issuer: a loopback test double serving discovery and JWKS,
+# RS256 keys, or ES256 with OIDC_ALG=ES256), and the POST and GET
+# measurements are repeated with its tokens right after the static-token
+# ones, in the same run, against the same server.
 # Everything listens on loopback only; wrk shares the machine's cores.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -35,9 +40,12 @@ LOG_LEVEL=${LOG_LEVEL:-info}
 CB_ADDR=127.0.0.1:${CB_PORT:-28080}
 BARE_ADDR=127.0.0.1:${BARE_PORT:-28081}
 STORE_ADDR=127.0.0.1:${STORE_PORT:-28082}
-for addr in "$CB_ADDR" "$BARE_ADDR" "$STORE_ADDR"; do
+OIDC=${OIDC:-0}
+OIDC_ALG=${OIDC_ALG:-RS256}
+ISSUER_ADDR=127.0.0.1:${ISSUER_PORT:-28083}
+for addr in "$CB_ADDR" "$BARE_ADDR" "$STORE_ADDR" "$ISSUER_ADDR"; do
   if (exec 3<>"/dev/tcp/${addr%:*}/${addr#*:}") 2>/dev/null; then
-    echo "something already listens on $addr; set CB_PORT / BARE_PORT / STORE_PORT" >&2
+    echo "something already listens on $addr; set CB_PORT / BARE_PORT / STORE_PORT / ISSUER_PORT" >&2
     exit 1
   fi
 done
@@ -63,13 +71,31 @@ else
   go build -o "$work/casebookd" ./cmd/casebookd
 fi
 go build -o "$work/baseline" ./scripts/load/baseline
+go build -o "$work/issuer" ./scripts/load/issuer
 
 INV_TOKEN=load-investigator-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 ANA_TOKEN=load-analyst-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 printf '%s,load.investigator,investigator,UKBA\n%s,load.analyst,analyst,HO\n' "$INV_TOKEN" "$ANA_TOKEN" >"$work/tokens.csv"
 
+oidc_flags=()
+if [ "$OIDC" = 1 ]; then
+  "$work/issuer" -addr "$ISSUER_ADDR" -audience casebook-load -alg "$OIDC_ALG" -out "$work" \
+    -token investigator=load.sso.investigator,investigator,UKBA -token analyst=load.sso.analyst,analyst,HO 2>"$work/issuer.log" &
+  pids+=($!)
+  for _ in $(seq 100); do
+    curl -fsS -o /dev/null "http://$ISSUER_ADDR/.well-known/openid-configuration" 2>/dev/null && break
+    sleep 0.1
+  done
+  OIDC_INV_TOKEN=$(cat "$work/investigator.jwt")
+  OIDC_ANA_TOKEN=$(cat "$work/analyst.jwt")
+  oidc_flags=(--oidc-issuer "http://$ISSUER_ADDR" --oidc-audience casebook-load)
+fi
+
+# One principal drives the whole load: its fair share is raised so that it
+# is checked on every request and refuses none (the build before the
+# limits ignores these).
 CASEBOOK_PRINCIPAL_MAX_REQUESTS=100000 CASEBOOK_PRINCIPAL_RATE=1000000000 CASEBOOK_PRINCIPAL_BURST=1000000000 \
-  "$work/casebookd" --addr "$CB_ADDR" --data "$work/data" --tokens "$work/tokens.csv" --log-level "$LOG_LEVEL" 2>"$work/casebookd.log" &
+  "$work/casebookd" --addr "$CB_ADDR" --data "$work/data" --tokens "$work/tokens.csv" "${oidc_flags[@]}" --log-level "$LOG_LEVEL" 2>"$work/casebookd.log" &
 CB_PID=$!
 pids+=("$CB_PID")
 "$work/baseline" -addr "$BARE_ADDR" &
@@ -107,12 +133,18 @@ TOKEN=$INV_TOKEN run warmup "http://$CB_ADDR" scripts/load/post.lua >/dev/null
 TOKEN="" run bare-post "http://$BARE_ADDR" scripts/load/post.lua
 TOKEN="" run store-post "http://$STORE_ADDR" scripts/load/post.lua
 TOKEN=$INV_TOKEN run casebookd-post "http://$CB_ADDR" scripts/load/post.lua
+if [ "$OIDC" = 1 ]; then
+  TOKEN=$OIDC_INV_TOKEN run casebookd-post-oidc "http://$CB_ADDR" scripts/load/post.lua
+fi
 
 summary_status=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ANA_TOKEN" "http://$CB_ADDR/v1/reports/summary")
 if [ "$summary_status" = 200 ]; then
   echo "== GET /v1/reports/summary ($DURATION, $CONNS connections, $THREADS threads)"
   WRK_PATH=/v1/reports/summary TOKEN="" run bare-get "http://$BARE_ADDR" scripts/load/get.lua
   WRK_PATH=/v1/reports/summary TOKEN=$ANA_TOKEN run casebookd-get "http://$CB_ADDR" scripts/load/get.lua
+  if [ "$OIDC" = 1 ]; then
+    WRK_PATH=/v1/reports/summary TOKEN=$OIDC_ANA_TOKEN run casebookd-get-oidc "http://$CB_ADDR" scripts/load/get.lua
+  fi
 else
   echo "== GET /v1/reports/summary: casebookd answers $summary_status; skipped"
 fi
@@ -138,9 +170,18 @@ report() {
 report "bare gin POST" bare-post "" ""
 report "bare gin + durable SQLite append" store-post bare-post ""
 report "casebookd POST (durable)" casebookd-post bare-post 0.5
+if [ -f "$work/casebookd-post-oidc" ]; then
+  report "casebookd POST, OIDC $OIDC_ALG token" casebookd-post-oidc casebookd-post ""
+fi
 if [ -f "$work/casebookd-get" ]; then
   report "bare gin GET summary" bare-get "" ""
   report "casebookd GET /v1/reports/summary" casebookd-get bare-get 0.6
+  if [ -f "$work/casebookd-get-oidc" ]; then
+    report "casebookd GET summary, OIDC $OIDC_ALG" casebookd-get-oidc casebookd-get ""
+  fi
+fi
+if [ "$OIDC" = 1 ]; then
+  echo "(OIDC rows: ratio against the same route with a static token, same run)"
 fi
 read -r cbrate _ <"$work/casebookd-post"
 read -r strate _ <"$work/store-post"
