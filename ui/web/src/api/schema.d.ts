@@ -90,6 +90,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/cases/{id}/people": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the people whose personal data a case holds
+         * @description Every identification of a person in the case (retracted ones too, their data is still in the log), with its personal data and whether it was erased — what a data protection officer of the case's lead or joined agencies needs to find a data subject and erase them, and nothing else of the case. Recorded in the access log (operation read_people).
+         */
+        get: operations["listCasePeople"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/cases/{id}/people/{person_id}/erasure": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Erase a person's personal data from a case
+         * @description Records PersonErased {person_id, reason} on the case (open or closed) and destroys the key the person's data in this case is sealed under: from then on every answer shows their name, date_of_birth and nationality as null with erased_at; the events, their hash chain and every figure stay. Erasing a person already erased answers that erasure with 200. 422 when the case holds no personal data of that person, or holds it in plain text (recorded before encryption: re-seal the store with casebook migrate --encrypt first).
+         */
+        post: operations["erasePerson"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/events": {
         parameters: {
             query?: never;
@@ -158,8 +198,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Read a case's access log
-         * @description Who consulted the case's record, history or chain, or saw its events in the global log, when, how and why, with what outcome (auditors). Paged by entry version like a case's history.
+         * Question the access log
+         * @description Who consulted a case, or what a person consulted — when, how, why (purpose and reference) and with what outcome (auditors only). Name a case, a subject or both; agency, purpose, outcome, from and to narrow the answer. A case's entries come in version order; a subject's in the order they consulted (occurred_at). Pages continue with `cursor` (the previous page's next_cursor) or `next`; one case's whole log may also be paged with from_version. One person's entries are found through an index, not by reading the whole log.
          */
         get: operations["getAccessLog"];
         put?: never;
@@ -442,7 +482,7 @@ export interface components {
              * @description Stable identifier of the cause: /problems/{slug}, described at that path.
              * @enum {string}
              */
-            type: "/problems/malformed-json" | "/problems/invalid-parameter" | "/problems/validation" | "/problems/version-conflict" | "/problems/conflict" | "/problems/reference-taken" | "/problems/idempotency-conflict" | "/problems/not-found" | "/problems/method-not-allowed" | "/problems/unauthenticated" | "/problems/forbidden" | "/problems/too-large" | "/problems/unsupported-media-type" | "/problems/too-many-requests" | "/problems/overloaded" | "/problems/unavailable" | "/problems/corrupt-record" | "/problems/internal" | "/problems/request-timeout" | "/problems/method-not-implemented";
+            type: "/problems/malformed-json" | "/problems/invalid-parameter" | "/problems/validation" | "/problems/version-conflict" | "/problems/conflict" | "/problems/reference-taken" | "/problems/idempotency-conflict" | "/problems/not-found" | "/problems/method-not-allowed" | "/problems/unauthenticated" | "/problems/forbidden" | "/problems/too-large" | "/problems/unsupported-media-type" | "/problems/too-many-requests" | "/problems/overloaded" | "/problems/unavailable" | "/problems/corrupt-record" | "/problems/internal" | "/problems/key-unavailable" | "/problems/request-timeout" | "/problems/method-not-implemented";
             /** @description Short summary of the problem type. */
             title: string;
             /**
@@ -504,7 +544,7 @@ export interface components {
              * @description The officer's role.
              * @enum {string}
              */
-            role: "investigator" | "auditor" | "analyst" | "admin";
+            role: "investigator" | "auditor" | "analyst" | "admin" | "dpo";
             /** @description An agency code from the configured list (built in: UKBA, BF, SOCA, NCA, HMRC, HO, HMIC, KENT, PAF, DGDDI, GN, JOCC); any letter case, answered in its configured form. */
             agency: string;
         };
@@ -670,6 +710,108 @@ export interface components {
             event_id: string;
             /** @description Why (line breaks allowed). */
             reason: string;
+        };
+        /** @description Personal fields that could not be opened (null in the answer), and why; the rest of the answer stands. */
+        Unreadable: {
+            /**
+             * @description The problem type.
+             * @enum {string}
+             */
+            type: "/problems/key-unavailable";
+            /**
+             * @description key_unavailable: the key is not in the key store (not erased); undecryptable: the value does not open with it.
+             * @enum {string}
+             */
+            code: "key_unavailable" | "undecryptable";
+            /** @description The fields (JSON names). */
+            fields: string[];
+            /** @description What went wrong, for people. */
+            detail: string;
+        };
+        /** @description Why a person's personal data must be erased from the case. */
+        ErasureRequest: {
+            /** @description The lawful ground (e.g. retention period over, a data subject's request upheld); it must not name the person: it is kept. */
+            reason: string;
+        };
+        /** @description A recorded erasure: the PersonErased event. The person's key is destroyed. */
+        Erasure: {
+            /**
+             * Format: uuid
+             * @description The PersonErased event.
+             */
+            id: string;
+            /**
+             * Format: uuid
+             * @description The case.
+             */
+            case_id: string;
+            /**
+             * Format: uuid
+             * @description The person.
+             */
+            person_id: string;
+            /**
+             * Format: int64
+             * @description The case version the event became.
+             */
+            version: number;
+            /**
+             * Format: int64
+             * @description Its global log position.
+             */
+            position: number;
+            /**
+             * Format: date-time
+             * @description When the data was erased (the event's recorded_at).
+             */
+            erased_at: string;
+        };
+        /** @description One identification of a person in the case (a SuspectIdentified event) and the personal data it holds. */
+        Person: {
+            /**
+             * Format: uuid
+             * @description The person.
+             */
+            person_id: string;
+            /**
+             * Format: uuid
+             * @description The SuspectIdentified event.
+             */
+            event_id: string;
+            /**
+             * Format: int64
+             * @description Its version.
+             */
+            version: number;
+            /**
+             * Format: date-time
+             * @description Its occurred_at.
+             */
+            identified_at: string;
+            /** @description Null once erased, or when unreadable. */
+            name: string | null;
+            /** @description YYYY-MM-DD; null once erased, or when unreadable; absent when not recorded. */
+            date_of_birth?: string | null;
+            /** @description Null once erased, or when unreadable; absent when not recorded. */
+            nationality?: string | null;
+            /** @description The identification was retracted (its data is still in the log, and can be erased). */
+            retracted: boolean;
+            /**
+             * Format: date-time
+             * @description When the person's data was erased from the case.
+             */
+            erased_at?: string;
+            unreadable?: components["schemas"]["Unreadable"];
+        };
+        /** @description The people whose personal data a case holds. */
+        PeoplePage: {
+            /**
+             * Format: uuid
+             * @description The case.
+             */
+            case_id: string;
+            /** @description In version order. */
+            people: components["schemas"]["Person"][];
         };
         /** @description An event to record on a case: its type and the data that type takes. */
         RecordEventRequest: {
@@ -930,7 +1072,7 @@ export interface components {
              * @description The event type.
              * @enum {string}
              */
-            type: "AgencyJoined" | "ArrestMade" | "CaseClosed" | "CaseOpened" | "CaseReopened" | "EntryRetracted" | "GangDismantled" | "IntelligenceLogged" | "OrganisedCrimeGroupLinked" | "SeizureRecorded" | "StowawaysDetected" | "SuspectCharged" | "SuspectIdentified";
+            type: "AgencyJoined" | "ArrestMade" | "CaseClosed" | "CaseOpened" | "CaseReopened" | "EntryRetracted" | "GangDismantled" | "IntelligenceLogged" | "OrganisedCrimeGroupLinked" | "PersonErased" | "SeizureRecorded" | "StowawaysDetected" | "SuspectCharged" | "SuspectIdentified";
             /**
              * Format: int64
              * @description The event's version in its case (0 = CaseOpened).
@@ -968,6 +1110,12 @@ export interface components {
             prev_hash: string;
             /** @description Hex SHA-256 over this event's canonical encoding and prev_hash. */
             hash: string;
+            /**
+             * Format: date-time
+             * @description On an event whose personal fields were erased (its person's): when. Those fields are null in `data`.
+             */
+            erased_at?: string;
+            unreadable?: components["schemas"]["Unreadable"];
         };
         /** @description A recorded case event with its envelope and its case (GET /v1/events/{id}). */
         CaseEvent: {
@@ -987,7 +1135,7 @@ export interface components {
              * @description The event type.
              * @enum {string}
              */
-            type: "AgencyJoined" | "ArrestMade" | "CaseClosed" | "CaseOpened" | "CaseReopened" | "EntryRetracted" | "GangDismantled" | "IntelligenceLogged" | "OrganisedCrimeGroupLinked" | "SeizureRecorded" | "StowawaysDetected" | "SuspectCharged" | "SuspectIdentified";
+            type: "AgencyJoined" | "ArrestMade" | "CaseClosed" | "CaseOpened" | "CaseReopened" | "EntryRetracted" | "GangDismantled" | "IntelligenceLogged" | "OrganisedCrimeGroupLinked" | "PersonErased" | "SeizureRecorded" | "StowawaysDetected" | "SuspectCharged" | "SuspectIdentified";
             /**
              * Format: int64
              * @description The event's version in its case (0 = CaseOpened).
@@ -1025,6 +1173,12 @@ export interface components {
             prev_hash: string;
             /** @description Hex SHA-256 over this event's canonical encoding and prev_hash. */
             hash: string;
+            /**
+             * Format: date-time
+             * @description On an event whose personal fields were erased (its person's): when. Those fields are null in `data`.
+             */
+            erased_at?: string;
+            unreadable?: components["schemas"]["Unreadable"];
         };
         /** @description A page of a case's history. */
         EventPage: {
@@ -1089,14 +1243,14 @@ export interface components {
              * @description Their role.
              * @enum {string}
              */
-            role: "investigator" | "auditor" | "analyst" | "admin";
+            role: "investigator" | "auditor" | "analyst" | "admin" | "dpo";
             /** @description An agency code from the configured list (built in: UKBA, BF, SOCA, NCA, HMRC, HO, HMIC, KENT, PAF, DGDDI, GN, JOCC); any letter case, answered in its configured form. */
             agency: string;
             /**
              * @description What was consulted.
              * @enum {string}
              */
-            operation: "read_case" | "read_history" | "verify_case" | "read_log" | "live_log" | "read_event";
+            operation: "read_case" | "read_history" | "verify_case" | "read_log" | "live_log" | "read_event" | "read_people";
             /**
              * @description served, or denied: the caller could not see the case (and was answered as if it did not exist).
              * @enum {string}
@@ -1123,10 +1277,10 @@ export interface components {
              */
             as_of?: string;
             /**
-             * @description The stated purpose of the consultation.
+             * @description The stated (or defaulted) purpose of the consultation; empty for entries written before purposes were recorded.
              * @enum {string}
              */
-            purpose?: "investigation" | "supervision" | "audit" | "disclosure" | "legal" | "subject_access";
+            purpose?: "" | "investigation" | "supervision" | "audit" | "disclosure" | "legal" | "subject_access";
             /** @description The purpose's reference. */
             purpose_reference?: string;
             /** @description True when no purpose was stated and the role's default was recorded. */
@@ -1166,23 +1320,25 @@ export interface components {
             /** @description Hex SHA-256 over this entry's canonical encoding and prev_hash (empty for entries written before the chain). */
             hash: string;
         };
-        /** @description A page of a case's access log. */
+        /** @description A page of the access log. */
         AccessLogPage: {
             /**
              * Format: uuid
-             * @description The case.
+             * @description The case asked about (queries naming a case).
              */
-            case_id: string;
-            /** @description Oldest first. */
+            case_id?: string;
+            /** @description A case's in version order; a subject's in the order they consulted. */
             entries: components["schemas"]["AccessLogEntry"][];
+            /** @description cursor of the next page; null at the end. */
+            next_cursor: string | null;
             /**
              * Format: int64
-             * @description from_version of the next page; null at the end.
+             * @description Queries naming a case alone: from_version of the next page; null at the end.
              */
-            next_from_version: number | null;
+            next_from_version?: number | null;
             /**
              * Format: uri-reference
-             * @description URL (relative to this server) of the next page, with from_version set; null on the last page. Also sent as `Link: <…>; rel="next"`.
+             * @description URL (relative to this server) of the next page; null on the last page. Also sent as `Link: <…>; rel="next"`.
              */
             next: string | null;
         };
@@ -1354,15 +1510,15 @@ export interface components {
                  * @description The person.
                  */
                 person_id: string;
-                /** @description Their name. */
-                name: string;
+                /** @description Their name; null once erased, or when unreadable. */
+                name: string | null;
                 /**
                  * Format: date
-                 * @description YYYY-MM-DD.
+                 * @description YYYY-MM-DD; null once erased, or when unreadable; absent when not recorded.
                  */
-                date_of_birth?: string;
-                /** @description Their nationality. */
-                nationality?: string;
+                date_of_birth?: string | null;
+                /** @description Their nationality; null once erased, or when unreadable; absent when not recorded. */
+                nationality?: string | null;
                 /**
                  * Format: date-time
                  * @description When identified.
@@ -1380,6 +1536,12 @@ export interface components {
                 arrests: number;
                 /** @description Charges brought. */
                 charges: string[];
+                /**
+                 * Format: date-time
+                 * @description When the person's personal data was erased from the case.
+                 */
+                erased_at?: string;
+                unreadable?: components["schemas"]["Unreadable"];
             }[];
             /** @description Entries retracted, and why. */
             retractions: {
@@ -1392,7 +1554,7 @@ export interface components {
                  * @description Its type.
                  * @enum {string}
                  */
-                type: "AgencyJoined" | "ArrestMade" | "CaseClosed" | "CaseOpened" | "CaseReopened" | "EntryRetracted" | "GangDismantled" | "IntelligenceLogged" | "OrganisedCrimeGroupLinked" | "SeizureRecorded" | "StowawaysDetected" | "SuspectCharged" | "SuspectIdentified";
+                type: "AgencyJoined" | "ArrestMade" | "CaseClosed" | "CaseOpened" | "CaseReopened" | "EntryRetracted" | "GangDismantled" | "IntelligenceLogged" | "OrganisedCrimeGroupLinked" | "PersonErased" | "SeizureRecorded" | "StowawaysDetected" | "SuspectCharged" | "SuspectIdentified";
                 /**
                  * Format: int64
                  * @description The retracted entry's version.
@@ -1817,7 +1979,7 @@ export interface components {
              * @description The projection.
              * @enum {string}
              */
-            name: "arrests" | "gangs_dismantled" | "seizures" | "detections" | "case_list";
+            name: "arrests" | "gangs_dismantled" | "seizures" | "detections" | "case_list" | "access_log";
             /**
              * Format: int32
              * @description The version of its code.
@@ -1856,7 +2018,7 @@ export interface components {
              * @description The projection, by its own name.
              * @enum {string}
              */
-            name: "arrests" | "gangs_dismantled" | "seizures" | "detections" | "case_list";
+            name: "arrests" | "gangs_dismantled" | "seizures" | "detections" | "case_list" | "access_log";
             /**
              * @description rebuilding.
              * @enum {string}
@@ -2002,6 +2164,10 @@ export interface components {
         };
     };
     parameters: {
+        /** @description Why the case data is consulted: one of investigation, supervision, audit, disclosure, legal, subject_access. Recorded in the access log. Without it the role's default is recorded (investigator: investigation, auditor: audit, dpo: legal) and marked purpose_defaulted; a server run with --require-purpose answers a read of a case record, history, verification or time travel without it with 400 (code purpose_required). An unknown code is 400 (unknown_purpose). */
+        Purpose: "investigation" | "supervision" | "audit" | "disclosure" | "legal" | "subject_access";
+        /** @description A reference for the purpose (an operation name, a disclosure request number): at most 200 characters, no control characters (else 400, invalid_purpose_reference). Recorded in the access log. */
+        PurposeReference: string;
         /** @description The case id. */
         CaseID: string;
         /** @description Page size: 1 to 1000 (default 100). */
@@ -2148,7 +2314,12 @@ export interface operations {
                 /** @description The state as recorded at this time. Not with version. */
                 as_of?: components["schemas"]["QueryTime"];
             };
-            header?: never;
+            header?: {
+                /** @description Why the case data is consulted: one of investigation, supervision, audit, disclosure, legal, subject_access. Recorded in the access log. Without it the role's default is recorded (investigator: investigation, auditor: audit, dpo: legal) and marked purpose_defaulted; a server run with --require-purpose answers a read of a case record, history, verification or time travel without it with 400 (code purpose_required). An unknown code is 400 (unknown_purpose). */
+                "Casebook-Purpose"?: components["parameters"]["Purpose"];
+                /** @description A reference for the purpose (an operation name, a disclosure request number): at most 200 characters, no control characters (else 400, invalid_purpose_reference). Recorded in the access log. */
+                "Casebook-Purpose-Reference"?: components["parameters"]["PurposeReference"];
+            };
             path: {
                 /** @description The case id. */
                 id: components["parameters"]["CaseID"];
@@ -2187,7 +2358,12 @@ export interface operations {
                 /** @description Page size: 1 to 1000 (default 100). */
                 limit?: components["parameters"]["Limit"];
             };
-            header?: never;
+            header?: {
+                /** @description Why the case data is consulted: one of investigation, supervision, audit, disclosure, legal, subject_access. Recorded in the access log. Without it the role's default is recorded (investigator: investigation, auditor: audit, dpo: legal) and marked purpose_defaulted; a server run with --require-purpose answers a read of a case record, history, verification or time travel without it with 400 (code purpose_required). An unknown code is 400 (unknown_purpose). */
+                "Casebook-Purpose"?: components["parameters"]["Purpose"];
+                /** @description A reference for the purpose (an operation name, a disclosure request number): at most 200 characters, no control characters (else 400, invalid_purpose_reference). Recorded in the access log. */
+                "Casebook-Purpose-Reference"?: components["parameters"]["PurposeReference"];
+            };
             path: {
                 /** @description The case id. */
                 id: components["parameters"]["CaseID"];
@@ -2280,7 +2456,12 @@ export interface operations {
     verifyCase: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Why the case data is consulted: one of investigation, supervision, audit, disclosure, legal, subject_access. Recorded in the access log. Without it the role's default is recorded (investigator: investigation, auditor: audit, dpo: legal) and marked purpose_defaulted; a server run with --require-purpose answers a read of a case record, history, verification or time travel without it with 400 (code purpose_required). An unknown code is 400 (unknown_purpose). */
+                "Casebook-Purpose"?: components["parameters"]["Purpose"];
+                /** @description A reference for the purpose (an operation name, a disclosure request number): at most 200 characters, no control characters (else 400, invalid_purpose_reference). Recorded in the access log. */
+                "Casebook-Purpose-Reference"?: components["parameters"]["PurposeReference"];
+            };
             path: {
                 /** @description The case id. */
                 id: components["parameters"]["CaseID"];
@@ -2310,6 +2491,99 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    listCasePeople: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Why the case data is consulted: one of investigation, supervision, audit, disclosure, legal, subject_access. Recorded in the access log. Without it the role's default is recorded (investigator: investigation, auditor: audit, dpo: legal) and marked purpose_defaulted; a server run with --require-purpose answers a read of a case record, history, verification or time travel without it with 400 (code purpose_required). An unknown code is 400 (unknown_purpose). */
+                "Casebook-Purpose"?: components["parameters"]["Purpose"];
+                /** @description A reference for the purpose (an operation name, a disclosure request number): at most 200 characters, no control characters (else 400, invalid_purpose_reference). Recorded in the access log. */
+                "Casebook-Purpose-Reference"?: components["parameters"]["PurposeReference"];
+            };
+            path: {
+                /** @description The case id. */
+                id: components["parameters"]["CaseID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The people. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PeoplePage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["TooLarge"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    erasePerson: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The case id. */
+                id: components["parameters"]["CaseID"];
+                /** @description The person. */
+                person_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ErasureRequest"];
+            };
+        };
+        responses: {
+            /** @description Erased already: the earlier erasure. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    Location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Erasure"];
+                };
+            };
+            /** @description Erased. */
+            201: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    Location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Erasure"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     getGlobalLog: {
         parameters: {
             query?: {
@@ -2320,7 +2594,12 @@ export interface operations {
                 /** @description Only events of these types: repeat the parameter or separate names with commas; at most 16 names, each a case event type (400 naming them otherwise). */
                 type?: string[];
             };
-            header?: never;
+            header?: {
+                /** @description Why the case data is consulted: one of investigation, supervision, audit, disclosure, legal, subject_access. Recorded in the access log. Without it the role's default is recorded (investigator: investigation, auditor: audit, dpo: legal) and marked purpose_defaulted; a server run with --require-purpose answers a read of a case record, history, verification or time travel without it with 400 (code purpose_required). An unknown code is 400 (unknown_purpose). */
+                "Casebook-Purpose"?: components["parameters"]["Purpose"];
+                /** @description A reference for the purpose (an operation name, a disclosure request number): at most 200 characters, no control characters (else 400, invalid_purpose_reference). Recorded in the access log. */
+                "Casebook-Purpose-Reference"?: components["parameters"]["PurposeReference"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2350,7 +2629,12 @@ export interface operations {
     getEvent: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Why the case data is consulted: one of investigation, supervision, audit, disclosure, legal, subject_access. Recorded in the access log. Without it the role's default is recorded (investigator: investigation, auditor: audit, dpo: legal) and marked purpose_defaulted; a server run with --require-purpose answers a read of a case record, history, verification or time travel without it with 400 (code purpose_required). An unknown code is 400 (unknown_purpose). */
+                "Casebook-Purpose"?: components["parameters"]["Purpose"];
+                /** @description A reference for the purpose (an operation name, a disclosure request number): at most 200 characters, no control characters (else 400, invalid_purpose_reference). Recorded in the access log. */
+                "Casebook-Purpose-Reference"?: components["parameters"]["PurposeReference"];
+            };
             path: {
                 /** @description The event id. */
                 id: string;
@@ -2389,6 +2673,10 @@ export interface operations {
                 type?: string[];
             };
             header?: {
+                /** @description Why the case data is consulted: one of investigation, supervision, audit, disclosure, legal, subject_access. Recorded in the access log. Without it the role's default is recorded (investigator: investigation, auditor: audit, dpo: legal) and marked purpose_defaulted; a server run with --require-purpose answers a read of a case record, history, verification or time travel without it with 400 (code purpose_required). An unknown code is 400 (unknown_purpose). */
+                "Casebook-Purpose"?: components["parameters"]["Purpose"];
+                /** @description A reference for the purpose (an operation name, a disclosure request number): at most 200 characters, no control characters (else 400, invalid_purpose_reference). Recorded in the access log. */
+                "Casebook-Purpose-Reference"?: components["parameters"]["PurposeReference"];
                 /** @description The position of the last event received; the stream resumes after it. */
                 "Last-Event-ID"?: string;
             };
@@ -2419,9 +2707,23 @@ export interface operations {
     };
     getAccessLog: {
         parameters: {
-            query: {
-                /** @description The case id. */
-                case: string;
+            query?: {
+                /** @description The case id (required unless subject is given). */
+                case?: string;
+                /** @description Who consulted, exactly as recorded (required unless case is given). */
+                subject?: string;
+                /** @description Only consultations by people of this agency (a configured agency code, any letter case). */
+                agency?: string;
+                /** @description Only consultations for this purpose. */
+                purpose?: "investigation" | "supervision" | "audit" | "disclosure" | "legal" | "subject_access";
+                /** @description Only served, or only denied consultations. */
+                outcome?: "served" | "denied";
+                /** @description Consultations from this time (inclusive; a date is its start, UTC). */
+                from?: string;
+                /** @description Consultations before this time (exclusive; a date is its start, UTC). */
+                to?: string;
+                /** @description The next_cursor of the previous page. */
+                cursor?: string;
                 /** @description First version to return (inclusive; default 0). */
                 from_version?: components["parameters"]["FromVersion"];
                 /** @description Page size: 1 to 1000 (default 100). */
@@ -2702,7 +3004,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description The projection. */
-                name: "arrests" | "gangs_dismantled" | "seizures" | "detections" | "case_list" | "gangs-dismantled" | "case-list";
+                name: "arrests" | "gangs_dismantled" | "seizures" | "detections" | "case_list" | "access_log" | "gangs-dismantled" | "case-list" | "access-log";
             };
             cookie?: never;
         };
@@ -2857,7 +3159,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description The problem type's name. */
-                slug: "malformed-json" | "invalid-parameter" | "validation" | "version-conflict" | "conflict" | "reference-taken" | "idempotency-conflict" | "not-found" | "method-not-allowed" | "unauthenticated" | "forbidden" | "too-large" | "unsupported-media-type" | "too-many-requests" | "overloaded" | "unavailable" | "corrupt-record" | "internal" | "request-timeout" | "method-not-implemented";
+                slug: "malformed-json" | "invalid-parameter" | "validation" | "version-conflict" | "conflict" | "reference-taken" | "idempotency-conflict" | "not-found" | "method-not-allowed" | "unauthenticated" | "forbidden" | "too-large" | "unsupported-media-type" | "too-many-requests" | "overloaded" | "unavailable" | "corrupt-record" | "internal" | "key-unavailable" | "request-timeout" | "method-not-implemented";
             };
             cookie?: never;
         };
