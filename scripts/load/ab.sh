@@ -38,8 +38,12 @@ chmod 600 "$work/tokens.csv"
 # measure LABEL BINARY EXTRA_ARGS: one round of one build.
 measure() {
   local label=$1 bin=$2 extra=$3 data="$work/data-$1-$RANDOM"
+  # One principal drives the load: its fair share is raised so that it is
+  # checked on every request and refuses none (builds without per-caller
+  # limits ignore these).
   # shellcheck disable=SC2086
-  "$bin" --addr "$ADDR" --data "$data" --tokens "$work/tokens.csv" $extra 2>"$work/$label.log" &
+  CASEBOOK_PRINCIPAL_MAX_REQUESTS=100000 CASEBOOK_PRINCIPAL_RATE=1000000000 CASEBOOK_PRINCIPAL_BURST=1000000000 \
+    "$bin" --addr "$ADDR" --data "$data" --tokens "$work/tokens.csv" $extra 2>"$work/$label.log" &
   pid=$!
   for _ in $(seq 100); do curl -fsS "http://$ADDR/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
   for i in $(seq "$CASES"); do
@@ -49,10 +53,17 @@ measure() {
   done >"$work/cases.txt"
   CASES_FILE="$work/cases.txt" TOKEN=$INV_TOKEN wrk -t"$THREADS" -c"$CONNS" -d2s -s "$POST_SCRIPT" "http://$ADDR" >/dev/null
   local post get
-  post=$(CASES_FILE="$work/cases.txt" TOKEN=$INV_TOKEN wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" -s "$POST_SCRIPT" "http://$ADDR" |
-    awk '/Requests\/sec:/ {print $2}')
-  get=$(WRK_PATH=/v1/reports/summary TOKEN=$ANA_TOKEN wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" -s scripts/load/get.lua "http://$ADDR" |
-    awk '/Requests\/sec:/ {print $2}')
+  CASES_FILE="$work/cases.txt" TOKEN=$INV_TOKEN wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" -s "$POST_SCRIPT" "http://$ADDR" >"$work/post.out"
+  WRK_PATH=/v1/reports/summary TOKEN=$ANA_TOKEN wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" -s scripts/load/get.lua "http://$ADDR" >"$work/get.out"
+  # A rate of refusals is no rate: any answer but 2xx fails the run.
+  if grep -q "Non-2xx" "$work/post.out" "$work/get.out"; then
+    echo "$label: non-2xx answers:" >&2
+    grep -h "Non-2xx" "$work/post.out" "$work/get.out" >&2
+    tail -3 "$work/$label.log" >&2
+    exit 1
+  fi
+  post=$(awk '/Requests\/sec:/ {print $2}' "$work/post.out")
+  get=$(awk '/Requests\/sec:/ {print $2}' "$work/get.out")
   local rss
   rss=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
   kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
