@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -23,22 +22,7 @@ import (
 // Data nil, so an auditor paging the log sees it rather than an error;
 // verify says what is wrong with it.
 type LogEvent struct {
-	ID            uuid.UUID       `json:"id"`
-	Stream        string          `json:"stream"`
-	Type          string          `json:"type"`
-	Version       uint64          `json:"version"`
-	Position      uint64          `json:"position"`
-	OccurredAt    time.Time       `json:"occurred_at"`
-	RecordedAt    time.Time       `json:"recorded_at"`
-	Actor         domain.Actor    `json:"actor"`
-	CorrelationID uuid.UUID       `json:"correlation_id"`
-	CausationID   uuid.UUID       `json:"causation_id"`
-	Data          json.RawMessage `json:"data"`
-	PrevHash      string          `json:"prev_hash"`
-	Hash          string          `json:"hash"`
-	// ErasedAt and Unreadable: as on a case's history (domain.Entry).
-	ErasedAt   *time.Time         `json:"erased_at,omitempty"`
-	Unreadable *domain.Unreadable `json:"unreadable,omitempty"`
+	domain.EventView
 
 	caseID uuid.UUID
 	entry  *domain.Entry // decoded, for events with personal fields
@@ -47,10 +31,7 @@ type LogEvent struct {
 func logEventOf(rec eventstore.RecordedEvent) LogEvent {
 	caseID, _ := domain.CaseIDFromStream(rec.Stream)
 	if e, err := domain.DecodeStored(storedOf(rec)); err == nil {
-		m := e.Metadata
-		le := LogEvent{ID: e.ID, Stream: e.Stream, Type: e.Type, Version: e.Version, Position: e.Position,
-			OccurredAt: m.OccurredAt.UTC(), RecordedAt: m.RecordedAt.UTC(), Actor: m.Actor, CorrelationID: m.CorrelationID,
-			CausationID: m.CausationID, Data: e.Data, PrevHash: m.PrevHash, Hash: m.Hash, caseID: caseID}
+		le := LogEvent{EventView: e.View(), caseID: caseID}
 		if domain.HasPersonalFields(e.Type) {
 			le.entry = &e
 		}
@@ -64,9 +45,10 @@ func logEventOf(rec eventstore.RecordedEvent) LogEvent {
 	if json.Valid(rec.Data) && len(rec.Data) > 0 && rec.Data[0] == '{' {
 		data = rec.Data
 	}
-	return LogEvent{ID: rec.ID, Stream: rec.Stream, Type: rec.Type, Version: rec.Revision, Position: uint64(rec.Position),
-		OccurredAt: m.OccurredAt.UTC(), RecordedAt: m.RecordedAt.UTC(), Actor: m.Actor, CorrelationID: m.CorrelationID,
-		CausationID: m.CausationID, Data: data, PrevHash: m.PrevHash, Hash: m.Hash, caseID: caseID}
+	return LogEvent{EventView: domain.EventView{ID: rec.ID, Stream: rec.Stream, Type: rec.Type, Version: rec.Revision,
+		Position: uint64(rec.Position), OccurredAt: m.OccurredAt.UTC(), RecordedAt: m.RecordedAt.UTC(), Actor: m.Actor,
+		CorrelationID: m.CorrelationID, CausationID: m.CausationID, Data: data, PrevHash: m.PrevHash, Hash: m.Hash},
+		caseID: caseID}
 }
 
 // revealLog opens the sealed personal fields of the log's events, judging

@@ -58,8 +58,9 @@ type Entry struct {
 	Unreadable *Unreadable
 }
 
-// entryJSON is the API shape of an entry (GET /v1/cases/{id}/events).
-type entryJSON struct {
+// EventView is the API shape of a recorded case event, flat: a case's
+// history, the global log and one event by id all show events so.
+type EventView struct {
 	ID            uuid.UUID       `json:"id"`
 	Stream        string          `json:"stream"`
 	Type          string          `json:"type"`
@@ -82,17 +83,23 @@ type entryJSON struct {
 // actor{subject, role, agency}, correlation_id, causation_id, data,
 // prev_hash, hash, erased_at?, unreadable?}.
 func (e Entry) MarshalJSON() ([]byte, error) {
-	data := e.Data
-	if len(data) == 0 {
-		data = json.RawMessage("{}")
+	v := e.View()
+	if len(v.Data) == 0 {
+		v.Data = json.RawMessage("{}")
 	}
-	return json.Marshal(entryJSON{
+	return json.Marshal(v)
+}
+
+// View is the entry as the API shows it.
+func (e Entry) View() EventView {
+	m := e.Metadata
+	return EventView{
 		ID: e.ID, Stream: e.Stream, Type: e.Type, Version: e.Version, Position: e.Position,
-		OccurredAt: e.Metadata.OccurredAt, RecordedAt: e.Metadata.RecordedAt, Actor: e.Metadata.Actor,
-		CorrelationID: e.Metadata.CorrelationID, CausationID: e.Metadata.CausationID,
-		Data: data, PrevHash: e.Metadata.PrevHash, Hash: e.Metadata.Hash,
+		OccurredAt: m.OccurredAt.UTC(), RecordedAt: m.RecordedAt.UTC(), Actor: m.Actor,
+		CorrelationID: m.CorrelationID, CausationID: m.CausationID,
+		Data: e.Data, PrevHash: m.PrevHash, Hash: m.Hash,
 		ErasedAt: e.ErasedAt, Unreadable: e.Unreadable,
-	})
+	}
 }
 
 var metadataKnown, metadataRequired = func() (map[string]bool, []string) {
