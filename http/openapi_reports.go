@@ -2,6 +2,7 @@ package casehttp
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/casebook/casebook/domain"
 	"github.com/casebook/casebook/projections"
@@ -32,7 +33,9 @@ func reportParams(report string, grouped bool) []obj {
 		ps = append(ps, queryParam("group_by", "Grouping of the figures.", enum("", projections.GroupByKeys[report]...)))
 	}
 	return append(ps,
-		queryParam("explain", "List the event ids behind every figure.", obj{"type": "boolean"}),
+		queryParam("explain", "List event ids behind the figures: a page of at most limit of them, in (occurred_at, position) order; next_cursor continues. The figures are exact whatever the page.", obj{"type": "boolean"}),
+		queryParam("limit", "With explain: the most event ids a page lists (default 100; larger values are capped at 1000).", obj{"type": "integer", "minimum": 1}),
+		queryParam("cursor", "With explain: the next_cursor of the previous page.", obj{"type": "string"}),
 		queryParam("as_of", "The figures as they stood at this recorded time (RFC 3339): events and retractions recorded later are ignored.", obj{"type": "string", "format": "date-time"}),
 		queryParam("min_position", "Wait (bounded) until the read models reflect this global log position (read-your-writes); 503 past the bound.", obj{"type": "integer", "minimum": 0}),
 	)
@@ -63,7 +66,7 @@ func reportPaths() obj {
 			obj{"200": response("The projections.", ref("ProjectionList"))})},
 		"/v1/projections/{name}/rebuild": obj{"post": op("Rebuild a projection",
 			"Rebuilds the read model from position 0 into new tables while the current ones keep answering, then swaps them in (admins).",
-			rolesProjections, []obj{pathParam("name", "The projection.", enum("", projections.Names()...))}, nil,
+			rolesProjections, []obj{pathParam("name", "The projection (also spelt with hyphens, as the report routes: gangs-dismantled).", enum("", projectionNames()...))}, nil,
 			obj{"202": response("The rebuild has started.", ref("RebuildAccepted"))},
 			http.StatusNotFound, http.StatusConflict)},
 	}
@@ -77,24 +80,27 @@ func reportSchemas() obj {
 		props["position"] = integer("The global log position the figures reflect.")
 		return props
 	}
-	eventIDs := arrayOf(uuidSchema(""), "With explain=true: the events behind the figure.")
+	eventIDs := arrayOf(uuidSchema(""), "With explain=true: the events behind the figure on this page.")
+	nextCursor := str("With explain=true, when the page did not hold every event id: the cursor of the next page.")
 	countGroup := object("", obj{"key": str("e.g. 2011-03, 2011, an agency or a location."), "count": integer(""), "event_ids": eventIDs}, "key", "count")
 	quantity := obj{"type": "number", "description": "Exact decimal sum."}
 	seizureTotal := object("", obj{"commodity": str(""), "unit": str(""), "quantity": quantity, "count": integer(""), "event_ids": eventIDs},
 		"commodity", "unit", "quantity", "count")
 	countReport := func(desc string) obj {
-		return object(desc, period(obj{"group_by": str(""), "total": integer(""), "groups": arrayOf(countGroup, "Sorted by key."), "event_ids": eventIDs}),
+		return object(desc, period(obj{"group_by": str(""), "total": integer(""), "groups": arrayOf(countGroup, "Sorted by key."), "event_ids": eventIDs,
+			"groups_overlap": obj{"type": "boolean", "description": "True when an item may count in several groups, so that the groups may add up to more than the total (gangs by agency: a group dismantled by two agencies counts once for each)."},
+			"next_cursor":    nextCursor}),
 			"from", "to", "position", "total", "groups")
 	}
 	return obj{
 		"ArrestsReport": countReport("Arrests."),
 		"GangsReport":   countReport("Organised crime groups dismantled."),
-		"SeizuresReport": object("Seizures.", period(obj{"group_by": str(""),
+		"SeizuresReport": object("Seizures.", period(obj{"group_by": str(""), "next_cursor": nextCursor,
 			"totals": arrayOf(seizureTotal, ""),
 			"groups": arrayOf(object("", obj{"key": str(""), "commodity": str(""), "unit": str(""), "quantity": quantity, "count": integer(""), "event_ids": eventIDs},
 				"key", "commodity", "unit", "quantity", "count"), ""),
 		}), "from", "to", "position", "totals", "groups"),
-		"DetectionsReport": object("Stowaway detections.", period(obj{"group_by": str(""),
+		"DetectionsReport": object("Stowaway detections.", period(obj{"group_by": str(""), "next_cursor": nextCursor,
 			"incidents": integer(""), "people": integer(""), "event_ids": eventIDs,
 			"groups": arrayOf(object("", obj{"key": str(""), "incidents": integer(""), "people": integer(""), "event_ids": eventIDs},
 				"key", "incidents", "people"), ""),
@@ -103,19 +109,34 @@ func reportSchemas() obj {
 			"gangs_dismantled": integer(""), "arrests": integer(""),
 			"seizures":                   arrayOf(seizureTotal, ""),
 			"detections":                 object("", obj{"incidents": integer(""), "people": integer(""), "event_ids": eventIDs}, "incidents", "people"),
-			"gangs_dismantled_event_ids": eventIDs, "arrests_event_ids": eventIDs,
+			"gangs_dismantled_event_ids": eventIDs, "arrests_event_ids": eventIDs, "next_cursor": nextCursor,
 		}), "from", "to", "position", "gangs_dismantled", "arrests", "seizures", "detections"),
 		"ProjectionStatus": object("One projection.", obj{
-			"name":        enum("", projections.Names()...),
-			"version":     integer("The version of its code."),
-			"state":       enum("", projections.StateCatchingUp, projections.StateLive, projections.StateRebuilding, projections.StateFailed),
-			"position":    integer("The last log position it reflects."),
-			"head":        integer("The log's newest position."),
-			"lag_events":  integer("Events of the log it has not applied."),
-			"lag_seconds": obj{"type": "number", "minimum": 0},
-			"error":       str("Why it failed (only when failed)."),
+			"name":          enum("", projections.Names()...),
+			"version":       integer("The version of its code."),
+			"state":         enum("", projections.StateCatchingUp, projections.StateLive, projections.StateRebuilding, projections.StateFailed),
+			"position":      integer("The last log position it reflects."),
+			"head":          integer("The log's newest position."),
+			"lag_events":    integer("Events of the log it has not applied."),
+			"lag_seconds":   obj{"type": "number", "minimum": 0},
+			"error":         str("Why it failed (only when failed)."),
+			"last_error":    str("Why the read model last rebuilt itself from the start (its tables did not reflect the log, or were built by a version this one cannot read)."),
+			"last_error_at": timeSchema("When it did."),
 		}, "name", "version", "state", "position", "head", "lag_events", "lag_seconds"),
 		"ProjectionList":  obj{"type": "array", "items": ref("ProjectionStatus")},
 		"RebuildAccepted": object("", obj{"name": str(""), "state": str("")}, "name"),
 	}
+}
+
+// projectionNames are the names the rebuild route takes: each projection's,
+// and the same spelt with hyphens.
+func projectionNames() []string {
+	var out []string
+	for _, n := range projections.Names() {
+		out = append(out, n)
+		if h := strings.ReplaceAll(n, "_", "-"); h != n {
+			out = append(out, h)
+		}
+	}
+	return out
 }

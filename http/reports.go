@@ -25,9 +25,9 @@ import (
 //	GET  /v1/projections                admin
 //	POST /v1/projections/{name}/rebuild admin → 202
 //
-// Reports take from, to (dates or RFC 3339 times), group_by, explain, as_of
-// and min_position; every answer carries Casebook-Position and states it
-// in the body as position.
+// Reports take from, to (dates or RFC 3339 times), group_by, explain (with
+// limit and cursor: a page of event ids), as_of and min_position; every
+// answer carries Casebook-Position and states it in the body as position.
 
 // ReportReader is what the report and projection routes need;
 // *projections.Engine satisfies it.
@@ -44,6 +44,13 @@ type ReportReader interface {
 }
 
 var _ ReportReader = (*projections.Engine)(nil)
+
+// The page of event ids an explained report lists: limit's default and
+// cap (larger limits are capped, as for every list).
+const (
+	explainPageLimit    = 100
+	maxExplainPageLimit = 1000
+)
 
 // HeaderPosition carries the log position a read-model answer reflects.
 const HeaderPosition = "Casebook-Position"
@@ -133,8 +140,9 @@ func (h *reportHandlers) report(projection, name string, run func(ctx context.Co
 	}
 }
 
-// parseReportQuery reads from, to, group_by, explain, as_of and
-// min_position. group_by is checked by the projections (a QueryError, 400).
+// parseReportQuery reads from, to, group_by, explain, limit, cursor, as_of
+// and min_position. group_by and cursor are checked by the projections (a
+// QueryError, 400).
 func parseReportQuery(c *gin.Context) (projections.ReportQuery, uint64, error) {
 	var q projections.ReportQuery
 	for _, f := range []struct {
@@ -160,6 +168,11 @@ func parseReportQuery(c *gin.Context) (projections.ReportQuery, uint64, error) {
 		}
 		q.Explain = b
 	}
+	limit, err := queryLimit(c, explainPageLimit, maxExplainPageLimit)
+	if err != nil {
+		return q, 0, err
+	}
+	q.Limit, q.Cursor = limit, c.Query("cursor")
 	minPos, err := queryUint(c, "min_position", 0, 0)
 	return q, minPos, err
 }
@@ -216,6 +229,9 @@ func (h *reportHandlers) rebuild(c *gin.Context) {
 	if err := h.r.Rebuild(c.Request.Context(), name); err != nil {
 		writeProblem(c, err)
 		return
+	}
+	if n, err := projections.CanonicalName(name); err == nil {
+		name = n // gangs-dismantled is gangs_dismantled
 	}
 	c.Header("Location", "/v1/projections")
 	c.JSON(http.StatusAccepted, gin.H{"name": name, "state": projections.StateRebuilding})

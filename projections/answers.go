@@ -19,7 +19,7 @@ import (
 // active generation is still g at checkpoint c. The cache keeps, per
 // normalised query, the last answer with the (generation, checkpoint) of
 // every read model it read; a query whose read models have not moved since
-// is answered from memory, without touching SQLite. as_of answers are never
+// is answered from memory, without touching SQLite. as_of answers are not
 // cached.
 //
 // The summary's default period is the 12 months up to now: its bounds move
@@ -39,6 +39,8 @@ type reportKey struct {
 	rolling bool // the summary's default period; from and to unused
 	groupBy string
 	explain bool
+	limit   int    // explained answers: the page asked for
+	cursor  string //
 }
 
 // readState is one read model as a query found it: its active generation

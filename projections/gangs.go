@@ -4,8 +4,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -15,22 +15,33 @@ import (
 // gangsModel counts organised crime groups dismantled. A group may be
 // dismantled in several cases (a joint operation, two agencies' cases); it
 // counts once, at its first dismantling: the earliest occurred_at among its
-// GangDismantled events not retracted. Its tables, per generation:
+// GangDismantled events not retracted. Like the fact models it is
+// bitemporal (see facts.go). Its tables, per generation:
 //
 //	{gangs_events}        every GangDismantled: group_id, occurred_at,
-//	                      agency (the logging officer's), retracted flag
-//	{gangs_first}         per group, its first unretracted dismantling
+//	                      agency (the logging officer's), recorded_at,
+//	                      retracted_at (NULL while it stands); indexed by
+//	                      group and by (late_slot, changed_at)
+//	{gangs_first}         per group, its first dismantling standing now
 //	                      (indexed by occurred_at): what totals count
 //	{gangs_agency_first}  per (agency, group), that agency's first
 //	                      dismantling of it: what group_by=agency counts
+//	{gangs_lead}          the most an occurred_at has been after its
+//	                      recorded_at (see factModel)
+//
+// As known at an earlier time T, only the groups with a dismantling whose
+// record changed after T (recorded or retracted later) can stand otherwise
+// than now: a query takes the others from the first tables and works
+// those few out from their dismantlings (gangsquery.go).
 type gangsModel struct{}
 
 func newGangsModel() *gangsModel { return &gangsModel{} }
 
-func (gangsModel) name() string { return GangsDismantled }
-func (gangsModel) version() int { return 1 }
+func (gangsModel) name() string      { return GangsDismantled }
+func (gangsModel) version() int      { return 2 }
+func (gangsModel) readableFrom() int { return 2 }
 func (gangsModel) tables() []string {
-	return []string{"gangs_events", "gangs_first", "gangs_agency_first"}
+	return []string{"gangs_events", "gangs_first", "gangs_agency_first", "gangs_lead"}
 }
 func (gangsModel) eventTypes() []string {
 	return []string{domain.TypeGangDismantled, domain.TypeEntryRetracted}
@@ -39,15 +50,18 @@ func (gangsModel) eventTypes() []string {
 func (gangsModel) schema() []string {
 	return []string{
 		`CREATE TABLE {gangs_events} (
-			position    INTEGER PRIMARY KEY,
-			event_id    TEXT NOT NULL,
-			case_id     TEXT NOT NULL,
-			group_id    TEXT NOT NULL,
-			occurred_at INTEGER NOT NULL,
-			day         TEXT NOT NULL,
-			agency      TEXT NOT NULL,
-			retracted   INTEGER NOT NULL DEFAULT 0)`,
-		`CREATE INDEX {gangs_events}_group ON {gangs_events} (group_id, retracted, occurred_at)`,
+			position     INTEGER PRIMARY KEY,
+			event_id     TEXT NOT NULL,
+			case_id      TEXT NOT NULL,
+			group_id     TEXT NOT NULL,
+			occurred_at  INTEGER NOT NULL,
+			day          TEXT NOT NULL,
+			agency       TEXT NOT NULL,
+			recorded_at  INTEGER NOT NULL,
+			retracted_at INTEGER,
+			` + lateSlotColumns + `)`,
+		`CREATE INDEX {gangs_events}_group ON {gangs_events} (group_id)`,
+		`CREATE INDEX {gangs_events}_changed ON {gangs_events} (late_slot, changed_at)`,
 		`CREATE TABLE {gangs_first} (
 			group_id    TEXT PRIMARY KEY,
 			occurred_at INTEGER NOT NULL,
@@ -55,7 +69,7 @@ func (gangsModel) schema() []string {
 			day         TEXT NOT NULL,
 			event_id    TEXT NOT NULL
 		) WITHOUT ROWID`,
-		`CREATE INDEX {gangs_first}_occurred ON {gangs_first} (occurred_at)`,
+		`CREATE INDEX {gangs_first}_occurred ON {gangs_first} (occurred_at, position)`,
 		`CREATE TABLE {gangs_agency_first} (
 			agency      TEXT NOT NULL,
 			group_id    TEXT NOT NULL,
@@ -65,8 +79,10 @@ func (gangsModel) schema() []string {
 			event_id    TEXT NOT NULL,
 			PRIMARY KEY (agency, group_id)
 		) WITHOUT ROWID`,
-		`CREATE INDEX {gangs_agency_first}_occurred ON {gangs_agency_first} (occurred_at)`,
+		`CREATE INDEX {gangs_agency_first}_occurred ON {gangs_agency_first} (occurred_at, position)`,
 		`CREATE INDEX {gangs_agency_first}_group ON {gangs_agency_first} (group_id)`,
+		`CREATE TABLE {gangs_lead} (max_lead INTEGER NOT NULL)`,
+		`INSERT INTO {gangs_lead} (max_lead) VALUES (0)`,
 	}
 }
 
@@ -79,6 +95,7 @@ func (m gangsModel) apply(tx *dbtx, events []entry) error {
 	if err != nil {
 		return err
 	}
+	var lead int64
 	for i := range events {
 		ev := &events[i]
 		switch ev.Type {
@@ -88,7 +105,7 @@ func (m gangsModel) apply(tx *dbtx, events []entry) error {
 			if err != nil {
 				return eventError(&ev.RecordedEvent, err)
 			}
-			occ, err := occurredNanos(env.OccurredAt)
+			occ, rec, err := factTimes(ev)
 			if err != nil {
 				return eventError(&ev.RecordedEvent, err)
 			}
@@ -96,11 +113,12 @@ func (m gangsModel) apply(tx *dbtx, events []entry) error {
 			if err != nil {
 				return eventError(&ev.RecordedEvent, err)
 			}
+			lead = max(lead, saturatingSub(occ, rec))
 			caseID, _ := domain.CaseIDFromStream(ev.Stream)
 			group, day, id := g.GroupID.String(), dayKey(env.OccurredAt), ev.ID.String()
 			if _, err := tx.exec(`INSERT INTO {gangs_events}
-				(position, event_id, case_id, group_id, occurred_at, day, agency) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-				pos, id, caseID.String(), group, occ, day, env.Agency); err != nil {
+				(position, event_id, case_id, group_id, occurred_at, day, agency, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+				pos, id, caseID.String(), group, occ, day, env.Agency, rec); err != nil {
 				return eventError(&ev.RecordedEvent, fmt.Errorf("insert dismantling: %w", err))
 			}
 			ids[ev.ID] = factRef{occ, pos}
@@ -127,13 +145,23 @@ func (m gangsModel) apply(tx *dbtx, events []entry) error {
 			if !ok {
 				continue // not a dismantling
 			}
+			at, err := retractionTime(ev, math.MinInt64)
+			if err != nil {
+				return eventError(&ev.RecordedEvent, err)
+			}
 			var group string
-			err = tx.scanRow(`UPDATE {gangs_events} SET retracted = 1
-				WHERE position = ? AND event_id = ? AND retracted = 0 RETURNING group_id`, []any{ref.position, r.EventID.String()}, &group)
+			err = tx.scanRow(`UPDATE {gangs_events} SET retracted_at = max(recorded_at, ?)
+				WHERE position = ? AND event_id = ? AND retracted_at IS NULL RETURNING group_id`,
+				[]any{at, ref.position, r.EventID.String()}, &group)
 			switch {
-			case errors.Is(err, sql.ErrNoRows): // not a dismantling, or already retracted
+			case errors.Is(err, sql.ErrNoRows):
+				// Already retracted: it stands withdrawn from the earliest.
+				if _, err := tx.exec(`UPDATE {gangs_events} SET retracted_at = min(retracted_at, max(recorded_at, ?))
+					WHERE position = ? AND event_id = ? AND retracted_at IS NOT NULL`, at, ref.position, r.EventID.String()); err != nil {
+					return eventError(&ev.RecordedEvent, fmt.Errorf("retract dismantling again: %w", err))
+				}
 			case err != nil:
-				return eventError(&ev.RecordedEvent, fmt.Errorf("flag retracted dismantling: %w", err))
+				return eventError(&ev.RecordedEvent, fmt.Errorf("retract dismantling: %w", err))
 			default:
 				recompute[group] = true
 			}
@@ -147,6 +175,11 @@ func (m gangsModel) apply(tx *dbtx, events []entry) error {
 	for _, g := range groups {
 		if err := m.recompute(tx, g); err != nil {
 			return err
+		}
+	}
+	if lead > 0 {
+		if _, err := tx.exec(`UPDATE {gangs_lead} SET max_lead = max(max_lead, ?)`, lead); err != nil {
+			return fmt.Errorf("update lead: %w", err)
 		}
 	}
 	return nil
@@ -175,13 +208,13 @@ func (gangsModel) recompute(tx *dbtx, group string) error {
 		`DELETE FROM {gangs_first} WHERE group_id = ?1`,
 		`INSERT INTO {gangs_first} (group_id, occurred_at, position, day, event_id)
 			SELECT group_id, occurred_at, position, day, event_id FROM {gangs_events}
-			WHERE group_id = ?1 AND retracted = 0 ORDER BY occurred_at, position LIMIT 1`,
+			WHERE group_id = ?1 AND retracted_at IS NULL ORDER BY occurred_at, position LIMIT 1`,
 		`DELETE FROM {gangs_agency_first} WHERE group_id = ?1`,
 		`INSERT INTO {gangs_agency_first} (agency, group_id, occurred_at, position, day, event_id)
 			SELECT agency, group_id, occurred_at, position, day, event_id FROM (
 				SELECT agency, group_id, occurred_at, position, day, event_id,
 					row_number() OVER (PARTITION BY agency ORDER BY occurred_at, position) AS rn
-				FROM {gangs_events} WHERE group_id = ?1 AND retracted = 0)
+				FROM {gangs_events} WHERE group_id = ?1 AND retracted_at IS NULL)
 			WHERE rn = 1`,
 	}
 	for _, q := range stmts {
@@ -190,58 +223,4 @@ func (gangsModel) recompute(tx *dbtx, group string) error {
 		}
 	}
 	return nil
-}
-
-// query counts groups first dismantled in [from, to), grouped by month,
-// year or agency ("" for the total alone).
-func (gangsModel) query(tx *dbtx, from, to time.Time, groupBy string, explain bool) ([]factGroup, error) {
-	table, keyExpr := "{gangs_first}", "''"
-	switch groupBy {
-	case "":
-	case "month":
-		keyExpr = "substr(day, 1, 7)"
-	case "year":
-		keyExpr = "substr(day, 1, 4)"
-	case "agency":
-		table, keyExpr = "{gangs_agency_first}", "agency"
-	default:
-		return nil, fmt.Errorf("cannot group gangs dismantled by %q", groupBy)
-	}
-	if !explain {
-		rows, err := tx.query(`SELECT `+keyExpr+`, COUNT(*) FROM `+table+`
-			WHERE occurred_at >= ? AND occurred_at < ? GROUP BY 1 ORDER BY 1`, nanos(from), nanos(to))
-		if err != nil {
-			return nil, fmt.Errorf("gangs dismantled: %w", err)
-		}
-		defer rows.Close()
-		var out []factGroup
-		for rows.Next() {
-			var g factGroup
-			if err := rows.Scan(&g.key, &g.n); err != nil {
-				return nil, fmt.Errorf("gangs dismantled: %w", err)
-			}
-			out = append(out, g)
-		}
-		return out, rows.Err()
-	}
-	rows, err := tx.query(`SELECT `+keyExpr+`, event_id FROM `+table+`
-		WHERE occurred_at >= ? AND occurred_at < ? ORDER BY 1, occurred_at, event_id`, nanos(from), nanos(to))
-	if err != nil {
-		return nil, fmt.Errorf("gangs dismantled: %w", err)
-	}
-	defer rows.Close()
-	var out []factGroup
-	for rows.Next() {
-		var key, id string
-		if err := rows.Scan(&key, &id); err != nil {
-			return nil, fmt.Errorf("gangs dismantled: %w", err)
-		}
-		if len(out) == 0 || out[len(out)-1].key != key {
-			out = append(out, factGroup{key: key})
-		}
-		g := &out[len(out)-1]
-		g.n++
-		g.ids = append(g.ids, id)
-	}
-	return out, rows.Err()
 }

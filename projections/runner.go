@@ -44,6 +44,29 @@ func (r *runner) run(ctx context.Context) {
 		if len(members) == 0 {
 			return
 		}
+		// Before every subscription (the first, and each after a drop or
+		// an error): members whose tables do not reflect the log start
+		// over, in a runner of their own.
+		fresh, err := r.e.checkAgainstLog(ctx, members)
+		if len(fresh) > 0 {
+			r.e.startRunner(fresh...)
+			if members = r.active(); len(members) == 0 {
+				return
+			}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			r.e.log.Warn("projections: checking the read models against the log failed; retrying", "error", err, "backoff", backoff)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, r.e.opts.RetryMax)
+			continue
+		}
 		after := members[0].progress().checkpoint
 		for _, m := range members[1:] {
 			after = min(after, m.progress().checkpoint)
@@ -236,10 +259,11 @@ func (r *runner) markLive(ctx context.Context, head eventstore.Position, idle bo
 
 // memberResult is what a batch did to one member.
 type memberResult struct {
-	m          *instance
-	checkpoint eventstore.Position // new checkpoint (0: unchanged)
-	recorded   time.Time
-	failure    *Failure
+	m            *instance
+	checkpoint   eventstore.Position // new checkpoint (0: unchanged)
+	checkpointID string              // the id of the event there
+	recorded     time.Time
+	failure      *Failure
 }
 
 // applyBatch applies events to every member in one transaction.
@@ -254,7 +278,7 @@ func (r *runner) applyBatch(ctx context.Context, events []entry) error {
 	}
 	for _, res := range results {
 		if res.checkpoint > 0 {
-			res.m.advance(res.checkpoint, res.recorded)
+			res.m.advance(res.checkpoint, res.checkpointID, res.recorded)
 		}
 		if res.failure != nil {
 			res.m.fail(*res.failure)
@@ -331,7 +355,7 @@ func applyMember(ctx context.Context, tx *wtx, m *instance, evs []entry, now tim
 	err := inSavepoint(ctx, tx, func() error { return applyAndCheckpoint(ctx, tx, m, evs) })
 	if err == nil {
 		last := evs[len(evs)-1]
-		res.checkpoint, res.recorded = last.Position, last.RecordedAt
+		res.checkpoint, res.checkpointID, res.recorded = last.Position, last.ID.String(), last.RecordedAt
 		return res, nil
 	}
 	if !isPoison(err) {
@@ -341,7 +365,7 @@ func applyMember(ctx context.Context, tx *wtx, m *instance, evs []entry, now tim
 		one := evs[i : i+1]
 		err := inSavepoint(ctx, tx, func() error { return applyAndCheckpoint(ctx, tx, m, one) })
 		if err == nil {
-			res.checkpoint, res.recorded = one[0].Position, one[0].RecordedAt
+			res.checkpoint, res.checkpointID, res.recorded = one[0].Position, one[0].ID.String(), one[0].RecordedAt
 			continue
 		}
 		if !isPoison(err) {
@@ -362,12 +386,13 @@ func applyAndCheckpoint(ctx context.Context, tx *wtx, m *instance, evs []entry) 
 	if err := m.p.model.apply(tx.on(ctx, m.tables), evs); err != nil {
 		return err
 	}
-	cp, err := sqlPos(evs[len(evs)-1].Position)
+	last := &evs[len(evs)-1]
+	cp, err := sqlPos(last.Position)
 	if err != nil {
-		return eventError(&evs[len(evs)-1].RecordedEvent, err)
+		return eventError(&last.RecordedEvent, err)
 	}
-	if _, err := tx.execFixed(ctx, `UPDATE projection_checkpoint SET position = ? WHERE name = ? AND gen = ?`,
-		cp, m.p.model.name(), m.gen); err != nil {
+	if _, err := tx.execFixed(ctx, `UPDATE projection_checkpoint SET position = ?, event_id = ? WHERE name = ? AND gen = ?`,
+		cp, last.ID.String(), m.p.model.name(), m.gen); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	return nil
