@@ -52,7 +52,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"demo", "[--seed N] [--force]", "load the demo data set (the press release's figures) into an empty store", runDemo},
+		{"demo", "[--seed N] [--force] [--events N]", "load the demo data set (the press release's figures), or generate a national-scale one of N events, into an empty store", runDemo},
 		{"verify", "", "check every stream's hash chain (and SQLite's integrity); exit 1 when anything is broken", runVerify},
 		{"replay", "--case ID [--version N | --as-of TIME]", "print a case's history as a timeline and its state at a point", runReplay},
 		{"export", "[--case ID] [--from T] [--to T] [--out FILE]", "write events as NDJSON, one event per line with its envelope", runExport},
