@@ -3,6 +3,8 @@
 #
 #   scripts/load/run.sh                 # 10 s per measurement, 64 connections, 2 wrk threads
 #   DURATION=20s CONNS=128 scripts/load/run.sh
+#   DATA_DIR=/big/data scripts/load/run.sh   # casebookd on an existing data directory
+#                                            # (scale.sh: RSS on a large store; the load appends to it)
 #
 # Measures, with wrk (installed from Debian's packages if missing):
 #   1. durable POST /v1/cases/{id}/events spread over 64 cases (casebookd,
@@ -56,7 +58,7 @@ INV_TOKEN=load-investigator-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n
 ANA_TOKEN=load-analyst-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 printf '%s,load.investigator,investigator,UKBA\n%s,load.analyst,analyst,Home Office\n' "$INV_TOKEN" "$ANA_TOKEN" >"$work/tokens.csv"
 
-"$work/casebookd" --addr "$CB_ADDR" --data "$work/data" --tokens "$work/tokens.csv" --log-level "$LOG_LEVEL" 2>"$work/casebookd.log" &
+"$work/casebookd" --addr "$CB_ADDR" --data "${DATA_DIR:-$work/data}" --tokens "$work/tokens.csv" --log-level "$LOG_LEVEL" 2>"$work/casebookd.log" &
 CB_PID=$!
 pids+=("$CB_PID")
 "$work/baseline" -addr "$BARE_ADDR" &
