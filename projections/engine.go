@@ -252,7 +252,9 @@ func (e *Engine) load(ctx context.Context, p *projection) error {
 	if int(activeVersion) < p.model.readableFrom() {
 		// Built by code whose tables this code cannot query: nothing
 		// would answer meanwhile, so start over in place.
-		return e.restart(ctx, p, fmt.Sprintf("built by version %d, which this version (%d) cannot read: rebuilt from the start", activeVersion, version))
+		e.log.Info("projections: code version changed and the old tables cannot be read; rebuilding from the start before answering",
+			"projection", name, "from_version", activeVersion, "to_version", version)
+		return e.restart(ctx, p, "")
 	}
 	if buildingGen.Valid {
 		if int(buildingVersion.Int64) == version {
@@ -293,10 +295,10 @@ func (e *Engine) checkpoint(ctx context.Context, q interface {
 
 // restart replaces p's active generation by an empty one (and drops a
 // generation being built), which then catches up from the start of the
-// log: what is done when the tables cannot be trusted or read. why is
-// logged at error and shown by Status until the next restart of the read
-// model. The caller starts the new generation's runner if the engine is
-// running (Start does otherwise).
+// log: what is done when the tables cannot be trusted (why says why: it is
+// logged at error and shown by Status until the engine stops) or cannot
+// be read by this version (why is empty). The caller starts the new
+// generation's runner if the engine is running (Start does otherwise).
 func (e *Engine) restart(ctx context.Context, p *projection, why string) error {
 	name, version := p.model.name(), p.model.version()
 	p.mu.RLock()
@@ -306,8 +308,10 @@ func (e *Engine) restart(ctx context.Context, p *projection, why string) error {
 	if building != nil {
 		gen = max(gen, building.gen+1)
 	}
-	e.log.Error("projections: read model rebuilt from the start", "projection", name, "reason", why,
-		"old_generation", old.gen, "generation", gen)
+	if why != "" {
+		e.log.Error("projections: read model rebuilt from the start", "projection", name, "reason", why,
+			"old_generation", old.gen, "generation", gen)
+	}
 	if err := e.createGeneration(ctx, p.model, gen, func(tx *wtx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE projection_meta SET active_gen = ?, active_version = ?,
 			building_gen = NULL, building_version = NULL WHERE name = ?`, gen, version, name)
@@ -320,7 +324,9 @@ func (e *Engine) restart(ctx context.Context, p *projection, why string) error {
 	// using the old generation.
 	p.mu.Lock()
 	p.active, p.building = in, nil
-	p.lastError, p.lastErrorAt = why, e.opts.Now().UTC()
+	if why != "" {
+		p.lastError, p.lastErrorAt = why, e.opts.Now().UTC()
+	}
 	p.mu.Unlock()
 	for _, gone := range []*instance{old, building} {
 		if gone == nil {
