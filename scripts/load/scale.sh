@@ -55,7 +55,7 @@ field() {
   fi
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-now() { date +%s.%N; }
+now() { date +%s.%N; } # GNU date
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
 results=()
 result() { results+=("$(printf '%-44s %-30s %-30s %s' "$1" "$2" "$3" "$4")"); }
@@ -108,38 +108,17 @@ ANA=$(token scale-analyst); AUD=$(token scale-auditor)
 printf '%s,scale.analyst,analyst,UKBA\n%s,scale.auditor,auditor,UKBA\n' "$ANA" "$AUD" >"$work/tokens.csv"
 chmod 600 "$work/tokens.csv"
 
-# start_casebookd LOG: starts casebookd on DATA and waits, recording how
-# long until /healthz, /readyz and the summary at the head answer.
-start_casebookd() {
-  local t code
-  t=$(now)
-  "$work/casebookd" --addr "$ADDR" --data "$DATA" --tokens "$work/tokens.csv" --log-level warn 2>>"$work/casebookd.log" &
-  pid=$!
-  for _ in $(seq 1 6000); do curl -sf "http://$ADDR/healthz" >/dev/null 2>&1 && break; sleep 0.005; done
-  t_live=$(since "$t")
-  for _ in $(seq 1 6000); do curl -sf "http://$ADDR/readyz" >/dev/null 2>&1 && break; sleep 0.005; done
-  t_ready=$(since "$t")
-  for _ in $(seq 1 60000); do
-    code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ANA" "http://$ADDR/v1/reports/summary?min_position=$head")
-    [ "$code" = 200 ] && break
-    sleep 0.005
-  done
-  t_summary=$(since "$t")
-}
-stop_casebookd() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=; }
-
 echo "== restarts of casebookd (3; read models present)"
-lives=(); readies=(); summaries=()
-for run in 1 2 3; do
-  start_casebookd
-  echo "run $run: /healthz after $t_live s, /readyz after $t_ready s, summary at the head after $t_summary s"
-  lives+=("$t_live"); readies+=("$t_ready"); summaries+=("$t_summary")
-  [ "$run" = 3 ] || stop_casebookd
-done
-median() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
-result "restart to ready (median of 3)" "$(median "${readies[@]}") s" "to /healthz $(median "${lives[@]}") s" "(goal ≤ 2 s)"
-result "restart to the summary at the head" "$(median "${summaries[@]}") s" "to /healthz $(median "${lives[@]}") s" "(goal ≤ 2 s)"
+CASEBOOKD=("$work/casebookd" --addr "$ADDR" --data "$DATA" --tokens "$work/tokens.csv" --log-level warn)
+"$work/scalebench" restart -addr "$ADDR" -token "$ANA" -head "$head" -runs 3 -- "${CASEBOOKD[@]}" 2>>"$work/casebookd.log" | tee "$work/restart.json"
+secs3() { printf '%.3f s' "$1"; }
+live=$(secs3 "$(field "$work/restart.json" healthz_seconds)")
+result "restart to ready (median of 3)" "$(secs3 "$(field "$work/restart.json" ready_seconds)")" "to /healthz $live" "(goal ≤ 2 s)"
+result "restart to the summary at the head" "$(secs3 "$(field "$work/restart.json" summary_at_head_seconds)")" "to /healthz $live" "(goal ≤ 2 s)"
 
+"${CASEBOOKD[@]}" 2>>"$work/casebookd.log" &
+pid=$!
+"$work/scalebench" wait -addr "$ADDR" -path /readyz
 echo "== latency: $QUERIES varied requests of each kind, one at a time"
 "$work/scalebench" latency -addr "$ADDR" -db "$DATA/events.db" -analyst "$ANA" -auditor "$AUD" -n "$QUERIES" -seed "$SEED" | tee "$work/latency.json"
 hz=$(field "$work/latency.json" p99_ms healthz)
@@ -149,7 +128,7 @@ for k in report_as_of:"reports with as_of:≤ 50 ms at 10M" report:"reports with
   p50=$(field "$work/latency.json" p50_ms "$fig"); p99=$(field "$work/latency.json" p99_ms "$fig")
   result "$label, p50 / p99" "$p50 / $p99 ms" "GET /healthz p99 $hz ms" "$(ratio "$p99" "$hz")× (goal p99 $goal)"
 done
-stop_casebookd
+kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
 
 if [ "$RSS" = 1 ]; then
   echo "== casebookd peak RSS under scripts/load/run.sh, on this data set"

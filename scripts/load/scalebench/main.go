@@ -7,6 +7,8 @@
 //
 //	scalebench scan DB
 //	scalebench append -n N -dir DIR
+//	scalebench restart -addr HOST:PORT -token TOKEN -head N [-runs 3] -- CASEBOOKD [ARGS...]
+//	scalebench wait -addr HOST:PORT [-path /healthz] [-token TOKEN]
 //	scalebench latency -addr HOST:PORT -db DB -analyst TOKEN -auditor TOKEN [-n 200]
 //
 // Each prints one JSON object per figure on stdout.
@@ -23,9 +25,11 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -38,7 +42,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fail("usage: scalebench scan DB | append -n N -dir DIR | latency -addr ADDR -db DB -analyst TOKEN -auditor TOKEN [-n 200]")
+		fail("usage: scalebench scan | append | restart | wait | latency (see the source)")
 	}
 	var err error
 	switch os.Args[1] {
@@ -51,6 +55,10 @@ func main() {
 		err = appendRate(os.Args[2:])
 	case "latency":
 		err = latency(os.Args[2:])
+	case "restart":
+		err = restart(os.Args[2:])
+	case "wait":
+		err = waitCmd(os.Args[2:])
 	default:
 		fail("unknown command " + os.Args[1])
 	}
@@ -340,4 +348,96 @@ func someCases(db *sql.DB, rng *rand.Rand, n int) ([]caseRef, error) {
 		return nil, fmt.Errorf("no case in the log")
 	}
 	return out, nil
+}
+
+// waitFor polls GET path until it answers 200 (or timeout passes).
+func waitFor(client *http.Client, addr, path, token string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		req, err := http.NewRequest("GET", "http://"+addr+path, nil)
+		if err != nil {
+			return err
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := client.Do(req)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("GET %s did not answer 200 within %s", path, timeout)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func waitCmd(args []string) error {
+	fs := flag.NewFlagSet("wait", flag.ExitOnError)
+	addr := fs.String("addr", "", "casebookd's address")
+	path := fs.String("path", "/healthz", "the path to wait for")
+	token := fs.String("token", "", "a bearer token")
+	timeout := fs.Duration("timeout", 10*time.Minute, "give up after")
+	_ = fs.Parse(args)
+	return waitFor(&http.Client{Timeout: 10 * time.Second}, *addr, *path, *token, *timeout)
+}
+
+// restart starts casebookd (the command after --) runs times on a data
+// directory whose read models are built, and measures how long until the
+// process listens (/healthz: the baseline), is ready (/readyz) and answers
+// the summary at the log's head (min_position=head); each run ends with
+// SIGTERM.
+func restart(args []string) error {
+	fs := flag.NewFlagSet("restart", flag.ExitOnError)
+	addr := fs.String("addr", "", "the address casebookd listens on")
+	token := fs.String("token", "", "an analyst's token")
+	head := fs.Uint64("head", 0, "the log's head position")
+	runs := fs.Int("runs", 3, "restarts")
+	_ = fs.Parse(args)
+	cmdline := fs.Args()
+	if len(cmdline) == 0 {
+		return fmt.Errorf("restart: no casebookd command after --")
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	var live, ready, summary []time.Duration
+	for range *runs {
+		cmd := exec.Command(cmdline[0], cmdline[1:]...)
+		cmd.Stderr = os.Stderr
+		start := time.Now()
+		if err := cmd.Start(); err != nil {
+			return err
+		}
+		err := func() error {
+			if err := waitFor(client, *addr, "/healthz", "", time.Minute); err != nil {
+				return err
+			}
+			live = append(live, time.Since(start))
+			if err := waitFor(client, *addr, "/readyz", "", time.Minute); err != nil {
+				return err
+			}
+			ready = append(ready, time.Since(start))
+			if err := waitFor(client, *addr, fmt.Sprintf("/v1/reports/summary?min_position=%d", *head), *token, 10*time.Minute); err != nil {
+				return err
+			}
+			summary = append(summary, time.Since(start))
+			return nil
+		}()
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+		if err != nil {
+			return err
+		}
+	}
+	median := func(ds []time.Duration) float64 {
+		s := slices.Clone(ds)
+		slices.Sort(s)
+		return s[len(s)/2].Seconds()
+	}
+	emit(map[string]any{"figure": "restart", "runs": *runs, "healthz_seconds": median(live),
+		"ready_seconds": median(ready), "summary_at_head_seconds": median(summary)})
+	return nil
 }
