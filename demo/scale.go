@@ -50,7 +50,7 @@ type ScaleOptions struct {
 	Seed uint64
 	// Workers is the number of appends in flight. With 1 the global log's
 	// order is also the same on every run; with more, cases of one week
-	// interleave as the store's group commits take them. Default 32.
+	// interleave as the store's group commits take them. Default 64.
 	Workers int
 	// End is the recorded time the data set reaches. Default 2026-01-01.
 	End time.Time
@@ -85,7 +85,7 @@ func Generate(ctx context.Context, store eventstore.Store, opts ScaleOptions) (S
 		return ScaleResult{}, errors.New("demo: the number of events must be positive")
 	}
 	if opts.Workers <= 0 {
-		opts.Workers = 32
+		opts.Workers = 64
 	}
 	if opts.End.IsZero() {
 		opts.End = date(2026, 1, 1)
