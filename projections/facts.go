@@ -27,12 +27,12 @@ import (
 //	          inserts, the log being roughly chronological, append):
 //	          event_id, recorded_at, retracted_at, the dimension columns
 //	          (agency, location, …), the sub-key columns (commodity, unit)
-//	          and the summed columns (people, quantity in millionths). The
-//	          fact a retraction names is found through an in-memory map of
-//	          event ids (tableSet.factIDs), not an index on random ids.
-//	          Indexed by (late_slot, changed_at): the facts of a 30-day
-//	          slot of valid time whose record last changed after a time
-//	          (what an as_of query corrects; see factquery.go).
+//	          and the summed columns (people, quantity in millionths).
+//	          Indexed by event_id (the fact a retraction names; casebookd
+//	          gives events time-ordered ids, so the index grows at its end)
+//	          and by (late_slot, changed_at): the facts of a 30-day slot of
+//	          valid time whose record last changed after a time (what an
+//	          as_of query corrects; see factquery.go).
 //	{days}    pre-aggregated per (dim, day, key, sub-keys): count n and
 //	          sums of the facts standing now, where dim is "*" (key "")
 //	          for totals, or a dimension.
@@ -122,6 +122,7 @@ func (m *factModel) schema() []string {
 			` + lateSlotColumns + `,
 			PRIMARY KEY (occurred_at, position)
 		) WITHOUT ROWID`,
+		`CREATE INDEX ` + facts + `_event ON ` + facts + ` (event_id)`,
 		`CREATE INDEX ` + facts + `_changed ON ` + facts + ` (late_slot, changed_at)`,
 		`CREATE TABLE ` + m.ph("lead") + ` (max_lead INTEGER NOT NULL)`,
 		`INSERT INTO ` + m.ph("lead") + ` (max_lead) VALUES (0)`,
@@ -148,9 +149,6 @@ func (m *factModel) schema() []string {
 	}
 	return ddl
 }
-
-// factRef locates a fact row by its primary key.
-type factRef struct{ occurred, position int64 }
 
 // bucketKey identifies one bucket row.
 type bucketKey struct {
@@ -182,10 +180,6 @@ type pendingFact struct {
 
 func (m *factModel) apply(tx *dbtx, events []entry) error {
 	s := m.spec
-	ids, err := m.ids(tx)
-	if err != nil {
-		return err
-	}
 	deltas := map[bucketKey]*bucketDelta{}
 	var buf []pendingFact
 	var bufFrom []*entry // the event of each buffered fact, for errors
@@ -239,7 +233,6 @@ func (m *factModel) apply(tx *dbtx, events []entry) error {
 			inBuf[ev.ID] = len(buf)
 			buf = append(buf, pendingFact{occurred: ev.env.OccurredAt, occ: occ, pos: pos, rec: rec, id: ev.ID.String(), f: f})
 			bufFrom = append(bufFrom, ev)
-			ids[ev.ID] = factRef{occ, pos}
 			m.add(deltas, ev.env.OccurredAt, f, +1)
 			if len(buf) == rowsPerInsert {
 				if err := insert(); err != nil {
@@ -266,15 +259,12 @@ func (m *factModel) apply(tx *dbtx, events []entry) error {
 				}
 				continue
 			}
-			ref, ok := ids[r.EventID]
-			if !ok {
-				continue // not a fact of this model
-			}
 			at, err := retractionTime(ev, math.MinInt64)
 			if err != nil {
 				return eventError(&ev.RecordedEvent, err)
 			}
-			occ, f, found, err := m.retract(tx, r.EventID, ref, at)
+			// (An id that is not a fact of this model finds no row.)
+			occ, f, found, err := m.retract(tx, r.EventID, at)
 			if err != nil {
 				return eventError(&ev.RecordedEvent, err)
 			}
@@ -348,47 +338,6 @@ func saturatingAdd(a, b int64) int64 {
 	return s
 }
 
-// ids returns the generation's map of fact ids, loading it on first use.
-func (m *factModel) ids(tx *dbtx) (map[uuid.UUID]factRef, error) {
-	if tx.ts.factIDs != nil {
-		return tx.ts.factIDs, nil
-	}
-	ids, err := loadIDs(tx, `SELECT event_id, occurred_at, position FROM `+m.ph("facts"))
-	if err != nil {
-		return nil, err
-	}
-	tx.ts.factIDs = ids
-	return ids, nil
-}
-
-func (m *factModel) warmUp(tx *dbtx) error { _, err := m.ids(tx); return err }
-
-// loadIDs reads (event_id, occurred_at, position) rows into an id map.
-func loadIDs(tx *dbtx, query string) (map[uuid.UUID]factRef, error) {
-	rows, err := tx.query(query)
-	if err != nil {
-		return nil, fmt.Errorf("load event ids: %w", err)
-	}
-	defer rows.Close()
-	ids := map[uuid.UUID]factRef{}
-	for rows.Next() {
-		var id string
-		var ref factRef
-		if err := rows.Scan(&id, &ref.occurred, &ref.position); err != nil {
-			return nil, fmt.Errorf("load event ids: %w", err)
-		}
-		u, err := uuid.Parse(id)
-		if err != nil {
-			return nil, fmt.Errorf("load event ids: %w", err)
-		}
-		ids[u] = ref
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("load event ids: %w", err)
-	}
-	return ids, nil
-}
-
 // add counts a fact (sign +1) or uncounts it (-1) in the batch's deltas: in
 // its day and its month, in the totals and under each dimension.
 func (m *factModel) add(deltas map[bucketKey]*bucketDelta, occurred time.Time, f fact, sign int64) {
@@ -418,41 +367,29 @@ func (m *factModel) add(deltas map[bucketKey]*bucketDelta, occurred time.Time, f
 	}
 }
 
-// retract stamps the fact of event id (at ref) as retracted at at (or at
-// its own recorded_at, if later) and returns it, unless it was already
-// retracted: then only an earlier retraction time is kept, and found is
-// false. (A map entry whose insert was rolled back finds no row: not
-// found.)
-func (m *factModel) retract(tx *dbtx, id uuid.UUID, ref factRef, at int64) (occurred time.Time, f fact, found bool, err error) {
-	s := m.spec
-	f = fact{dims: make([]string, len(s.dims)), sub: make([]string, len(s.sub)), sums: make([]int64, len(s.sums))}
-	var dest []any
-	for i := range f.dims {
-		dest = append(dest, &f.dims[i])
-	}
-	for i := range f.sub {
-		dest = append(dest, &f.sub[i])
-	}
-	for i := range f.sums {
-		dest = append(dest, &f.sums[i])
-	}
+// retract stamps the fact of event id as retracted at at (or at its own
+// recorded_at, if later) and returns it, unless it was already retracted:
+// then only an earlier retraction time is kept, and found is false. An id
+// that is no fact of this model is not found.
+func (m *factModel) retract(tx *dbtx, id uuid.UUID, at int64) (occurred time.Time, f fact, found bool, err error) {
+	var occ int64
+	f, dest := m.newFact(&occ)
 	q := `UPDATE ` + m.ph("facts") + ` SET retracted_at = max(recorded_at, ?)
-		WHERE occurred_at = ? AND position = ? AND event_id = ? AND retracted_at IS NULL
-		RETURNING ` + strings.Join(m.columns(), ", ")
-	switch err := tx.scanRow(q, []any{at, ref.occurred, ref.position, id.String()}, dest...); {
+		WHERE event_id = ? AND retracted_at IS NULL
+		RETURNING occurred_at, ` + strings.Join(m.columns(), ", ")
+	switch err := tx.scanRow(q, []any{at, id.String()}, dest...); {
 	case errors.Is(err, sql.ErrNoRows):
 		// Retracted already (the domain refuses a second retraction, but
 		// the log is what it is): it stands withdrawn from the earliest.
 		if _, err := tx.exec(`UPDATE `+m.ph("facts")+` SET retracted_at = min(retracted_at, max(recorded_at, ?))
-			WHERE occurred_at = ? AND position = ? AND event_id = ? AND retracted_at IS NOT NULL`,
-			at, ref.occurred, ref.position, id.String()); err != nil {
+			WHERE event_id = ? AND retracted_at IS NOT NULL`, at, id.String()); err != nil {
 			return time.Time{}, fact{}, false, fmt.Errorf("retract fact again: %w", err)
 		}
 		return time.Time{}, fact{}, false, nil
 	case err != nil:
 		return time.Time{}, fact{}, false, fmt.Errorf("retract fact: %w", err)
 	}
-	return time.Unix(0, ref.occurred).UTC(), f, true, nil
+	return time.Unix(0, occ).UTC(), f, true, nil
 }
 
 // insertSQL inserts rows facts.

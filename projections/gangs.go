@@ -7,8 +7,6 @@ import (
 	"math"
 	"slices"
 
-	"github.com/google/uuid"
-
 	"github.com/casebook/casebook/domain"
 )
 
@@ -21,7 +19,7 @@ import (
 //	{gangs_events}        every GangDismantled: group_id, occurred_at,
 //	                      agency (the logging officer's), recorded_at,
 //	                      retracted_at (NULL while it stands); indexed by
-//	                      group and by (late_slot, changed_at)
+//	                      event id, group and (late_slot, changed_at)
 //	{gangs_first}         per group, its first dismantling standing now
 //	                      (indexed by occurred_at): what totals count
 //	{gangs_agency_first}  per (agency, group), that agency's first
@@ -60,6 +58,7 @@ func (gangsModel) schema() []string {
 			recorded_at  INTEGER NOT NULL,
 			retracted_at INTEGER,
 			` + lateSlotColumns + `)`,
+		`CREATE INDEX {gangs_events}_event ON {gangs_events} (event_id)`,
 		`CREATE INDEX {gangs_events}_group ON {gangs_events} (group_id)`,
 		`CREATE INDEX {gangs_events}_changed ON {gangs_events} (late_slot, changed_at)`,
 		`CREATE TABLE {gangs_first} (
@@ -91,10 +90,6 @@ func (m gangsModel) apply(tx *dbtx, events []entry) error {
 	// an upsert does. A retraction may move it later: the group's firsts
 	// are recomputed from its dismantlings at the end of the batch.
 	recompute := map[string]bool{}
-	ids, err := m.ids(tx)
-	if err != nil {
-		return err
-	}
 	var lead int64
 	for i := range events {
 		ev := &events[i]
@@ -121,7 +116,6 @@ func (m gangsModel) apply(tx *dbtx, events []entry) error {
 				pos, id, caseID.String(), group, occ, day, env.Agency, rec); err != nil {
 				return eventError(&ev.RecordedEvent, fmt.Errorf("insert dismantling: %w", err))
 			}
-			ids[ev.ID] = factRef{occ, pos}
 			if _, err := tx.exec(`INSERT INTO {gangs_first} (group_id, occurred_at, position, day, event_id)
 				VALUES (?, ?, ?, ?, ?) ON CONFLICT (group_id) DO UPDATE SET
 				occurred_at = excluded.occurred_at, position = excluded.position, day = excluded.day, event_id = excluded.event_id
@@ -141,23 +135,20 @@ func (m gangsModel) apply(tx *dbtx, events []entry) error {
 			if err != nil {
 				return eventError(&ev.RecordedEvent, err)
 			}
-			ref, ok := ids[r.EventID]
-			if !ok {
-				continue // not a dismantling
-			}
 			at, err := retractionTime(ev, math.MinInt64)
 			if err != nil {
 				return eventError(&ev.RecordedEvent, err)
 			}
 			var group string
 			err = tx.scanRow(`UPDATE {gangs_events} SET retracted_at = max(recorded_at, ?)
-				WHERE position = ? AND event_id = ? AND retracted_at IS NULL RETURNING group_id`,
-				[]any{at, ref.position, r.EventID.String()}, &group)
+				WHERE event_id = ? AND retracted_at IS NULL RETURNING group_id`,
+				[]any{at, r.EventID.String()}, &group)
 			switch {
 			case errors.Is(err, sql.ErrNoRows):
-				// Already retracted: it stands withdrawn from the earliest.
+				// Not a dismantling, or already retracted: then it stands
+				// withdrawn from the earliest.
 				if _, err := tx.exec(`UPDATE {gangs_events} SET retracted_at = min(retracted_at, max(recorded_at, ?))
-					WHERE position = ? AND event_id = ? AND retracted_at IS NOT NULL`, at, ref.position, r.EventID.String()); err != nil {
+					WHERE event_id = ? AND retracted_at IS NOT NULL`, at, r.EventID.String()); err != nil {
 					return eventError(&ev.RecordedEvent, fmt.Errorf("retract dismantling again: %w", err))
 				}
 			case err != nil:
@@ -184,22 +175,6 @@ func (m gangsModel) apply(tx *dbtx, events []entry) error {
 	}
 	return nil
 }
-
-// ids returns the generation's map of dismantling ids (as for facts, in
-// memory), loading it on first use.
-func (gangsModel) ids(tx *dbtx) (map[uuid.UUID]factRef, error) {
-	if tx.ts.factIDs != nil {
-		return tx.ts.factIDs, nil
-	}
-	ids, err := loadIDs(tx, `SELECT event_id, occurred_at, position FROM {gangs_events}`)
-	if err != nil {
-		return nil, err
-	}
-	tx.ts.factIDs = ids
-	return ids, nil
-}
-
-func (m gangsModel) warmUp(tx *dbtx) error { _, err := m.ids(tx); return err }
 
 // recompute refreshes a group's first dismantling, overall and per agency.
 // Ties on occurred_at go to the earlier event in the log.

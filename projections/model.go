@@ -6,8 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/casebook/casebook/eventstore"
 )
 
@@ -63,11 +61,6 @@ type tableSet struct {
 	// stmts caches the resolved text of SQL templates.
 	mu    sync.Mutex
 	stmts map[string]string
-	// factIDs locates the facts of a fact model's generation by event id
-	// (what a retraction names), in memory: an index on random ids in
-	// SQLite would rewrite most of its pages on every batch. It is loaded
-	// from the facts table on first use and only touched by the writer.
-	factIDs map[uuid.UUID]factRef
 }
 
 func newTableSet(m model, gen int64) *tableSet {

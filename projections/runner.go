@@ -38,7 +38,6 @@ func (r *runner) active() []*instance {
 
 func (r *runner) run(ctx context.Context) {
 	backoff := r.e.opts.RetryMin
-	r.warmUp(ctx)
 	for ctx.Err() == nil {
 		members := r.active()
 		if len(members) == 0 {
@@ -97,26 +96,6 @@ func (r *runner) run(ctx context.Context) {
 		case <-time.After(backoff):
 		}
 		backoff = min(backoff*2, r.e.opts.RetryMax)
-	}
-}
-
-// warmUp loads what the members keep in memory (the fact ids) before the
-// first event arrives, rather than on it.
-func (r *runner) warmUp(ctx context.Context) {
-	e := r.e
-	e.writeMu.Lock()
-	defer e.writeMu.Unlock()
-	tx, err := e.w.begin(ctx)
-	if err != nil {
-		return
-	}
-	defer tx.Rollback()
-	for _, m := range r.active() {
-		if w, ok := unversioned(m.p.model).(interface{ warmUp(tx *dbtx) error }); ok {
-			if err := w.warmUp(tx.on(ctx, m.tables)); err != nil {
-				e.log.Warn("projections: warm-up", "projection", m.p.model.name(), "error", err)
-			}
-		}
 	}
 }
 
