@@ -40,7 +40,7 @@ func replayAsOf(t testing.TB, store eventstore.Store, asOf time.Time) *replayed 
 			ms[m.name()] = m
 		}
 	}
-	db, w, src, _, err := replayInto(ctx, store, models, asOf, 1000)
+	db, w, src, _, err := replayInto(ctx, store, models, asOf, 4096)
 	if err != nil {
 		t.Fatalf("replay as of %s: %v", asOf, err)
 	}
