@@ -370,23 +370,30 @@ func (m *factModel) add(deltas map[bucketKey]*bucketDelta, occurred time.Time, f
 // retract stamps the fact of event id as retracted at at (or at its own
 // recorded_at, if later) and returns it, unless it was already retracted:
 // then only an earlier retraction time is kept, and found is false. An id
-// that is no fact of this model is not found.
+// that is no fact of this model (most retractions, for three models of
+// four) costs one index lookup and is not found.
 func (m *factModel) retract(tx *dbtx, id uuid.UUID, at int64) (occurred time.Time, f fact, found bool, err error) {
-	var occ int64
-	f, dest := m.newFact(&occ)
-	q := `UPDATE ` + m.ph("facts") + ` SET retracted_at = max(recorded_at, ?)
-		WHERE event_id = ? AND retracted_at IS NULL
-		RETURNING occurred_at, ` + strings.Join(m.columns(), ", ")
-	switch err := tx.scanRow(q, []any{at, id.String()}, dest...); {
+	var occ, pos int64
+	var retracted sql.NullInt64
+	f, dest := m.newFact(&occ, &pos, &retracted)
+	err = tx.scanRow(`SELECT occurred_at, position, retracted_at, `+strings.Join(m.columns(), ", ")+
+		` FROM `+m.ph("facts")+` WHERE event_id = ?`, []any{id.String()}, dest...)
+	switch {
 	case errors.Is(err, sql.ErrNoRows):
+		return time.Time{}, fact{}, false, nil
+	case err != nil:
+		return time.Time{}, fact{}, false, fmt.Errorf("find retracted fact: %w", err)
+	case retracted.Valid:
 		// Retracted already (the domain refuses a second retraction, but
 		// the log is what it is): it stands withdrawn from the earliest.
 		if _, err := tx.exec(`UPDATE `+m.ph("facts")+` SET retracted_at = min(retracted_at, max(recorded_at, ?))
-			WHERE event_id = ? AND retracted_at IS NOT NULL`, at, id.String()); err != nil {
+			WHERE occurred_at = ? AND position = ?`, at, occ, pos); err != nil {
 			return time.Time{}, fact{}, false, fmt.Errorf("retract fact again: %w", err)
 		}
 		return time.Time{}, fact{}, false, nil
-	case err != nil:
+	}
+	if _, err := tx.exec(`UPDATE `+m.ph("facts")+` SET retracted_at = max(recorded_at, ?)
+		WHERE occurred_at = ? AND position = ?`, at, occ, pos); err != nil {
 		return time.Time{}, fact{}, false, fmt.Errorf("retract fact: %w", err)
 	}
 	return time.Unix(0, occ).UTC(), f, true, nil

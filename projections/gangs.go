@@ -139,21 +139,27 @@ func (m gangsModel) apply(tx *dbtx, events []entry) error {
 			if err != nil {
 				return eventError(&ev.RecordedEvent, err)
 			}
+			// One index lookup finds a dismantling (most retractions name
+			// something else).
+			var pos int64
 			var group string
-			err = tx.scanRow(`UPDATE {gangs_events} SET retracted_at = max(recorded_at, ?)
-				WHERE event_id = ? AND retracted_at IS NULL RETURNING group_id`,
-				[]any{at, r.EventID.String()}, &group)
+			var retracted sql.NullInt64
+			err = tx.scanRow(`SELECT position, group_id, retracted_at FROM {gangs_events} WHERE event_id = ?`,
+				[]any{r.EventID.String()}, &pos, &group, &retracted)
 			switch {
-			case errors.Is(err, sql.ErrNoRows):
-				// Not a dismantling, or already retracted: then it stands
-				// withdrawn from the earliest.
+			case errors.Is(err, sql.ErrNoRows): // not a dismantling
+			case err != nil:
+				return eventError(&ev.RecordedEvent, fmt.Errorf("find retracted dismantling: %w", err))
+			case retracted.Valid:
+				// Already retracted: it stands withdrawn from the earliest.
 				if _, err := tx.exec(`UPDATE {gangs_events} SET retracted_at = min(retracted_at, max(recorded_at, ?))
-					WHERE event_id = ? AND retracted_at IS NOT NULL`, at, r.EventID.String()); err != nil {
+					WHERE position = ?`, at, pos); err != nil {
 					return eventError(&ev.RecordedEvent, fmt.Errorf("retract dismantling again: %w", err))
 				}
-			case err != nil:
-				return eventError(&ev.RecordedEvent, fmt.Errorf("retract dismantling: %w", err))
 			default:
+				if _, err := tx.exec(`UPDATE {gangs_events} SET retracted_at = max(recorded_at, ?) WHERE position = ?`, at, pos); err != nil {
+					return eventError(&ev.RecordedEvent, fmt.Errorf("retract dismantling: %w", err))
+				}
 				recompute[group] = true
 			}
 		}

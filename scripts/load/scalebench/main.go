@@ -179,6 +179,7 @@ func latency(args []string) error {
 	auditor := fs.String("auditor", "", "an auditor's token (cases and histories)")
 	n := fs.Int("n", 200, "requests of each kind")
 	seed := fs.Uint64("seed", 1, "random seed")
+	slow := fs.Int("slow", 0, "list the slowest requests of each kind on stderr")
 	_ = fs.Parse(args)
 	db, err := sql.Open("sqlite", "file:"+*dbFile+"?mode=ro")
 	if err != nil {
@@ -266,14 +267,27 @@ func latency(args []string) error {
 			return err
 		}
 	}
+	type timed struct {
+		path string
+		d    time.Duration
+	}
 	lat := make([][]time.Duration, len(kinds))
+	all := make([][]timed, len(kinds))
 	for range *n {
 		for i, k := range kinds {
-			d, err := get(k.path(), k.token)
+			path := k.path()
+			d, err := get(path, k.token)
 			if err != nil {
 				return err
 			}
 			lat[i] = append(lat[i], d)
+			all[i] = append(all[i], timed{path, d})
+		}
+	}
+	for i := range all {
+		slices.SortFunc(all[i], func(a, b timed) int { return int(b.d - a.d) })
+		for _, t := range all[i][:min(*slow, len(all[i]))] {
+			fmt.Fprintf(os.Stderr, "slow %s %.1f ms %s\n", kinds[i].name, float64(t.d.Microseconds())/1000, t.path)
 		}
 	}
 	floor := percentile(lat[0], 99)
