@@ -10,9 +10,9 @@
 // inside one SQLite transaction together with the projection's new
 // checkpoint, so after a crash nothing is applied twice or skipped.
 // Projections whose checkpoints are equal share one subscription to the log
-// (one reader, one transaction per batch with a savepoint per projection), so
-// a rebuild of all read models reads the log once; a projection that fails on
-// an event is rolled back to its savepoint and stops alone.
+// (one reader; each batch applied to each projection in a transaction of its
+// own), so a rebuild of all read models reads the log once; a projection
+// that fails on an event is rolled back and stops alone.
 //
 // # Generations
 //
