@@ -87,7 +87,7 @@ func knownBy(tx *dbtx, leadTable string, from, to time.Time, asOf int64) (time.T
 // at T than now. A fact counts at T if it was recorded by T and not
 // retracted by T; the correction adds what counts at T and not now, and
 // takes away what counts now and not at T. Those facts are found by the
-// index on (late_slot, changed_at): one seek per 30 days of the period.
+// index on (late slot, changed at): one seek per 30 days of the period.
 func (m *factModel) query(tx *dbtx, v view, groupBy string) ([]factGroup, error) {
 	s := m.spec
 	dim, dayExpr, monthExpr, factKey, useMonths, err := m.groupExprs(groupBy)
@@ -182,7 +182,7 @@ func (m *factModel) query(tx *dbtx, v view, groupBy string) ([]factGroup, error)
 		}
 	}
 	if v.asOf != nil {
-		err := m.eachChangedAfter(tx, from, to, asOf, func(occ time.Time, standsThen, standsNow bool, f fact) {
+		err := m.eachChangedAfter(tx, from, to, asOf, slices.Index(s.dims, groupBy), func(occ time.Time, standsThen, standsNow bool, f fact) {
 			d := int64(0)
 			if standsThen {
 				d++
@@ -257,21 +257,21 @@ func (m *factModel) eachFact(tx *dbtx, from, to int64, fn func(occurred time.Tim
 }
 
 // changedAfterSQL selects the rows of table (a fact or dismantling table
-// with late_slot and changed_at) that occurred in [?4, ?5) and whose record
-// changed after ?3, looking up each late_slot from ?1 to ?2 in the
-// (late_slot, changed_at) index. cols are the columns returned.
+// with the late-change index) that occurred in [?4, ?5) and whose record
+// changed after ?3, looking up each late slot from ?1 to ?2 in that index.
+// cols are the columns returned (over the alias t).
 func changedAfterSQL(table, cols string) string {
 	return `WITH RECURSIVE slot(v) AS (SELECT ?1 UNION ALL SELECT v + 1 FROM slot WHERE v < ?2)
 		SELECT ` + cols + ` FROM slot CROSS JOIN ` + table + ` t
-		WHERE t.late_slot = slot.v AND t.changed_at > ?3 AND t.occurred_at >= ?4 AND t.occurred_at < ?5`
+		WHERE ` + lateSlotOf("t") + ` = slot.v AND ` + changedAtOf("t") + ` > ?3 AND t.occurred_at >= ?4 AND t.occurred_at < ?5`
 }
 
-// slotRange is the range of late_slots of table that [from, to) spans,
+// slotRange is the range of late slots of table that [from, to) spans,
 // clamped to those the table holds (an unbounded period would otherwise
 // look up thousands of empty slots). ok is false when there is none.
 func slotRange(tx *dbtx, table string, from, to int64) (lo, hi int64, ok bool, err error) {
 	var minSlot, maxSlot sql.NullInt64
-	if err := tx.scanRow(`SELECT (SELECT MIN(late_slot) FROM `+table+`), (SELECT MAX(late_slot) FROM `+table+`)`, nil, &minSlot, &maxSlot); err != nil {
+	if err := tx.scanRow(`SELECT (SELECT MIN(`+lateSlotExpr+`) FROM `+table+`), (SELECT MAX(`+lateSlotExpr+`) FROM `+table+`)`, nil, &minSlot, &maxSlot); err != nil {
 		return 0, 0, false, fmt.Errorf("slots: %w", err)
 	}
 	if !minSlot.Valid || from >= to {
@@ -283,16 +283,22 @@ func slotRange(tx *dbtx, table string, from, to int64) (lo, hi int64, ok bool, e
 
 // eachChangedAfter calls fn with every fact that occurred in [from, to) and
 // whose record changed after t (it was recorded after t, or retracted after
-// t), saying whether it stood at t and whether it stands now.
-func (m *factModel) eachChangedAfter(tx *dbtx, from, to time.Time, t int64, fn func(occurred time.Time, standsThen, standsNow bool, f fact)) error {
+// t), saying whether it stood at t and whether it stands now. Of the
+// fact's dimensions only dims[dim] is read (none when dim < 0): the rest of
+// what it reads is in the late-change index.
+func (m *factModel) eachChangedAfter(tx *dbtx, from, to time.Time, t int64, dim int, fn func(occurred time.Time, standsThen, standsNow bool, f fact)) error {
+	s := m.spec
 	facts := m.ph("facts")
 	lo, hi, ok, err := slotRange(tx, facts, nanos(from), nanos(to))
 	if err != nil || !ok {
 		return err
 	}
 	cols := "t.occurred_at, t.recorded_at, t.retracted_at"
-	for _, c := range m.columns() {
+	for _, c := range slices.Concat(s.sub, s.sums) {
 		cols += ", t." + c
+	}
+	if dim >= 0 {
+		cols += ", t." + s.dims[dim]
 	}
 	rows, err := tx.query(changedAfterSQL(facts, cols), lo, hi, t, nanos(from), nanos(to))
 	if err != nil {
@@ -302,7 +308,17 @@ func (m *factModel) eachChangedAfter(tx *dbtx, from, to time.Time, t int64, fn f
 	for rows.Next() {
 		var occ, rec int64
 		var retracted sql.NullInt64
-		f, dest := m.newFact(&occ, &rec, &retracted)
+		f := fact{dims: make([]string, len(s.dims)), sub: make([]string, len(s.sub)), sums: make([]int64, len(s.sums))}
+		dest := []any{&occ, &rec, &retracted}
+		for i := range f.sub {
+			dest = append(dest, &f.sub[i])
+		}
+		for i := range f.sums {
+			dest = append(dest, &f.sums[i])
+		}
+		if dim >= 0 {
+			dest = append(dest, &f.dims[dim])
+		}
 		if err := rows.Scan(dest...); err != nil {
 			return err
 		}

@@ -19,7 +19,7 @@ import (
 //	{gangs_events}        every GangDismantled: group_id, occurred_at,
 //	                      agency (the logging officer's), recorded_at,
 //	                      retracted_at (NULL while it stands); indexed by
-//	                      event id, group and (late_slot, changed_at)
+//	                      event id, group and (late slot, changed at)
 //	{gangs_first}         per group, its first dismantling standing now
 //	                      (indexed by occurred_at): what totals count
 //	{gangs_agency_first}  per (agency, group), that agency's first
@@ -56,11 +56,10 @@ func (gangsModel) schema() []string {
 			day          TEXT NOT NULL,
 			agency       TEXT NOT NULL,
 			recorded_at  INTEGER NOT NULL,
-			retracted_at INTEGER,
-			` + lateSlotColumns + `)`,
+			retracted_at INTEGER)`,
 		`CREATE INDEX {gangs_events}_event ON {gangs_events} (event_id)`,
 		`CREATE INDEX {gangs_events}_group ON {gangs_events} (group_id)`,
-		`CREATE INDEX {gangs_events}_changed ON {gangs_events} (late_slot, changed_at)`,
+		`CREATE INDEX {gangs_events}_changed ON {gangs_events} (` + lateSlotExpr + `, ` + changedAtExpr + `, recorded_at, retracted_at, occurred_at, group_id)`,
 		`CREATE TABLE {gangs_first} (
 			group_id    TEXT PRIMARY KEY,
 			occurred_at INTEGER NOT NULL,
