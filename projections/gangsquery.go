@@ -20,28 +20,41 @@ type gangRow struct {
 }
 
 // gangsGrouping is how a gangs report groups: the table of firsts it counts
-// (agencies' firsts for group_by=agency, groups' otherwise) and the key of
-// a row, in SQL and in Go.
+// (agencies' firsts for group_by=agency, groups' otherwise) with its
+// buckets' dimension, and the key of a row in SQL (over a firsts table, a
+// day bucket and a month bucket) and in Go.
 type gangsGrouping struct {
-	byAgency bool
-	keyExpr  string
-	key      func(r gangRow) string
+	byAgency                    bool
+	keyExpr, dayExpr, monthExpr string
+	useMonths                   bool
+	key                         func(r gangRow) string
 }
 
 func gangsGroupingFor(groupBy string) (gangsGrouping, error) {
 	switch groupBy {
 	case "":
-		return gangsGrouping{keyExpr: "''", key: func(gangRow) string { return "" }}, nil
+		return gangsGrouping{keyExpr: "''", dayExpr: "''", monthExpr: "''", useMonths: true, key: func(gangRow) string { return "" }}, nil
 	case "day":
-		return gangsGrouping{keyExpr: "day", key: func(r gangRow) string { return r.day }}, nil
+		return gangsGrouping{keyExpr: "day", dayExpr: "day", key: func(r gangRow) string { return r.day }}, nil
 	case "month":
-		return gangsGrouping{keyExpr: "substr(day, 1, 7)", key: func(r gangRow) string { return r.day[:7] }}, nil
+		return gangsGrouping{keyExpr: "substr(day, 1, 7)", dayExpr: "substr(day, 1, 7)", monthExpr: "month", useMonths: true,
+			key: func(r gangRow) string { return r.day[:7] }}, nil
 	case "year":
-		return gangsGrouping{keyExpr: "substr(day, 1, 4)", key: func(r gangRow) string { return r.day[:4] }}, nil
+		return gangsGrouping{keyExpr: "substr(day, 1, 4)", dayExpr: "substr(day, 1, 4)", monthExpr: "substr(month, 1, 4)", useMonths: true,
+			key: func(r gangRow) string { return r.day[:4] }}, nil
 	case "agency":
-		return gangsGrouping{byAgency: true, keyExpr: "agency", key: func(r gangRow) string { return r.agency }}, nil
+		return gangsGrouping{byAgency: true, keyExpr: "agency", dayExpr: "key", monthExpr: "key", useMonths: true,
+			key: func(r gangRow) string { return r.agency }}, nil
 	}
 	return gangsGrouping{}, fmt.Errorf("cannot group gangs dismantled by %q", groupBy)
+}
+
+// dim is the buckets' dimension of the grouping.
+func (g gangsGrouping) dim() string {
+	if g.byAgency {
+		return "agency"
+	}
+	return totalDim
 }
 
 // table is the table of firsts the grouping counts.
@@ -171,60 +184,114 @@ func inPeriod(rows []gangRow, from, to int64) []gangRow {
 }
 
 // query counts groups first dismantled in the view, grouped by day, month,
-// year or agency ("" for the total alone).
+// year or agency ("" for the total alone): from the buckets (whole months,
+// whole days) and the firsts of the partial days at either end, as a fact
+// report. As known at an earlier time, the late groups' firsts now are
+// taken out and their firsts then put in.
 func (m gangsModel) query(tx *dbtx, v view, groupBy string) ([]factGroup, error) {
 	gg, err := gangsGroupingFor(groupBy)
 	if err != nil {
 		return nil, err
 	}
-	counts := map[string]int64{}
-	from, to := nanos(v.from), nanos(v.to)
+	from, to := v.from, v.to
 	var th gangsThen
-	if v.asOf == nil {
-		err = m.countFirsts(tx, gg, `SELECT `+gg.keyExpr+`, COUNT(*) FROM `+gg.table()+`
-			WHERE occurred_at >= ? AND occurred_at < ? GROUP BY 1`, counts, from, to)
-	} else {
+	if v.asOf != nil {
 		if th, err = m.then(tx, v); err != nil || th.none {
 			return nil, err
 		}
-		to = nanos(th.to)
-		err = m.countFirsts(tx, gg, `SELECT `+gg.keyExpr+`, COUNT(*) FROM `+gg.table()+`
-			WHERE occurred_at >= ? AND occurred_at < ? AND group_id NOT IN (SELECT value FROM json_each(?)) GROUP BY 1`,
-			counts, from, to, th.late)
-		rows := th.firsts
-		if gg.byAgency {
-			rows = th.agencyFirsts
+		to = th.to
+	}
+	counts := map[string]int64{}
+	if err := m.countBuckets(tx, gg, from, to, counts); err != nil {
+		return nil, fmt.Errorf("gangs dismantled: %w", err)
+	}
+	if v.asOf != nil {
+		now, err := m.firstsNow(tx, gg, th.late)
+		if err != nil {
+			return nil, fmt.Errorf("gangs dismantled: %w", err)
 		}
-		for _, r := range inPeriod(rows, from, to) {
+		then := th.firsts
+		if gg.byAgency {
+			then = th.agencyFirsts
+		}
+		for _, r := range inPeriod(now, nanos(from), nanos(to)) {
+			counts[gg.key(r)]--
+		}
+		for _, r := range inPeriod(then, nanos(from), nanos(to)) {
 			counts[gg.key(r)]++
 		}
 	}
-	if err != nil {
-		return nil, fmt.Errorf("gangs dismantled: %w", err)
-	}
 	out := make([]factGroup, 0, len(counts))
 	for k, n := range counts {
-		out = append(out, factGroup{key: k, n: n})
+		if n != 0 {
+			out = append(out, factGroup{key: k, n: n})
+		}
 	}
 	slices.SortFunc(out, func(a, b factGroup) int { return strings.Compare(a.key, b.key) })
 	return out, nil
 }
 
-func (gangsModel) countFirsts(tx *dbtx, gg gangsGrouping, q string, counts map[string]int64, args ...any) error {
-	rows, err := tx.query(q, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var key string
-		var n int64
-		if err := rows.Scan(&key, &n); err != nil {
+// countBuckets adds the firsts counted in [from, to) to counts by key.
+func (m gangsModel) countBuckets(tx *dbtx, gg gangsGrouping, from, to time.Time, counts map[string]int64) error {
+	segs := split(from, to, gg.useMonths)
+	scan := func(q string, args ...any) error {
+		rows, err := tx.query(q, args...)
+		if err != nil {
 			return err
 		}
-		counts[key] += n
+		defer rows.Close()
+		for rows.Next() {
+			var key string
+			var n int64
+			if err := rows.Scan(&key, &n); err != nil {
+				return err
+			}
+			counts[key] += n
+		}
+		return rows.Err()
 	}
-	return rows.Err()
+	for _, r := range segs.months {
+		if err := scan(`SELECT `+gg.monthExpr+`, SUM(n) FROM {gangs_months} WHERE dim = ? AND month >= ? AND month < ? GROUP BY 1`,
+			gg.dim(), r[0], r[1]); err != nil {
+			return fmt.Errorf("month buckets: %w", err)
+		}
+	}
+	for _, r := range segs.days {
+		if err := scan(`SELECT `+gg.dayExpr+`, SUM(n) FROM {gangs_days} WHERE dim = ? AND day >= ? AND day < ? GROUP BY 1`,
+			gg.dim(), r[0], r[1]); err != nil {
+			return fmt.Errorf("day buckets: %w", err)
+		}
+	}
+	for _, r := range segs.facts {
+		if err := scan(`SELECT `+gg.keyExpr+`, COUNT(*) FROM `+gg.table()+`
+			WHERE occurred_at >= ? AND occurred_at < ? GROUP BY 1`, r[0], r[1]); err != nil {
+			return fmt.Errorf("firsts: %w", err)
+		}
+	}
+	return nil
+}
+
+// firstsNow reads the firsts the tables hold for the groups of the JSON
+// array groups.
+func (gangsModel) firstsNow(tx *dbtx, gg gangsGrouping, groups string) ([]gangRow, error) {
+	q := `SELECT group_id, '', day, event_id, occurred_at, position FROM {gangs_first}`
+	if gg.byAgency {
+		q = `SELECT group_id, agency, day, event_id, occurred_at, position FROM {gangs_agency_first}`
+	}
+	rows, err := tx.query(q+` WHERE group_id IN (SELECT value FROM json_each(?))`, groups)
+	if err != nil {
+		return nil, fmt.Errorf("late groups' firsts: %w", err)
+	}
+	defer rows.Close()
+	var out []gangRow
+	for rows.Next() {
+		var r gangRow
+		if err := rows.Scan(&r.group, &r.agency, &r.day, &r.eventID, &r.occ, &r.pos); err != nil {
+			return nil, fmt.Errorf("late groups' firsts: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }
 
 // page lists up to limit first dismantlings behind the figures of v after
