@@ -87,7 +87,7 @@ func knownBy(tx *dbtx, leadTable string, from, to time.Time, asOf int64) (time.T
 // at T than now. A fact counts at T if it was recorded by T and not
 // retracted by T; the correction adds what counts at T and not now, and
 // takes away what counts now and not at T. Those facts are found by the
-// index on (late slot, changed at): one seek per 30 days of the period.
+// index on (late slot, changed at): one seek per 7 days of the period.
 func (m *factModel) query(tx *dbtx, v view, groupBy string) ([]factGroup, error) {
 	s := m.spec
 	dim, dayExpr, monthExpr, factKey, useMonths, err := m.groupExprs(groupBy)
@@ -283,9 +283,9 @@ func slotRange(tx *dbtx, table string, from, to int64) (lo, hi int64, ok bool, e
 
 // eachChangedAfter calls fn with every fact that occurred in [from, to) and
 // whose record changed after t (it was recorded after t, or retracted after
-// t), saying whether it stood at t and whether it stands now. Of the
-// fact's dimensions only dims[dim] is read (none when dim < 0): the rest of
-// what it reads is in the late-change index.
+// t), saying whether it stood at t and whether it stands now. It reads the
+// late-change index alone; of the fact's dimensions only dims[dim] (none
+// when dim < 0).
 func (m *factModel) eachChangedAfter(tx *dbtx, from, to time.Time, t int64, dim int, fn func(occurred time.Time, standsThen, standsNow bool, f fact)) error {
 	s := m.spec
 	facts := m.ph("facts")

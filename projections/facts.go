@@ -30,7 +30,7 @@ import (
 //	          and the summed columns (people, quantity in millionths).
 //	          Indexed by event_id (the fact a retraction names; casebookd
 //	          gives events time-ordered ids, so the index grows at its end)
-//	          and by (late slot, changed at, …): the facts of a 30-day slot
+//	          and by (late slot, changed at, …): the facts of a 7-day slot
 //	          of valid time whose record last changed after a time (what an
 //	          as_of query corrects; see factquery.go), with the columns the
 //	          correction reads.
@@ -73,22 +73,22 @@ type fact struct {
 
 const totalDim = "*"
 
-// lateSlotNanos is the width of a late slot: 30 days of valid time. An
+// lateSlotNanos is the width of a late slot: 7 days of valid time. An
 // as_of query looks up each slot of its period once.
-const lateSlotNanos = 30 * 24 * int64(time.Hour)
+const lateSlotNanos = 7 * 24 * int64(time.Hour)
 
 // The late-change index is on expressions (not generated columns, which
 // SQLite's planner does not count as covered by the index): a row's late
-// slot (its occurred_at's 30-day slot, matching lateSlotNanos) and when its
+// slot (its occurred_at's 7-day slot, matching lateSlotNanos) and when its
 // record last changed (retracted, or else recorded). Queries must spell
 // them exactly so.
 const (
-	lateSlotExpr  = "occurred_at / 2592000000000000"
+	lateSlotExpr  = "occurred_at / 604800000000000"
 	changedAtExpr = "coalesce(retracted_at, recorded_at)"
 )
 
 // lateSlotOf and changedAtOf are the expressions over a table alias.
-func lateSlotOf(alias string) string { return alias + ".occurred_at / 2592000000000000" }
+func lateSlotOf(alias string) string { return alias + ".occurred_at / 604800000000000" }
 func changedAtOf(alias string) string {
 	return "coalesce(" + alias + ".retracted_at, " + alias + ".recorded_at)"
 }
@@ -134,11 +134,11 @@ func (m *factModel) schema() []string {
 			PRIMARY KEY (occurred_at, position)
 		) WITHOUT ROWID`,
 		`CREATE INDEX ` + facts + `_event ON ` + facts + ` (event_id)`,
-		// Covering for what an as_of correction reads (all but the
-		// dimension it groups by, if any): a lookup per late fact in the
-		// table cost most of an as_of summary at 10,000,000 events.
+		// Covering for what an as_of correction reads: a lookup per late
+		// fact in the table cost most of an as_of report at 10,000,000
+		// events.
 		`CREATE INDEX ` + facts + `_changed ON ` + facts + ` (` +
-			strings.Join(slices.Concat([]string{lateSlotExpr, changedAtExpr, "recorded_at", "retracted_at"}, s.sub, s.sums), ", ") + `)`,
+			strings.Join(slices.Concat([]string{lateSlotExpr, changedAtExpr, "recorded_at", "retracted_at"}, m.columns()), ", ") + `)`,
 		`CREATE TABLE ` + m.ph("lead") + ` (max_lead INTEGER NOT NULL)`,
 		`INSERT INTO ` + m.ph("lead") + ` (max_lead) VALUES (0)`,
 	}
