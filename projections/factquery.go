@@ -260,24 +260,24 @@ func (m *factModel) eachFact(tx *dbtx, from, to int64, fn func(occurred time.Tim
 // with the late-change index) that occurred in [?4, ?5) and whose record
 // changed after ?3, looking up each late slot from ?1 to ?2 in that index.
 // cols are the columns returned (over the alias t).
-func changedAfterSQL(table, cols string) string {
+func changedAfterSQL(table string, slots lateSlots, cols string) string {
 	return `WITH RECURSIVE slot(v) AS (SELECT ?1 UNION ALL SELECT v + 1 FROM slot WHERE v < ?2)
 		SELECT ` + cols + ` FROM slot CROSS JOIN ` + table + ` t
-		WHERE ` + lateSlotOf("t") + ` = slot.v AND ` + changedAtOf("t") + ` > ?3 AND t.occurred_at >= ?4 AND t.occurred_at < ?5`
+		WHERE ` + slots.of("t") + ` = slot.v AND ` + changedAtOf("t") + ` > ?3 AND t.occurred_at >= ?4 AND t.occurred_at < ?5`
 }
 
 // slotRange is the range of late slots of table that [from, to) spans,
 // clamped to those the table holds (an unbounded period would otherwise
 // look up thousands of empty slots). ok is false when there is none.
-func slotRange(tx *dbtx, table string, from, to int64) (lo, hi int64, ok bool, err error) {
+func slotRange(tx *dbtx, table string, slots lateSlots, from, to int64) (lo, hi int64, ok bool, err error) {
 	var minSlot, maxSlot sql.NullInt64
-	if err := tx.scanRow(`SELECT (SELECT MIN(`+lateSlotExpr+`) FROM `+table+`), (SELECT MAX(`+lateSlotExpr+`) FROM `+table+`)`, nil, &minSlot, &maxSlot); err != nil {
+	if err := tx.scanRow(`SELECT (SELECT MIN(`+slots.expr+`) FROM `+table+`), (SELECT MAX(`+slots.expr+`) FROM `+table+`)`, nil, &minSlot, &maxSlot); err != nil {
 		return 0, 0, false, fmt.Errorf("slots: %w", err)
 	}
 	if !minSlot.Valid || from >= to {
 		return 0, 0, false, nil
 	}
-	lo, hi = max(lateSlot(from), minSlot.Int64), min(lateSlot(to-1), maxSlot.Int64)
+	lo, hi = max(slots.slot(from), minSlot.Int64), min(slots.slot(to-1), maxSlot.Int64)
 	return lo, hi, lo <= hi, nil
 }
 
@@ -289,7 +289,7 @@ func slotRange(tx *dbtx, table string, from, to int64) (lo, hi int64, ok bool, e
 func (m *factModel) eachChangedAfter(tx *dbtx, from, to time.Time, t int64, dim int, fn func(occurred time.Time, standsThen, standsNow bool, f fact)) error {
 	s := m.spec
 	facts := m.ph("facts")
-	lo, hi, ok, err := slotRange(tx, facts, nanos(from), nanos(to))
+	lo, hi, ok, err := slotRange(tx, facts, factSlots, nanos(from), nanos(to))
 	if err != nil || !ok {
 		return err
 	}
@@ -300,7 +300,7 @@ func (m *factModel) eachChangedAfter(tx *dbtx, from, to time.Time, t int64, dim 
 	if dim >= 0 {
 		cols += ", t." + s.dims[dim]
 	}
-	rows, err := tx.query(changedAfterSQL(facts, cols), lo, hi, t, nanos(from), nanos(to))
+	rows, err := tx.query(changedAfterSQL(facts, factSlots, cols), lo, hi, t, nanos(from), nanos(to))
 	if err != nil {
 		return err
 	}

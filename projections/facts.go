@@ -73,29 +73,39 @@ type fact struct {
 
 const totalDim = "*"
 
-// lateSlotNanos is the width of a late slot: 7 days of valid time. An
-// as_of query looks up each slot of its period once.
-const lateSlotNanos = 7 * 24 * int64(time.Hour)
+// A late slot is a stretch of valid time: the late-change index finds the
+// rows of one slot whose record changed after a time in one seek. An as_of
+// query seeks each slot of its period once, and reads the rows of the slot
+// holding its end that occurred past it (wasted): narrow slots for the
+// dense fact tables, wide ones for the sparse dismantlings (whose as_of
+// query seeks every slot from the start of the log).
+type lateSlots struct {
+	nanos int64 // the width
+	expr  string
+}
+
+var (
+	factSlots = lateSlots{nanos: 7 * 24 * int64(time.Hour), expr: "occurred_at / 604800000000000"}
+	gangSlots = lateSlots{nanos: 90 * 24 * int64(time.Hour), expr: "occurred_at / 7776000000000000"}
+)
 
 // The late-change index is on expressions (not generated columns, which
 // SQLite's planner does not count as covered by the index): a row's late
-// slot (its occurred_at's 7-day slot, matching lateSlotNanos) and when its
-// record last changed (retracted, or else recorded). Queries must spell
-// them exactly so.
-const (
-	lateSlotExpr  = "occurred_at / 604800000000000"
-	changedAtExpr = "coalesce(retracted_at, recorded_at)"
-)
+// slot and when its record last changed (retracted, or else recorded).
+// Queries must spell them exactly so.
+const changedAtExpr = "coalesce(retracted_at, recorded_at)"
 
-// lateSlotOf and changedAtOf are the expressions over a table alias.
-func lateSlotOf(alias string) string { return alias + ".occurred_at / 604800000000000" }
+// of is the slot expression over a table alias.
+func (l lateSlots) of(alias string) string { return alias + "." + l.expr }
+
+// changedAtOf is the changed-at expression over a table alias.
 func changedAtOf(alias string) string {
 	return "coalesce(" + alias + ".retracted_at, " + alias + ".recorded_at)"
 }
 
-// lateSlot is the late slot of an occurred_at (SQLite's integer division
+// slot is the late slot of an occurred_at (SQLite's integer division
 // truncates toward zero, as Go's does).
-func lateSlot(occurred int64) int64 { return occurred / lateSlotNanos }
+func (l lateSlots) slot(occurred int64) int64 { return occurred / l.nanos }
 
 func (m *factModel) name() string      { return m.spec.name }
 func (m *factModel) version() int      { return m.spec.version }
@@ -138,7 +148,7 @@ func (m *factModel) schema() []string {
 		// fact in the table cost most of an as_of report at 10,000,000
 		// events.
 		`CREATE INDEX ` + facts + `_changed ON ` + facts + ` (` +
-			strings.Join(slices.Concat([]string{lateSlotExpr, changedAtExpr, "recorded_at", "retracted_at"}, m.columns()), ", ") + `)`,
+			strings.Join(slices.Concat([]string{factSlots.expr, changedAtExpr, "recorded_at", "retracted_at"}, m.columns()), ", ") + `)`,
 		`CREATE TABLE ` + m.ph("lead") + ` (max_lead INTEGER NOT NULL)`,
 		`INSERT INTO ` + m.ph("lead") + ` (max_lead) VALUES (0)`,
 	}

@@ -67,7 +67,7 @@ func (gangsModel) schema() []string {
 			retracted_at INTEGER)`,
 		`CREATE INDEX {gangs_events}_event ON {gangs_events} (event_id)`,
 		`CREATE INDEX {gangs_events}_group ON {gangs_events} (group_id)`,
-		`CREATE INDEX {gangs_events}_changed ON {gangs_events} (` + lateSlotExpr + `, ` + changedAtExpr + `, recorded_at, retracted_at, occurred_at, group_id)`,
+		`CREATE INDEX {gangs_events}_changed ON {gangs_events} (` + gangSlots.expr + `, ` + changedAtExpr + `, recorded_at, retracted_at, occurred_at, group_id)`,
 		`CREATE TABLE {gangs_first} (
 			group_id    TEXT PRIMARY KEY,
 			occurred_at INTEGER NOT NULL,

@@ -93,11 +93,11 @@ func (m gangsModel) then(tx *dbtx, v view) (gangsThen, error) {
 		return gangsThen{none: true}, err
 	}
 	th := gangsThen{to: to, late: "[]"}
-	lo, hi, ok, err := slotRange(tx, "{gangs_events}", nanos(beginningOfTime), nanos(to))
+	lo, hi, ok, err := slotRange(tx, "{gangs_events}", gangSlots, nanos(beginningOfTime), nanos(to))
 	if err != nil || !ok {
 		return th, err
 	}
-	rows, err := tx.query(changedAfterSQL("{gangs_events}", "DISTINCT t.group_id"), lo, hi, asOf, nanos(beginningOfTime), nanos(to))
+	rows, err := tx.query(changedAfterSQL("{gangs_events}", gangSlots, "DISTINCT t.group_id"), lo, hi, asOf, nanos(beginningOfTime), nanos(to))
 	if err != nil {
 		return th, fmt.Errorf("late groups: %w", err)
 	}
