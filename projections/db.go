@@ -203,7 +203,7 @@ type wtx struct {
 }
 
 // execFixed runs one of the writer's own fixed statements (transaction
-// control, savepoints, checkpoints), prepared on first use and kept like the
+// control, checkpoints), prepared on first use and kept like the
 // read models' statements, under no generation's tables: live batches run
 // several of them each, and parsing them anew every time cost more than
 // running them. Only constant query texts belong here, so the cache stays

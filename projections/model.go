@@ -46,7 +46,8 @@ type model interface {
 	// schema is the DDL of one generation.
 	schema() []string
 	// eventTypes are the only types apply looks at (nil: every case event),
-	// so that a replay can ask the store for those alone.
+	// so that a replay (the as_of test oracle) can ask the store for those
+	// alone.
 	eventTypes() []string
 	// apply folds events (all of the "case-" streams, in log order, after
 	// the generation's checkpoint) into the generation's tables within the

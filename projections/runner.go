@@ -13,8 +13,8 @@ import (
 
 // runner follows the log for a group of generations (members) that share a
 // subscription: it subscribes after the smallest checkpoint among them and
-// applies each batch to every member in one transaction, each member in a
-// savepoint of its own and only from after its own checkpoint.
+// applies each batch to every member, each in a transaction of its own and
+// only from after its own checkpoint.
 type runner struct {
 	e *Engine
 
