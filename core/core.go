@@ -208,7 +208,3 @@ func (c *Core) waitFor(ctx context.Context, minPos uint64, names ...string) erro
 	}
 	return readModelError(fmt.Sprintf("wait for position %d", minPos), err)
 }
-
-func projectionNames() string {
-	return fmt.Sprint(projections.Names())
-}

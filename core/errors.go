@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -73,15 +74,19 @@ func readModelError(what string, err error) error {
 	case errors.Is(err, context.Canceled):
 		return err
 	case errors.Is(err, projections.ErrUnknownProjection):
-		return domain.Errorf(domain.KindNotFound, domain.CodeUnknownProjection, "no projection %s (one of %s)", what, projectionNames())
+		valid := projections.Names()
+		var ue *projections.UnknownProjectionError
+		if errors.As(err, &ue) {
+			valid = ue.Valid
+		}
+		return domain.Errorf(domain.KindNotFound, domain.CodeUnknownProjection, "no projection %q (there are: %s; each may be spelt with hyphens, as the report routes are)",
+			truncate(what, 64), strings.Join(valid, ", "))
 	case errors.Is(err, projections.ErrProjectionFailed):
 		e := domain.Unavailable(err, 30*time.Second, "a read model this answer depends on has failed; an admin can rebuild it")
 		e.Code = domain.CodeProjectionFailed
 		return e
 	case errors.Is(err, projections.ErrClosed):
 		return domain.Unavailable(err, 5*time.Second, "the read models are closed (the server is stopping)")
-	case errors.Is(err, projections.ErrBusy):
-		return domain.Unavailable(err, time.Second, "too many as-of replays are running; retry shortly")
 	}
 	return storeError(what, err)
 }

@@ -107,46 +107,57 @@ var reportProjections = map[string][]string{
 	ReportSummary:         projections.SummaryProjections,
 }
 
+// ReportAnswer is a report as the read models answer it.
+type ReportAnswer struct {
+	// Body is the report's own type (projections.ArrestsReport, …).
+	Body any
+	// Position is the log position it reflects.
+	Position uint64
+	// NextCursor continues an explained answer whose page of event ids did
+	// not hold them all ("" on the last page).
+	NextCursor string
+}
+
 // Report answers one report (arrests, gangs-dismantled, seizures,
-// detections, summary) for analysts, auditors and admins. The answer is
-// the report's own type (projections.ArrestsReport, …); position is the
-// log position it reflects.
-func (c *Core) Report(ctx context.Context, who Identity, name string, q ReportQuery) (answer any, position uint64, err error) {
+// detections, summary) for analysts, auditors and admins.
+func (c *Core) Report(ctx context.Context, who Identity, name string, q ReportQuery) (ReportAnswer, error) {
 	if err := requireRole(who, OpReadReports); err != nil {
-		return nil, 0, err
+		return ReportAnswer{}, err
 	}
 	if err := c.requireReadModels(); err != nil {
-		return nil, 0, err
+		return ReportAnswer{}, err
 	}
 	names, ok := reportProjections[name]
 	if !ok {
-		return nil, 0, domain.Errorf(domain.KindNotFound, domain.CodeNotFound, "no report %s", name)
+		return ReportAnswer{}, domain.Errorf(domain.KindNotFound, domain.CodeNotFound, "no report %s", name)
 	}
 	if err := c.waitFor(ctx, q.MinPosition, names...); err != nil {
-		return nil, 0, err
+		return ReportAnswer{}, err
 	}
 	rm := c.readModels
+	var a ReportAnswer
+	var err error
 	switch name {
 	case ReportArrests:
 		r, e := rm.Arrests(ctx, q.ReportQuery)
-		answer, position, err = r, r.Position, e
+		a, err = ReportAnswer{r, r.Position, r.NextCursor}, e
 	case ReportGangsDismantled:
 		r, e := rm.GangsDismantled(ctx, q.ReportQuery)
-		answer, position, err = r, r.Position, e
+		a, err = ReportAnswer{r, r.Position, r.NextCursor}, e
 	case ReportSeizures:
 		r, e := rm.Seizures(ctx, q.ReportQuery)
-		answer, position, err = r, r.Position, e
+		a, err = ReportAnswer{r, r.Position, r.NextCursor}, e
 	case ReportDetections:
 		r, e := rm.Detections(ctx, q.ReportQuery)
-		answer, position, err = r, r.Position, e
+		a, err = ReportAnswer{r, r.Position, r.NextCursor}, e
 	case ReportSummary:
 		r, e := rm.Summary(ctx, q.ReportQuery)
-		answer, position, err = r, r.Position, e
+		a, err = ReportAnswer{r, r.Position, r.NextCursor}, e
 	}
 	if err != nil {
-		return nil, 0, readModelError(name+" report", err)
+		return ReportAnswer{}, readModelError(name+" report", err)
 	}
-	return answer, position, nil
+	return a, nil
 }
 
 // ProjectionStatus is every read model's state and lag (admins).
@@ -174,25 +185,6 @@ func (c *Core) ProjectionStatus(ctx context.Context, who Identity) ([]projection
 
 const maxProjectionError = 2000
 
-// projectionAliases name projections as their report routes do
-// (gangs-dismantled for gangs_dismantled), so that an admin can use the
-// name they see in the API.
-// TODO(lead): drop once projections accepts these names itself.
-var projectionAliases = map[string]string{
-	ReportGangsDismantled: projections.GangsDismantled,
-	"case-list":           projections.CaseList,
-	"access-log":          projections.AccessLog,
-}
-
-// ProjectionName is the projection a name (its own or its report route's)
-// stands for; an unknown name is returned as it is.
-func ProjectionName(name string) string {
-	if p, ok := projectionAliases[name]; ok {
-		return p
-	}
-	return name
-}
-
 // RebuildProjection starts rebuilding a read model (admins). The name is
 // the projection's or its report route's.
 func (c *Core) RebuildProjection(ctx context.Context, who Identity, name string) error {
@@ -202,7 +194,9 @@ func (c *Core) RebuildProjection(ctx context.Context, who Identity, name string)
 	if err := c.requireReadModels(); err != nil {
 		return err
 	}
-	return readModelError(name, c.readModels.Rebuild(ctx, ProjectionName(name)))
+	// The projections take a projection's name or its report route's
+	// (gangs-dismantled for gangs_dismantled).
+	return readModelError(name, c.readModels.Rebuild(ctx, name))
 }
 
 // agencyFilter reads an agency filter: a filter, not data, so an unknown
@@ -216,4 +210,13 @@ func (c *Core) agencyFilter(agency string) (string, error) {
 		return "", e
 	}
 	return code, nil
+}
+
+// ProjectionName is the projection a name (its own, or its report route's
+// spelling with hyphens) stands for; an unknown name is returned as it is.
+func ProjectionName(name string) string {
+	if n, err := projections.CanonicalName(name); err == nil {
+		return n
+	}
+	return name
 }

@@ -1,7 +1,9 @@
 package casehttp
 
 import (
+	"encoding/json"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -23,9 +25,9 @@ import (
 //	GET  /v1/projections                admin
 //	POST /v1/projections/{name}/rebuild admin → 202
 //
-// Reports take from, to (dates or RFC 3339 times), group_by, explain, as_of
-// and min_position; every answer carries Casebook-Position and states it
-// in the body as position.
+// Reports take from, to (dates or RFC 3339 times), group_by, explain (with
+// limit and cursor: a page of event ids), as_of and min_position; every
+// answer carries Casebook-Position and states it in the body as position.
 
 // HeaderPosition carries the log position a read-model answer reflects.
 const HeaderPosition = "Casebook-Position"
@@ -49,14 +51,45 @@ func (a *api) report(name string) gin.HandlerFunc {
 			writeProblem(c, err)
 			return
 		}
-		rep, pos, err := a.core.Report(c.Request.Context(), identity(c), name, q)
+		rep, err := a.core.Report(c.Request.Context(), identity(c), name, q)
 		if err != nil {
 			writeProblem(c, err)
 			return
 		}
-		c.Header(HeaderPosition, strconv.FormatUint(pos, 10))
-		c.JSON(http.StatusOK, rep)
+		c.Header(HeaderPosition, strconv.FormatUint(rep.Position, 10))
+		if rep.NextCursor == "" {
+			c.JSON(http.StatusOK, rep.Body)
+			return
+		}
+		// A page of an explained report with more to come: its next page's
+		// URL, as every list gives it, in the body and the Link header.
+		next := nextPage(c, url.Values{"cursor": {rep.NextCursor}}, reportParams...)
+		body, err := withNext(rep.Body, *next)
+		if err != nil {
+			writeProblem(c, err)
+			return
+		}
+		c.Data(http.StatusOK, "application/json; charset=utf-8", body)
 	}
+}
+
+// reportParams are the query parameters a report's next page repeats.
+var reportParams = []string{"from", "to", "group_by", "explain", "as_of", "limit"}
+
+// withNext adds the next page's URL to a report's JSON object.
+func withNext(report any, next string) ([]byte, error) {
+	b, err := json.Marshal(report)
+	if err != nil {
+		return nil, err
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(b, &members); err != nil {
+		return nil, err
+	}
+	if members["next"], err = json.Marshal(next); err != nil {
+		return nil, err
+	}
+	return json.Marshal(members)
 }
 
 // parseReportQuery reads from, to, group_by, explain, as_of and
@@ -85,6 +118,11 @@ func parseReportQuery(c *gin.Context) (core.ReportQuery, error) {
 		}
 		q.Explain = b
 	}
+	limit, err := queryLimit(c)
+	if err != nil {
+		return q, err
+	}
+	q.Limit, q.Cursor = limit, c.Query("cursor")
 	minPos, err := queryUint(c, "min_position", 0)
 	q.MinPosition = minPos
 	return q, err
@@ -107,6 +145,9 @@ func (a *api) rebuildProjection(c *gin.Context) {
 	if err := a.core.RebuildProjection(c.Request.Context(), identity(c), name); err != nil {
 		writeProblem(c, err)
 		return
+	}
+	if n, err := projections.CanonicalName(name); err == nil {
+		name = n // gangs-dismantled is gangs_dismantled
 	}
 	c.Header("Location", "/v1/projections")
 	c.JSON(http.StatusAccepted, gin.H{"name": core.ProjectionName(name), "state": projections.StateRebuilding})

@@ -149,8 +149,13 @@ func TestReportRoutesRoles(t *testing.T) {
 		}
 	}
 	if resp, body := s.do("POST", "/v1/projections/no_such/rebuild", domain.RoleAdmin); resp.StatusCode != 404 ||
-		!strings.Contains(string(body), "/problems/not-found") {
-		t.Errorf("rebuild of an unknown projection: %d %s, want a 404 problem", resp.StatusCode, body)
+		!strings.Contains(string(body), "/problems/not-found") || !strings.Contains(string(body), "gangs_dismantled") {
+		t.Errorf("rebuild of an unknown projection: %d %s, want a 404 problem naming the projections", resp.StatusCode, body)
+	}
+	// The report routes' spelling names the projection too.
+	if resp, body := s.do("POST", "/v1/projections/gangs-dismantled/rebuild", domain.RoleAdmin); resp.StatusCode != 202 ||
+		!strings.Contains(string(body), `"name":"gangs_dismantled"`) {
+		t.Errorf("rebuild of gangs-dismantled: %d %s, want 202 for gangs_dismantled", resp.StatusCode, body)
 	}
 }
 
@@ -213,6 +218,9 @@ func TestReportRoutesAnswer(t *testing.T) {
 		{"explain=perhaps", "explain"},
 		{"as_of=noon", "as_of"},
 		{"min_position=-1", "min_position"},
+		{"explain=true&limit=abc", "limit"},
+		{"explain=true&limit=0", "limit"},
+		{"explain=true&cursor=bogus", "cursor"},
 	} {
 		resp, body := s.do("GET", "/v1/reports/arrests?"+c.query, domain.RoleAnalyst)
 		var p Problem
@@ -223,6 +231,30 @@ func TestReportRoutesAnswer(t *testing.T) {
 	}
 	if resp, body := s.do("GET", "/v1/reports/summary?group_by=month", domain.RoleAnalyst); resp.StatusCode != 400 {
 		t.Errorf("summary takes no group_by: %d %s", resp.StatusCode, body)
+	}
+
+	// A page of one event id, then the next: the figures stay whole.
+	var ids []string
+	cursor := ""
+	for page := 0; page < 3; page++ {
+		resp, body = s.do("GET", "/v1/reports/seizures?explain=true&limit=1&cursor="+cursor, domain.RoleAuditor)
+		var rep struct {
+			Totals []struct {
+				Count    int      `json:"count"`
+				EventIDs []string `json:"event_ids"`
+			} `json:"totals"`
+			NextCursor string `json:"next_cursor"`
+		}
+		if err := json.Unmarshal(body, &rep); err != nil || resp.StatusCode != 200 || len(rep.Totals) != 1 || rep.Totals[0].Count != 2 {
+			t.Fatalf("explained page %d: %d %s", page, resp.StatusCode, body)
+		}
+		ids = append(ids, rep.Totals[0].EventIDs...)
+		if cursor = rep.NextCursor; cursor == "" {
+			break
+		}
+	}
+	if len(ids) != 2 || ids[0] == ids[1] || cursor != "" {
+		t.Errorf("pages of one event id: %v (last cursor %q), want the two seizures, one a page", ids, cursor)
 	}
 
 	// as_of before the second seizure was recorded.

@@ -131,9 +131,10 @@ type accessLogModel struct{}
 
 func newAccessLogModel() *accessLogModel { return &accessLogModel{} }
 
-func (accessLogModel) name() string     { return AccessLog }
-func (accessLogModel) version() int     { return 1 }
-func (accessLogModel) tables() []string { return []string{"access_entries"} }
+func (accessLogModel) name() string      { return AccessLog }
+func (accessLogModel) version() int      { return 1 }
+func (accessLogModel) readableFrom() int { return 1 }
+func (accessLogModel) tables() []string  { return []string{"access_entries"} }
 func (accessLogModel) eventTypes() []string {
 	return []string{domain.TypeCaseAccessed, domain.TypeCaseRead}
 }

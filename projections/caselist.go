@@ -36,6 +36,7 @@ func newCaseListModel() *caseListModel { return &caseListModel{} }
 
 func (caseListModel) name() string         { return CaseList }
 func (caseListModel) version() int         { return 1 }
+func (caseListModel) readableFrom() int    { return 1 }
 func (caseListModel) tables() []string     { return []string{"cases", "case_agencies", "case_crime_types"} }
 func (caseListModel) eventTypes() []string { return nil }
 

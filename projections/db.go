@@ -34,9 +34,34 @@ CREATE TABLE IF NOT EXISTS projection_checkpoint (
 	name     TEXT NOT NULL,
 	gen      INTEGER NOT NULL,
 	position INTEGER NOT NULL,
+	event_id TEXT, -- the id of the event at position (NULL before any)
 	PRIMARY KEY (name, gen)
 ) WITHOUT ROWID;
 `
+
+// upgradeMeta adds what later versions keep in the meta tables to a
+// database an earlier version created (event_id: see Engine.mismatch).
+func upgradeMeta(ctx context.Context, db *sql.DB) error {
+	rows, err := db.QueryContext(ctx, `SELECT name FROM pragma_table_info('projection_checkpoint')`)
+	if err != nil {
+		return err
+	}
+	has := false
+	for rows.Next() {
+		var col string
+		if err := rows.Scan(&col); err != nil {
+			rows.Close()
+			return err
+		}
+		has = has || col == "event_id"
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || has {
+		return err
+	}
+	_, err = db.ExecContext(ctx, `ALTER TABLE projection_checkpoint ADD COLUMN event_id TEXT`)
+	return err
+}
 
 // openFileDB opens the read-model database file: one writer connection
 // (BEGIN IMMEDIATE, so a write transaction never has to upgrade its lock)
@@ -66,6 +91,10 @@ func openFileDB(ctx context.Context, path string, readers int) (w, r *sql.DB, er
 		w.Close()
 		return nil, nil, fmt.Errorf("projections: create meta tables in %s: %w", path, err)
 	}
+	if err := upgradeMeta(ctx, w); err != nil {
+		w.Close()
+		return nil, nil, fmt.Errorf("projections: upgrade meta tables in %s: %w", path, err)
+	}
 	r, err = sql.Open("sqlite", path+common+"&_pragma=query_only(1)")
 	if err != nil {
 		w.Close()
@@ -80,24 +109,6 @@ func openFileDB(ctx context.Context, path string, readers int) (w, r *sql.DB, er
 		return nil, nil, fmt.Errorf("projections: open %s for reading: %w", path, err)
 	}
 	return w, r, nil
-}
-
-// openMemoryDB opens a private in-memory database on a single connection
-// (an as_of replay's temporary projection): the connection is the database,
-// so the pool must never open a second one.
-func openMemoryDB(ctx context.Context) (*sql.DB, error) {
-	db, err := sql.Open("sqlite", ":memory:?_pragma=temp_store(MEMORY)")
-	if err != nil {
-		return nil, fmt.Errorf("projections: open in-memory database: %w", err)
-	}
-	db.SetMaxOpenConns(1)
-	db.SetMaxIdleConns(1)
-	db.SetConnMaxLifetime(0)
-	if _, err := db.ExecContext(ctx, metaSchema); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("projections: in-memory database: %w", err)
-	}
-	return db, nil
 }
 
 // sqlPos converts a log position to SQLite's INTEGER. Positions beyond
@@ -198,7 +209,7 @@ type wtx struct {
 }
 
 // execFixed runs one of the writer's own fixed statements (transaction
-// control, savepoints, checkpoints), prepared on first use and kept like the
+// control, checkpoints), prepared on first use and kept like the
 // read models' statements, under no generation's tables: live batches run
 // several of them each, and parsing them anew every time cost more than
 // running them. Only constant query texts belong here, so the cache stays

@@ -41,8 +41,6 @@ type Options struct {
 	// version other than the one the read model was built with rebuilds it
 	// in the background (tests use this to stand for a new release).
 	Versions map[string]int
-	// MaxReplays caps concurrent as_of replays (each reads the log). Default 2.
-	MaxReplays int
 	// RetryMin and RetryMax bound the backoff before resubscribing after
 	// an error of the store or the database. Defaults 50ms and 5s.
 	RetryMin, RetryMax time.Duration
@@ -67,9 +65,6 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Readers <= 0 {
 		o.Readers = 8
-	}
-	if o.MaxReplays <= 0 {
-		o.MaxReplays = 2
 	}
 	if o.RetryMin <= 0 {
 		o.RetryMin = 50 * time.Millisecond
@@ -102,11 +97,12 @@ type Engine struct {
 	// writeMu serialises write transactions (batches, rebuild starts,
 	// swaps) in Go rather than in SQLite's busy loop.
 	writeMu sync.Mutex
+	// startOverMu serialises startOver (runners check their generations
+	// against the log concurrently).
+	startOverMu sync.Mutex
 
 	projections []*projection // in a fixed order
 	byName      map[string]*projection
-
-	replays chan struct{} // semaphore of as_of replays
 
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -145,6 +141,28 @@ func Names() []string {
 	return names
 }
 
+// CanonicalName is the projection a name stands for: its own name, or the
+// name spelt with hyphens as the report routes spell it
+// (gangs-dismantled). An unknown name is an *UnknownProjectionError
+// listing the valid ones.
+func CanonicalName(name string) (string, error) {
+	for _, n := range Names() {
+		if name == n || name == strings.ReplaceAll(n, "_", "-") {
+			return n, nil
+		}
+	}
+	return "", &UnknownProjectionError{Name: name, Valid: Names()}
+}
+
+// projection looks a projection up by name (or its hyphenated spelling).
+func (e *Engine) projection(name string) (*projection, error) {
+	n, err := CanonicalName(name)
+	if err != nil {
+		return nil, err
+	}
+	return e.byName[n], nil
+}
+
 // Open opens (creating it if need be) the read-model database
 // <dataDir>/readmodels.db and starts following store's log: each projection
 // resumes from its checkpoint, so a restart replays nothing. Projections
@@ -170,7 +188,7 @@ func OpenFile(ctx context.Context, path string, store eventstore.Store, opts Opt
 	e := &Engine{
 		store: store, opts: opts, log: opts.Logger, path: path, wdb: wdb, w: w, rdb: rdb,
 		rstmts: newReadStmts(rdb), answers: newAnswerCache(answerCacheSize),
-		byName: map[string]*projection{}, replays: make(chan struct{}, opts.MaxReplays),
+		byName: map[string]*projection{},
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	for _, m := range newModels(opts.Versions) {
@@ -186,6 +204,19 @@ func OpenFile(ctx context.Context, path string, store eventstore.Store, opts Opt
 		e.log.Warn("projections: could not drop tables of retired generations", "error", err)
 	}
 	if !opts.NoStart {
+		// Read models that do not reflect this log (an older backup of the
+		// store restored under them) start over before they answer.
+		var all []*instance
+		for _, p := range e.projections {
+			all = append(all, p.active)
+			if p.building != nil {
+				all = append(all, p.building)
+			}
+		}
+		if _, err := e.checkAgainstLog(ctx, all); err != nil {
+			e.closeDBs()
+			return nil, err
+		}
 		e.Start()
 	}
 	return e, nil
@@ -209,24 +240,31 @@ func (e *Engine) load(ctx context.Context, p *projection) error {
 		}); err != nil {
 			return err
 		}
-		p.active = newInstance(p, 1, version, 0)
+		p.active = newInstance(p, 1, version, 0, "")
 		return nil
 	case err != nil:
 		return fmt.Errorf("projections: load %s: %w", name, err)
 	}
-	cp, err := e.checkpoint(ctx, e.w.conn, name, activeGen)
+	cp, cpID, err := e.checkpoint(ctx, e.w.conn, name, activeGen)
 	if err != nil {
 		return err
 	}
-	p.active = newInstance(p, activeGen, int(activeVersion), cp)
+	p.active = newInstance(p, activeGen, int(activeVersion), cp, cpID)
+	if int(activeVersion) < p.model.readableFrom() {
+		// Built by code whose tables this code cannot query: nothing
+		// would answer meanwhile, so start over in place.
+		e.log.Info("projections: code version changed and the old tables cannot be read; rebuilding from the start before answering",
+			"projection", name, "from_version", activeVersion, "to_version", version)
+		return e.restart(ctx, p, "")
+	}
 	if buildingGen.Valid {
 		if int(buildingVersion.Int64) == version {
-			bcp, err := e.checkpoint(ctx, e.w.conn, name, buildingGen.Int64)
+			bcp, bcpID, err := e.checkpoint(ctx, e.w.conn, name, buildingGen.Int64)
 			if err != nil {
 				return err
 			}
 			// A rebuild interrupted by a restart goes on where it was.
-			p.building = newInstance(p, buildingGen.Int64, version, bcp)
+			p.building = newInstance(p, buildingGen.Int64, version, bcp, bcpID)
 			return nil
 		}
 		// Built for a version that is no longer the code's: start over.
@@ -242,15 +280,165 @@ func (e *Engine) load(ctx context.Context, p *projection) error {
 	return nil
 }
 
+// checkpoint reads a generation's checkpoint: the position and the id of
+// the last event it applied.
 func (e *Engine) checkpoint(ctx context.Context, q interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
-}, name string, gen int64) (eventstore.Position, error) {
+}, name string, gen int64) (eventstore.Position, string, error) {
 	var cp int64
-	err := q.QueryRowContext(ctx, `SELECT position FROM projection_checkpoint WHERE name = ? AND gen = ?`, name, gen).Scan(&cp)
+	var id sql.NullString
+	err := q.QueryRowContext(ctx, `SELECT position, event_id FROM projection_checkpoint WHERE name = ? AND gen = ?`, name, gen).Scan(&cp, &id)
 	if err != nil {
-		return 0, fmt.Errorf("projections: checkpoint of %s generation %d: %w", name, gen, err)
+		return 0, "", fmt.Errorf("projections: checkpoint of %s generation %d: %w", name, gen, err)
 	}
-	return eventstore.Position(cp), nil
+	return eventstore.Position(cp), id.String, nil
+}
+
+// restart replaces p's active generation by an empty one (and drops a
+// generation being built), which then catches up from the start of the
+// log: what is done when the tables cannot be trusted (why says why: it is
+// logged at error and shown by Status until the engine stops) or cannot
+// be read by this version (why is empty). The caller starts the new
+// generation's runner if the engine is running (Start does otherwise).
+func (e *Engine) restart(ctx context.Context, p *projection, why string) error {
+	name, version := p.model.name(), p.model.version()
+	p.mu.RLock()
+	old, building := p.active, p.building
+	p.mu.RUnlock()
+	gen := old.gen + 1
+	if building != nil {
+		gen = max(gen, building.gen+1)
+	}
+	if why != "" {
+		e.log.Error("projections: read model rebuilt from the start", "projection", name, "reason", why,
+			"old_generation", old.gen, "generation", gen)
+	}
+	if err := e.createGeneration(ctx, p.model, gen, func(tx *wtx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE projection_meta SET active_gen = ?, active_version = ?,
+			building_gen = NULL, building_version = NULL WHERE name = ?`, gen, version, name)
+		return err
+	}); err != nil {
+		return fmt.Errorf("projections: restart %s: %w", name, err)
+	}
+	in := newInstance(p, gen, version, 0, "")
+	// As in a swap: taking p.mu for writing waits for the queries still
+	// using the old generation.
+	p.mu.Lock()
+	p.active, p.building = in, nil
+	if why != "" {
+		p.lastError, p.lastErrorAt = why, e.opts.Now().UTC()
+	}
+	p.mu.Unlock()
+	for _, gone := range []*instance{old, building} {
+		if gone == nil {
+			continue
+		}
+		gone.retire()
+		e.writeMu.Lock()
+		e.w.forget(gone.tables)
+		e.rstmts.forget(gone.tables)
+		e.answers.forget(gone)
+		err := e.dropGeneration(ctx, p.model, gone.gen, nil)
+		e.writeMu.Unlock()
+		if err != nil {
+			e.log.Warn("projections: could not drop an untrusted generation (dropped at next start)",
+				"projection", name, "generation", gone.gen, "error", err)
+		}
+	}
+	return nil
+}
+
+// mismatch says why a generation's tables do not reflect the store's log
+// ("" when nothing says they do not): its checkpoint lies beyond the log's
+// head, or the log's event at its checkpoint is not the one it applied (an
+// older backup of the store restored under newer read models, the log cut
+// and appended to again). head is the log's head, read before.
+func (e *Engine) mismatch(ctx context.Context, in *instance, head eventstore.Position) (string, error) {
+	pr := in.progress()
+	if pr.checkpoint == 0 {
+		return "", nil
+	}
+	if pr.checkpoint > head {
+		return fmt.Sprintf("its checkpoint (position %d) is beyond the head of the log (%d)", pr.checkpoint, head), nil
+	}
+	if pr.checkpointID == "" {
+		return "", nil // not known (kept since read-model version 2)
+	}
+	for ev, err := range e.store.ReadAll(ctx, eventstore.ReadAllOptions{From: pr.checkpoint, Limit: 1}) {
+		if err != nil {
+			return "", fmt.Errorf("projections: read the log at %d: %w", pr.checkpoint, err)
+		}
+		if ev.Position == pr.checkpoint && ev.ID.String() == pr.checkpointID {
+			return "", nil
+		}
+		return fmt.Sprintf("the log's event at its checkpoint (position %d) is %s at position %d, not the event %s it applied",
+			pr.checkpoint, ev.ID, ev.Position, pr.checkpointID), nil
+	}
+	return fmt.Sprintf("the log has no event at its checkpoint (position %d), where it applied the event %s", pr.checkpoint, pr.checkpointID), nil
+}
+
+// checkAgainstLog starts over every generation of insts (each a
+// projection's active or building one) whose tables do not reflect the
+// store's log (see mismatch), and returns the generations started in
+// their place: an active one is replaced by an empty one (restart), one
+// being built is built anew.
+func (e *Engine) checkAgainstLog(ctx context.Context, insts []*instance) ([]*instance, error) {
+	head, err := e.store.Head(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("projections: head of the log: %w", err)
+	}
+	var fresh []*instance
+	for _, in := range insts {
+		if in.stopped() {
+			continue
+		}
+		why, err := e.mismatch(ctx, in, head)
+		if err != nil {
+			return fresh, err
+		}
+		if why == "" {
+			continue
+		}
+		in, err := e.startOver(ctx, in, "its tables do not reflect the log: "+why)
+		if err != nil {
+			return fresh, err
+		}
+		if in != nil {
+			fresh = append(fresh, in)
+		}
+	}
+	return fresh, nil
+}
+
+// startOver replaces the generation in by an empty one catching up from
+// the start, and returns that one (nil if in was replaced meanwhile).
+func (e *Engine) startOver(ctx context.Context, in *instance, why string) (*instance, error) {
+	e.startOverMu.Lock()
+	defer e.startOverMu.Unlock()
+	p := in.p
+	p.mu.RLock()
+	a, b := p.active, p.building
+	p.mu.RUnlock()
+	switch in {
+	case a:
+		if err := e.restart(ctx, p, why+"; rebuilt from the start"); err != nil {
+			return nil, err
+		}
+		return p.current(), nil
+	case b:
+		e.log.Error("projections: rebuild started over", "projection", p.model.name(), "reason", why)
+		b.retire()
+		if err := e.abandonBuilding(ctx, p, b.gen); err != nil {
+			return nil, err
+		}
+		if err := e.startBuilding(ctx, p); err != nil {
+			return nil, err
+		}
+		p.mu.RLock()
+		defer p.mu.RUnlock()
+		return p.building, nil
+	}
+	return nil, nil
 }
 
 // createGeneration creates a generation's tables and its checkpoint (0) in
@@ -305,7 +493,7 @@ func (e *Engine) startBuilding(ctx context.Context, p *projection) error {
 	}); err != nil {
 		return err
 	}
-	b := newInstance(p, gen, version, 0)
+	b := newInstance(p, gen, version, 0, "")
 	p.mu.Lock()
 	p.building = b
 	p.mu.Unlock()
@@ -482,9 +670,9 @@ func (e *Engine) isClosed() bool {
 // caught up. It returns once the rebuild has started. A rebuild already in
 // progress is left to finish (nil).
 func (e *Engine) Rebuild(ctx context.Context, name string) error {
-	p, ok := e.byName[name]
-	if !ok {
-		return fmt.Errorf("%w: %q", ErrUnknownProjection, name)
+	p, err := e.projection(name)
+	if err != nil {
+		return err
 	}
 	if e.isClosed() {
 		return ErrClosed
@@ -514,7 +702,7 @@ func (e *Engine) Rebuild(ctx context.Context, name string) error {
 	p.mu.RLock()
 	b := p.building
 	p.mu.RUnlock()
-	e.log.Info("projections: rebuild started", "projection", name, "generation", b.gen, "version", b.version)
+	e.log.Info("projections: rebuild started", "projection", p.model.name(), "generation", b.gen, "version", b.version)
 	e.startRunner(b)
 	return nil
 }

@@ -346,11 +346,13 @@ func TestNewVersionRebuildsInBackground(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	e2 := openTestEngine(t, dir, store, Options{Versions: map[string]int{Arrests: 2}, NoStart: true})
+	v1 := newArrestsModel().version()
+	v2 := v1 + 1
+	e2 := openTestEngine(t, dir, store, Options{Versions: map[string]int{Arrests: v2}, NoStart: true})
 	st, _ := e2.Status(ctx)
 	for _, s := range st {
-		if s.Name == Arrests && (s.State != StateRebuilding || s.Version != 1) {
-			t.Errorf("arrests before start: %+v, want version 1 answering while version 2 is built", s)
+		if s.Name == Arrests && (s.State != StateRebuilding || s.Version != v1) {
+			t.Errorf("arrests before start: %+v, want version %d answering while version %d is built", s, v1, v2)
 		}
 	}
 	if got, _ := e2.Arrests(ctx, ReportQuery{GroupBy: "month"}); fmt.Sprint(got) != fmt.Sprint(want) {
@@ -360,7 +362,7 @@ func TestNewVersionRebuildsInBackground(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		st, _ := e2.Status(ctx)
-		if st[0].Name == Arrests && st[0].Version == 2 && st[0].State == StateLive {
+		if st[0].Name == Arrests && st[0].Version == v2 && st[0].State == StateLive {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -375,27 +377,9 @@ func TestNewVersionRebuildsInBackground(t *testing.T) {
 		t.Errorf("version 2 differs:\n%s", d)
 	}
 	_ = e2.Close()
-	// Reopened with version 2, nothing is rebuilt.
-	e3 := openTestEngine(t, dir, store, Options{Versions: map[string]int{Arrests: 2}})
-	if p := e3.byName[Arrests]; p.building != nil || p.active.version != 2 {
+	// Reopened with the new version, nothing is rebuilt.
+	e3 := openTestEngine(t, dir, store, Options{Versions: map[string]int{Arrests: v2}})
+	if p := e3.byName[Arrests]; p.building != nil || p.active.version != v2 {
 		t.Errorf("reopened: building %v, active version %d", p.building, p.active.version)
-	}
-}
-
-// TestAsOfReplaysAreBounded: past MaxReplays concurrent as_of replays, a
-// request is refused with ErrBusy rather than queued.
-func TestAsOfReplaysAreBounded(t *testing.T) {
-	dir := t.TempDir()
-	store := openTestStore(t, dir)
-	writeFixture(newLogWriter(t, store))
-	e := openTestEngine(t, dir, store, Options{MaxReplays: 1})
-	e.replays <- struct{}{} // one replay under way
-	now := time.Now()
-	if _, err := e.Arrests(context.Background(), ReportQuery{AsOf: &now}); !errors.Is(err, ErrBusy) {
-		t.Errorf("second replay: %v, want ErrBusy", err)
-	}
-	<-e.replays
-	if _, err := e.Arrests(context.Background(), ReportQuery{AsOf: &now}); err != nil {
-		t.Errorf("replay: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package projections
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -10,16 +11,28 @@ import (
 )
 
 var (
-	// ErrUnknownProjection: no projection has that name.
+	// ErrUnknownProjection: no projection has that name (the error is an
+	// *UnknownProjectionError, which lists the names there are).
 	ErrUnknownProjection = errors.New("projections: unknown projection")
 	// ErrProjectionFailed: a projection a query or a wait depends on has
 	// stopped on an event it could not apply.
 	ErrProjectionFailed = errors.New("projections: projection failed")
 	// ErrClosed: the engine is closed.
 	ErrClosed = errors.New("projections: engine closed")
-	// ErrBusy: too many as_of replays are running; retry shortly.
-	ErrBusy = errors.New("projections: too many concurrent replays")
 )
+
+// UnknownProjectionError names a projection that does not exist, and the
+// ones that do (errors.Is ErrUnknownProjection).
+type UnknownProjectionError struct {
+	Name  string
+	Valid []string // the projections' names
+}
+
+func (e *UnknownProjectionError) Error() string {
+	return fmt.Sprintf("projections: unknown projection %q (there are: %s)", e.Name, strings.Join(e.Valid, ", "))
+}
+
+func (e *UnknownProjectionError) Is(target error) bool { return target == ErrUnknownProjection }
 
 // EventError is the failure to apply one event of the log: the projection
 // stops on it. Position and EventID say which event.

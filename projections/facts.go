@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -15,35 +16,50 @@ import (
 )
 
 // A fact model is a read model of countable events (arrests, seizures,
-// detections). Its tables, per generation:
+// detections). It is bitemporal: every fact carries when it happened (its
+// valid time, occurred_at), when it was recorded (its transaction time,
+// recorded_at) and when a retraction withdrew it (retracted_at, NULL while
+// it stands), so that "as known at T" is a query, not a replay. Its tables,
+// per generation:
 //
 //	{facts}   one row per event counted, clustered by (occurred_at,
 //	          position) so that a period is one range of the table (and
 //	          inserts, the log being roughly chronological, append):
-//	          event_id, retracted flag, the dimension columns (agency,
-//	          location, …), the sub-key columns (commodity, unit) and the
-//	          summed columns (people, quantity in millionths). The fact a
-//	          retraction names is found through an in-memory map of event
-//	          ids (tableSet.factIDs), not an index on random ids.
+//	          event_id, recorded_at, retracted_at, the dimension columns
+//	          (agency, location, …), the sub-key columns (commodity, unit)
+//	          and the summed columns (people, quantity in millionths).
+//	          Indexed by event_id (the fact a retraction names; casebookd
+//	          gives events time-ordered ids, so the index grows at its end)
+//	          and by (late slot, changed at, …): the facts of a 7-day slot
+//	          of valid time whose record last changed after a time (what an
+//	          as_of query corrects; see factquery.go), with the columns the
+//	          correction reads.
 //	{days}    pre-aggregated per (dim, day, key, sub-keys): count n and
-//	          sums, where dim is "*" (key "") for totals, or a dimension.
+//	          sums of the facts standing now, where dim is "*" (key "")
+//	          for totals, or a dimension.
 //	{months}  the same per month.
+//	{lead}    one row: the most any fact's occurred_at has been after its
+//	          recorded_at (0 when none was): no fact that occurred later
+//	          than T + lead can have been known at T.
 //
 // A report over [from, to) reads month buckets for the whole months, day
 // buckets for the whole days around them and the facts of the partial days
 // at either end: a few hundred index entries whatever the period. A
-// retraction flags its fact and subtracts it from its buckets.
+// retraction stamps its fact's retracted_at and subtracts it from its
+// buckets.
 type factModel struct {
 	spec factSpec
 }
 
 type factSpec struct {
-	name      string
-	version   int
-	eventType string
-	dims      []string // dimension columns: a report may group by each
-	sub       []string // sub-key columns kept apart in every bucket (commodity, unit)
-	sums      []string // summed integer columns
+	name string
+	// version of the code; readableFrom is the oldest version whose tables
+	// this code can still query (older ones are rebuilt before they answer).
+	version, readableFrom int
+	eventType             string
+	dims                  []string // dimension columns: a report may group by each
+	sub                   []string // sub-key columns kept apart in every bucket (commodity, unit)
+	sums                  []string // summed integer columns
 	// extract reads the fact an event records.
 	extract func(ev *entry) (fact, error)
 }
@@ -57,10 +73,46 @@ type fact struct {
 
 const totalDim = "*"
 
-func (m *factModel) name() string { return m.spec.name }
-func (m *factModel) version() int { return m.spec.version }
+// A late slot is a stretch of valid time: the late-change index finds the
+// rows of one slot whose record changed after a time in one seek. An as_of
+// query seeks each slot of its period once, and reads the rows of the slot
+// holding its end that occurred past it (wasted): narrow slots for the
+// dense fact tables, wide ones for the sparse dismantlings (whose as_of
+// query seeks every slot from the start of the log).
+type lateSlots struct {
+	nanos int64 // the width
+	expr  string
+}
+
+var (
+	factSlots = lateSlots{nanos: 7 * 24 * int64(time.Hour), expr: "occurred_at / 604800000000000"}
+	gangSlots = lateSlots{nanos: 90 * 24 * int64(time.Hour), expr: "occurred_at / 7776000000000000"}
+)
+
+// The late-change index is on expressions (not generated columns, which
+// SQLite's planner does not count as covered by the index): a row's late
+// slot and when its record last changed (retracted, or else recorded).
+// Queries must spell them exactly so.
+const changedAtExpr = "coalesce(retracted_at, recorded_at)"
+
+// of is the slot expression over a table alias.
+func (l lateSlots) of(alias string) string { return alias + "." + l.expr }
+
+// changedAtOf is the changed-at expression over a table alias.
+func changedAtOf(alias string) string {
+	return "coalesce(" + alias + ".retracted_at, " + alias + ".recorded_at)"
+}
+
+// slot is the late slot of an occurred_at (SQLite's integer division
+// truncates toward zero, as Go's does).
+func (l lateSlots) slot(occurred int64) int64 { return occurred / l.nanos }
+
+func (m *factModel) name() string      { return m.spec.name }
+func (m *factModel) version() int      { return m.spec.version }
+func (m *factModel) readableFrom() int { return m.spec.readableFrom }
 func (m *factModel) tables() []string {
-	return []string{m.spec.name + "_facts", m.spec.name + "_days", m.spec.name + "_months"}
+	n := m.spec.name
+	return []string{n + "_facts", n + "_days", n + "_months", n + "_lead"}
 }
 func (m *factModel) eventTypes() []string {
 	return []string{m.spec.eventType, domain.TypeEntryRetracted}
@@ -83,13 +135,22 @@ func (m *factModel) schema() []string {
 	facts := m.ph("facts")
 	ddl := []string{
 		`CREATE TABLE ` + facts + ` (
-			occurred_at INTEGER NOT NULL,
-			position    INTEGER NOT NULL,
-			event_id    TEXT NOT NULL,
-			retracted   INTEGER NOT NULL DEFAULT 0,
+			occurred_at  INTEGER NOT NULL,
+			position     INTEGER NOT NULL,
+			event_id     TEXT NOT NULL,
+			recorded_at  INTEGER NOT NULL,
+			retracted_at INTEGER,
 			` + strings.Join(cols, ",\n\t\t\t") + `,
 			PRIMARY KEY (occurred_at, position)
 		) WITHOUT ROWID`,
+		`CREATE INDEX ` + facts + `_event ON ` + facts + ` (event_id)`,
+		// Covering for what an as_of correction reads: a lookup per late
+		// fact in the table cost most of an as_of report at 10,000,000
+		// events.
+		`CREATE INDEX ` + facts + `_changed ON ` + facts + ` (` +
+			strings.Join(slices.Concat([]string{factSlots.expr, changedAtExpr, "recorded_at", "retracted_at"}, m.columns()), ", ") + `)`,
+		`CREATE TABLE ` + m.ph("lead") + ` (max_lead INTEGER NOT NULL)`,
+		`INSERT INTO ` + m.ph("lead") + ` (max_lead) VALUES (0)`,
 	}
 	for _, b := range []struct{ table, period string }{{m.ph("days"), "day"}, {m.ph("months"), "month"}} {
 		var bcols []string
@@ -114,9 +175,6 @@ func (m *factModel) schema() []string {
 	return ddl
 }
 
-// factRef locates a fact row by its primary key.
-type factRef struct{ occurred, position int64 }
-
 // bucketKey identifies one bucket row.
 type bucketKey struct {
 	month  bool
@@ -137,34 +195,32 @@ const rowsPerInsert = 32
 
 // pendingFact is a fact waiting in apply's buffer for a multi-row insert.
 type pendingFact struct {
-	occurred  time.Time
-	occ, pos  int64
-	id        string
-	f         fact
-	retracted bool
+	occurred      time.Time
+	occ, pos, rec int64
+	id            string
+	f             fact
+	retracted     bool
+	retractedAt   int64 // when retracted
 }
 
 func (m *factModel) apply(tx *dbtx, events []entry) error {
 	s := m.spec
-	ids, err := m.ids(tx)
-	if err != nil {
-		return err
-	}
 	deltas := map[bucketKey]*bucketDelta{}
 	var buf []pendingFact
 	var bufFrom []*entry // the event of each buffered fact, for errors
 	inBuf := map[uuid.UUID]int{}
+	var lead int64 // the batch's largest occurred_at - recorded_at
 	insert := func() error {
 		if len(buf) == 0 {
 			return nil
 		}
-		args := make([]any, 0, len(buf)*(4+len(m.columns())))
+		args := make([]any, 0, len(buf)*(5+len(m.columns())))
 		for _, p := range buf {
-			retracted := 0
+			var retractedAt any // NULL while the fact stands
 			if p.retracted {
-				retracted = 1
+				retractedAt = p.retractedAt
 			}
-			args = append(args, p.occ, p.pos, p.id, retracted)
+			args = append(args, p.occ, p.pos, p.id, p.rec, retractedAt)
 			for _, v := range p.f.dims {
 				args = append(args, v)
 			}
@@ -190,7 +246,7 @@ func (m *factModel) apply(tx *dbtx, events []entry) error {
 			if err != nil {
 				return eventError(&ev.RecordedEvent, err)
 			}
-			occ, err := occurredNanos(ev.env.OccurredAt)
+			occ, rec, err := factTimes(ev)
 			if err != nil {
 				return eventError(&ev.RecordedEvent, err)
 			}
@@ -198,10 +254,10 @@ func (m *factModel) apply(tx *dbtx, events []entry) error {
 			if err != nil {
 				return eventError(&ev.RecordedEvent, err)
 			}
+			lead = max(lead, saturatingSub(occ, rec))
 			inBuf[ev.ID] = len(buf)
-			buf = append(buf, pendingFact{occurred: ev.env.OccurredAt, occ: occ, pos: pos, id: ev.ID.String(), f: f})
+			buf = append(buf, pendingFact{occurred: ev.env.OccurredAt, occ: occ, pos: pos, rec: rec, id: ev.ID.String(), f: f})
 			bufFrom = append(bufFrom, ev)
-			ids[ev.ID] = factRef{occ, pos}
 			m.add(deltas, ev.env.OccurredAt, f, +1)
 			if len(buf) == rowsPerInsert {
 				if err := insert(); err != nil {
@@ -215,17 +271,25 @@ func (m *factModel) apply(tx *dbtx, events []entry) error {
 			}
 			if j, ok := inBuf[r.EventID]; ok {
 				// Retracted before it was even written.
-				if !buf[j].retracted {
-					buf[j].retracted = true
-					m.add(deltas, buf[j].occurred, buf[j].f, -1)
+				p := &buf[j]
+				at, err := retractionTime(ev, p.rec)
+				if err != nil {
+					return eventError(&ev.RecordedEvent, err)
+				}
+				if !p.retracted {
+					p.retracted, p.retractedAt = true, at
+					m.add(deltas, p.occurred, p.f, -1)
+				} else {
+					p.retractedAt = min(p.retractedAt, at)
 				}
 				continue
 			}
-			ref, ok := ids[r.EventID]
-			if !ok {
-				continue // not a fact of this model
+			at, err := retractionTime(ev, math.MinInt64)
+			if err != nil {
+				return eventError(&ev.RecordedEvent, err)
 			}
-			occ, f, found, err := m.retract(tx, r.EventID, ref)
+			// (An id that is not a fact of this model finds no row.)
+			occ, f, found, err := m.retract(tx, r.EventID, at)
 			if err != nil {
 				return eventError(&ev.RecordedEvent, err)
 			}
@@ -237,48 +301,66 @@ func (m *factModel) apply(tx *dbtx, events []entry) error {
 	if err := insert(); err != nil {
 		return err
 	}
+	if lead > 0 {
+		if _, err := tx.exec(`UPDATE `+m.ph("lead")+` SET max_lead = max(max_lead, ?)`, lead); err != nil {
+			return fmt.Errorf("update lead: %w", err)
+		}
+	}
 	return m.flush(tx, deltas)
 }
 
-// ids returns the generation's map of fact ids, loading it on first use.
-func (m *factModel) ids(tx *dbtx) (map[uuid.UUID]factRef, error) {
-	if tx.ts.factIDs != nil {
-		return tx.ts.factIDs, nil
+// factTimes are a fact event's valid time and transaction time as stored
+// (Unix nanoseconds). Times outside what those hold (years 1678 to 2261)
+// are refused: the domain never accepts them.
+func factTimes(ev *entry) (occurred, recorded int64, err error) {
+	if ev.envErr != nil {
+		return 0, 0, ev.envErr
 	}
-	ids, err := loadIDs(tx, `SELECT event_id, occurred_at, position FROM `+m.ph("facts"))
-	if err != nil {
-		return nil, err
+	if occurred, err = storedNanos("occurred_at", ev.env.OccurredAt); err != nil {
+		return 0, 0, err
 	}
-	tx.ts.factIDs = ids
-	return ids, nil
+	if recorded, err = storedNanos("recorded_at", ev.env.RecordedAt); err != nil {
+		return 0, 0, err
+	}
+	return occurred, recorded, nil
 }
 
-func (m *factModel) warmUp(tx *dbtx) error { _, err := m.ids(tx); return err }
-
-// loadIDs reads (event_id, occurred_at, position) rows into an id map.
-func loadIDs(tx *dbtx, query string) (map[uuid.UUID]factRef, error) {
-	rows, err := tx.query(query)
+// retractionTime is when a retraction withdrew a fact recorded at
+// factRecorded: the retraction's recorded_at, but never before the fact's
+// own (a fact is never known as retracted before it is known at all).
+func retractionTime(ev *entry, factRecorded int64) (int64, error) {
+	if ev.envErr != nil {
+		return 0, ev.envErr
+	}
+	at, err := storedNanos("recorded_at", ev.env.RecordedAt)
 	if err != nil {
-		return nil, fmt.Errorf("load event ids: %w", err)
+		return 0, err
 	}
-	defer rows.Close()
-	ids := map[uuid.UUID]factRef{}
-	for rows.Next() {
-		var id string
-		var ref factRef
-		if err := rows.Scan(&id, &ref.occurred, &ref.position); err != nil {
-			return nil, fmt.Errorf("load event ids: %w", err)
+	return max(at, factRecorded), nil
+}
+
+// saturatingSub is a - b, clamped to int64's range.
+func saturatingSub(a, b int64) int64 {
+	d := a - b
+	if (b < 0 && d < a) || (b > 0 && d > a) {
+		if b < 0 {
+			return math.MaxInt64
 		}
-		u, err := uuid.Parse(id)
-		if err != nil {
-			return nil, fmt.Errorf("load event ids: %w", err)
+		return math.MinInt64
+	}
+	return d
+}
+
+// saturatingAdd is a + b, clamped to int64's range.
+func saturatingAdd(a, b int64) int64 {
+	s := a + b
+	if (b > 0 && s < a) || (b < 0 && s > a) {
+		if b > 0 {
+			return math.MaxInt64
 		}
-		ids[u] = ref
+		return math.MinInt64
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("load event ids: %w", err)
-	}
-	return ids, nil
+	return s
 }
 
 // add counts a fact (sign +1) or uncounts it (-1) in the batch's deltas: in
@@ -310,37 +392,41 @@ func (m *factModel) add(deltas map[bucketKey]*bucketDelta, occurred time.Time, f
 	}
 }
 
-// retract flags the fact of event id (at ref) as retracted and returns it,
-// unless it was already retracted. (A map entry whose insert was rolled
-// back finds no row: not found.)
-func (m *factModel) retract(tx *dbtx, id uuid.UUID, ref factRef) (occurred time.Time, f fact, found bool, err error) {
-	s := m.spec
-	f = fact{dims: make([]string, len(s.dims)), sub: make([]string, len(s.sub)), sums: make([]int64, len(s.sums))}
-	var dest []any
-	for i := range f.dims {
-		dest = append(dest, &f.dims[i])
-	}
-	for i := range f.sub {
-		dest = append(dest, &f.sub[i])
-	}
-	for i := range f.sums {
-		dest = append(dest, &f.sums[i])
-	}
-	q := `UPDATE ` + m.ph("facts") + ` SET retracted = 1
-		WHERE occurred_at = ? AND position = ? AND event_id = ? AND retracted = 0
-		RETURNING ` + strings.Join(m.columns(), ", ")
-	switch err := tx.scanRow(q, []any{ref.occurred, ref.position, id.String()}, dest...); {
+// retract stamps the fact of event id as retracted at at (or at its own
+// recorded_at, if later) and returns it, unless it was already retracted:
+// then only an earlier retraction time is kept, and found is false. An id
+// that is no fact of this model (most retractions, for three models of
+// four) costs one index lookup and is not found.
+func (m *factModel) retract(tx *dbtx, id uuid.UUID, at int64) (occurred time.Time, f fact, found bool, err error) {
+	var occ, pos int64
+	var retracted sql.NullInt64
+	f, dest := m.newFact(&occ, &pos, &retracted)
+	err = tx.scanRow(`SELECT occurred_at, position, retracted_at, `+strings.Join(m.columns(), ", ")+
+		` FROM `+m.ph("facts")+` WHERE event_id = ?`, []any{id.String()}, dest...)
+	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return time.Time{}, fact{}, false, nil
 	case err != nil:
+		return time.Time{}, fact{}, false, fmt.Errorf("find retracted fact: %w", err)
+	case retracted.Valid:
+		// Retracted already (the domain refuses a second retraction, but
+		// the log is what it is): it stands withdrawn from the earliest.
+		if _, err := tx.exec(`UPDATE `+m.ph("facts")+` SET retracted_at = min(retracted_at, max(recorded_at, ?))
+			WHERE occurred_at = ? AND position = ?`, at, occ, pos); err != nil {
+			return time.Time{}, fact{}, false, fmt.Errorf("retract fact again: %w", err)
+		}
+		return time.Time{}, fact{}, false, nil
+	}
+	if _, err := tx.exec(`UPDATE `+m.ph("facts")+` SET retracted_at = max(recorded_at, ?)
+		WHERE occurred_at = ? AND position = ?`, at, occ, pos); err != nil {
 		return time.Time{}, fact{}, false, fmt.Errorf("retract fact: %w", err)
 	}
-	return time.Unix(0, ref.occurred).UTC(), f, true, nil
+	return time.Unix(0, occ).UTC(), f, true, nil
 }
 
 // insertSQL inserts rows facts.
 func (m *factModel) insertSQL(rows int) string {
-	cols := slices.Concat([]string{"occurred_at", "position", "event_id", "retracted"}, m.columns())
+	cols := slices.Concat([]string{"occurred_at", "position", "event_id", "recorded_at", "retracted_at"}, m.columns())
 	return `INSERT INTO ` + m.ph("facts") + ` (` + strings.Join(cols, ", ") + `) VALUES ` + valuesList(len(cols), rows)
 }
 
@@ -446,198 +532,21 @@ func (m *factModel) cleanupSQL(month bool) string {
 	return `DELETE FROM ` + table + ` WHERE ` + strings.Join(where, " AND ") + ` AND n = 0`
 }
 
-// occurredNanos is occurred_at as stored. Times outside what Unix
-// nanoseconds hold (years 1678 to 2261) are refused: the domain never
-// accepts them.
-func occurredNanos(t time.Time) (int64, error) {
+// storedNanos is a time as stored (Unix nanoseconds). Times outside what
+// those hold (years 1678 to 2261) are refused: the domain never accepts
+// them. what names the time in the error.
+func storedNanos(what string, t time.Time) (int64, error) {
 	if t.Year() < 1678 || t.Year() > 2261 {
-		return 0, fmt.Errorf("occurred_at %s is out of range", t.Format(time.RFC3339))
+		return 0, fmt.Errorf("%s %s is out of range", what, t.Format(time.RFC3339))
 	}
 	return t.UnixNano(), nil
-}
-
-// factGroup is one row of a fact report: a key (and sub-keys) with its count
-// and sums, and with explain the event ids behind them.
-type factGroup struct {
-	key  string
-	sub  []string
-	n    int64
-	sums []int64
-	ids  []string
-}
-
-// groupKey computes a fact's group key in Go (for facts read one by one).
-type groupKey func(occurred time.Time, dims []string) string
-
-// groupExprs returns, for a report's group_by, the bucket dimension to read,
-// the SQL expressions of the key over day and month buckets, and the key of
-// a single fact.
-func (m *factModel) groupExprs(groupBy string) (dim, dayExpr, monthExpr string, factKey groupKey, useMonths bool, err error) {
-	switch groupBy {
-	case "":
-		return totalDim, "''", "''", func(time.Time, []string) string { return "" }, true, nil
-	case "day":
-		return totalDim, "day", "", func(t time.Time, _ []string) string { return dayKey(t) }, false, nil
-	case "month":
-		return totalDim, "substr(day, 1, 7)", "month", func(t time.Time, _ []string) string { return monthKey(t) }, true, nil
-	case "year":
-		return totalDim, "substr(day, 1, 4)", "substr(month, 1, 4)", func(t time.Time, _ []string) string { return dayKey(t)[:4] }, true, nil
-	}
-	if i := slices.Index(m.spec.dims, groupBy); i >= 0 {
-		return groupBy, "key", "key", func(_ time.Time, dims []string) string { return dims[i] }, true, nil
-	}
-	return "", "", "", nil, false, fmt.Errorf("cannot group %s by %q", m.spec.name, groupBy)
-}
-
-// query answers a report over [from, to) grouped by groupBy ("" for the
-// totals), with explain the event ids of every group. Groups are sorted by
-// key, then sub-keys; groups that add up to nothing are left out.
-func (m *factModel) query(tx *dbtx, from, to time.Time, groupBy string, explain bool) ([]factGroup, error) {
-	s := m.spec
-	dim, dayExpr, monthExpr, factKey, useMonths, err := m.groupExprs(groupBy)
-	if err != nil {
-		return nil, err
-	}
-	segs := split(from, to, useMonths)
-	groups := map[string]*factGroup{}
-	group := func(key string, sub []string) *factGroup {
-		id := key + "\x00" + strings.Join(sub, "\x00")
-		g := groups[id]
-		if g == nil {
-			g = &factGroup{key: key, sub: sub, sums: make([]int64, len(s.sums))}
-			groups[id] = g
-		}
-		return g
-	}
-	subCols, sumCols, groupCols := "", "", "1"
-	for i, c := range s.sub {
-		subCols += ", " + c
-		groupCols += fmt.Sprintf(", %d", i+2)
-	}
-	for _, c := range s.sums {
-		sumCols += ", SUM(" + c + ")"
-	}
-	scanBuckets := func(rows *sql.Rows) error {
-		defer rows.Close()
-		for rows.Next() {
-			var key string
-			var n int64
-			sub := make([]string, len(s.sub))
-			sums := make([]int64, len(s.sums))
-			dest := []any{&key}
-			for i := range sub {
-				dest = append(dest, &sub[i])
-			}
-			dest = append(dest, &n)
-			for i := range sums {
-				dest = append(dest, &sums[i])
-			}
-			if err := rows.Scan(dest...); err != nil {
-				return err
-			}
-			g := group(key, sub)
-			g.n += n
-			for i := range sums {
-				g.sums[i] += sums[i]
-			}
-		}
-		return rows.Err()
-	}
-	for _, r := range segs.months {
-		rows, err := tx.query(`SELECT `+monthExpr+subCols+`, SUM(n)`+sumCols+` FROM `+m.ph("months")+
-			` WHERE dim = ? AND month >= ? AND month < ? GROUP BY `+groupCols, dim, r[0], r[1])
-		if err == nil {
-			err = scanBuckets(rows)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: month buckets: %w", s.name, err)
-		}
-	}
-	for _, r := range segs.days {
-		rows, err := tx.query(`SELECT `+dayExpr+subCols+`, SUM(n)`+sumCols+` FROM `+m.ph("days")+
-			` WHERE dim = ? AND day >= ? AND day < ? GROUP BY `+groupCols, dim, r[0], r[1])
-		if err == nil {
-			err = scanBuckets(rows)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: day buckets: %w", s.name, err)
-		}
-	}
-	// The partial days at the ends, fact by fact.
-	for _, r := range segs.facts {
-		err := m.eachFact(tx, r[0], r[1], func(occ time.Time, f fact, _ string) {
-			g := group(factKey(occ, f.dims), f.sub)
-			g.n++
-			for i, v := range f.sums {
-				g.sums[i] += v
-			}
-		})
-		if err != nil {
-			return nil, fmt.Errorf("%s: facts: %w", s.name, err)
-		}
-	}
-	// The drill-down: every fact of the period, for its event id.
-	if explain {
-		err := m.eachFact(tx, nanos(from), nanos(to), func(occ time.Time, f fact, id string) {
-			g := group(factKey(occ, f.dims), f.sub)
-			g.ids = append(g.ids, id)
-		})
-		if err != nil {
-			return nil, fmt.Errorf("%s: explain: %w", s.name, err)
-		}
-	}
-	out := make([]factGroup, 0, len(groups))
-	for _, g := range groups {
-		if g.n != 0 {
-			out = append(out, *g)
-		}
-	}
-	slices.SortFunc(out, func(a, b factGroup) int {
-		if c := strings.Compare(a.key, b.key); c != 0 {
-			return c
-		}
-		return slices.Compare(a.sub, b.sub)
-	})
-	return out, nil
-}
-
-// eachFact calls fn with every unretracted fact that occurred in [from, to),
-// in occurred_at order (one range of the clustered table).
-func (m *factModel) eachFact(tx *dbtx, from, to int64, fn func(occurred time.Time, f fact, eventID string)) error {
-	s := m.spec
-	rows, err := tx.query(`SELECT occurred_at, event_id, `+strings.Join(m.columns(), ", ")+` FROM `+m.ph("facts")+
-		` WHERE occurred_at >= ? AND occurred_at < ? AND retracted = 0 ORDER BY occurred_at, position`, from, to)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var occ int64
-		var id string
-		f := fact{dims: make([]string, len(s.dims)), sub: make([]string, len(s.sub)), sums: make([]int64, len(s.sums))}
-		dest := []any{&occ, &id}
-		for i := range f.dims {
-			dest = append(dest, &f.dims[i])
-		}
-		for i := range f.sub {
-			dest = append(dest, &f.sub[i])
-		}
-		for i := range f.sums {
-			dest = append(dest, &f.sums[i])
-		}
-		if err := rows.Scan(dest...); err != nil {
-			return err
-		}
-		fn(time.Unix(0, occ).UTC(), f, id)
-	}
-	return rows.Err()
 }
 
 // The three fact models.
 
 func newArrestsModel() *factModel {
 	return &factModel{spec: factSpec{
-		name: Arrests, version: 1, eventType: domain.TypeArrestMade,
+		name: Arrests, version: 2, readableFrom: 2, eventType: domain.TypeArrestMade,
 		dims: []string{"agency", "location", "offence"},
 		extract: func(ev *entry) (fact, error) {
 			a, err := dataAs[domain.ArrestMade](ev)
@@ -655,7 +564,7 @@ func newArrestsModel() *factModel {
 
 func newSeizuresModel() *factModel {
 	return &factModel{spec: factSpec{
-		name: Seizures, version: 1, eventType: domain.TypeSeizureRecorded,
+		name: Seizures, version: 2, readableFrom: 2, eventType: domain.TypeSeizureRecorded,
 		dims: []string{"agency", "location"},
 		sub:  []string{"commodity", "unit"},
 		sums: []string{"quantity"},
@@ -671,7 +580,7 @@ func newSeizuresModel() *factModel {
 
 func newDetectionsModel() *factModel {
 	return &factModel{spec: factSpec{
-		name: Detections, version: 1, eventType: domain.TypeStowawaysDetected,
+		name: Detections, version: 2, readableFrom: 2, eventType: domain.TypeStowawaysDetected,
 		dims: []string{"agency", "location", "method"},
 		sums: []string{"people"},
 		extract: func(ev *entry) (fact, error) {

@@ -1,13 +1,12 @@
 package projections
 
 import (
+	"cmp"
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
-	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/casebook/casebook/domain"
 )
@@ -15,22 +14,40 @@ import (
 // gangsModel counts organised crime groups dismantled. A group may be
 // dismantled in several cases (a joint operation, two agencies' cases); it
 // counts once, at its first dismantling: the earliest occurred_at among its
-// GangDismantled events not retracted. Its tables, per generation:
+// GangDismantled events not retracted. Like the fact models it is
+// bitemporal (see facts.go). Its tables, per generation:
 //
 //	{gangs_events}        every GangDismantled: group_id, occurred_at,
-//	                      agency (the logging officer's), retracted flag
-//	{gangs_first}         per group, its first unretracted dismantling
+//	                      agency (the logging officer's), recorded_at,
+//	                      retracted_at (NULL while it stands); indexed by
+//	                      event id, group and (late slot, changed at)
+//	{gangs_first}         per group, its first dismantling standing now
 //	                      (indexed by occurred_at): what totals count
 //	{gangs_agency_first}  per (agency, group), that agency's first
 //	                      dismantling of it: what group_by=agency counts
+//	{gangs_days}          the firsts counted per (dim, day, key): dim "*"
+//	                      (key "") for groups' firsts, "agency" (key the
+//	                      agency) for agencies' firsts
+//	{gangs_months}        the same per month
+//	{gangs_lead}          the most an occurred_at has been after its
+//	                      recorded_at (see factModel)
+//
+// A report reads the buckets as a fact report does (factquery.go), so that
+// its cost does not grow with the groups in its period.
+//
+// As known at an earlier time T, only the groups with a dismantling whose
+// record changed after T (recorded or retracted later) can stand otherwise
+// than now: a query takes the others from the first tables and works
+// those few out from their dismantlings (gangsquery.go).
 type gangsModel struct{}
 
 func newGangsModel() *gangsModel { return &gangsModel{} }
 
-func (gangsModel) name() string { return GangsDismantled }
-func (gangsModel) version() int { return 1 }
+func (gangsModel) name() string      { return GangsDismantled }
+func (gangsModel) version() int      { return 2 }
+func (gangsModel) readableFrom() int { return 2 }
 func (gangsModel) tables() []string {
-	return []string{"gangs_events", "gangs_first", "gangs_agency_first"}
+	return []string{"gangs_events", "gangs_first", "gangs_agency_first", "gangs_days", "gangs_months", "gangs_lead"}
 }
 func (gangsModel) eventTypes() []string {
 	return []string{domain.TypeGangDismantled, domain.TypeEntryRetracted}
@@ -39,15 +56,18 @@ func (gangsModel) eventTypes() []string {
 func (gangsModel) schema() []string {
 	return []string{
 		`CREATE TABLE {gangs_events} (
-			position    INTEGER PRIMARY KEY,
-			event_id    TEXT NOT NULL,
-			case_id     TEXT NOT NULL,
-			group_id    TEXT NOT NULL,
-			occurred_at INTEGER NOT NULL,
-			day         TEXT NOT NULL,
-			agency      TEXT NOT NULL,
-			retracted   INTEGER NOT NULL DEFAULT 0)`,
-		`CREATE INDEX {gangs_events}_group ON {gangs_events} (group_id, retracted, occurred_at)`,
+			position     INTEGER PRIMARY KEY,
+			event_id     TEXT NOT NULL,
+			case_id      TEXT NOT NULL,
+			group_id     TEXT NOT NULL,
+			occurred_at  INTEGER NOT NULL,
+			day          TEXT NOT NULL,
+			agency       TEXT NOT NULL,
+			recorded_at  INTEGER NOT NULL,
+			retracted_at INTEGER)`,
+		`CREATE INDEX {gangs_events}_event ON {gangs_events} (event_id)`,
+		`CREATE INDEX {gangs_events}_group ON {gangs_events} (group_id)`,
+		`CREATE INDEX {gangs_events}_changed ON {gangs_events} (` + gangSlots.expr + `, ` + changedAtExpr + `, recorded_at, retracted_at, occurred_at, group_id)`,
 		`CREATE TABLE {gangs_first} (
 			group_id    TEXT PRIMARY KEY,
 			occurred_at INTEGER NOT NULL,
@@ -55,7 +75,7 @@ func (gangsModel) schema() []string {
 			day         TEXT NOT NULL,
 			event_id    TEXT NOT NULL
 		) WITHOUT ROWID`,
-		`CREATE INDEX {gangs_first}_occurred ON {gangs_first} (occurred_at)`,
+		`CREATE INDEX {gangs_first}_occurred ON {gangs_first} (occurred_at, position)`,
 		`CREATE TABLE {gangs_agency_first} (
 			agency      TEXT NOT NULL,
 			group_id    TEXT NOT NULL,
@@ -65,20 +85,45 @@ func (gangsModel) schema() []string {
 			event_id    TEXT NOT NULL,
 			PRIMARY KEY (agency, group_id)
 		) WITHOUT ROWID`,
-		`CREATE INDEX {gangs_agency_first}_occurred ON {gangs_agency_first} (occurred_at)`,
+		`CREATE INDEX {gangs_agency_first}_occurred ON {gangs_agency_first} (occurred_at, position)`,
 		`CREATE INDEX {gangs_agency_first}_group ON {gangs_agency_first} (group_id)`,
+		`CREATE TABLE {gangs_days} (
+			dim TEXT NOT NULL,
+			day TEXT NOT NULL,
+			key TEXT NOT NULL,
+			n   INTEGER NOT NULL,
+			PRIMARY KEY (dim, day, key)
+		) WITHOUT ROWID`,
+		`CREATE TABLE {gangs_months} (
+			dim   TEXT NOT NULL,
+			month TEXT NOT NULL,
+			key   TEXT NOT NULL,
+			n     INTEGER NOT NULL,
+			PRIMARY KEY (dim, month, key)
+		) WITHOUT ROWID`,
+		`CREATE TABLE {gangs_lead} (max_lead INTEGER NOT NULL)`,
+		`INSERT INTO {gangs_lead} (max_lead) VALUES (0)`,
 	}
 }
 
 func (m gangsModel) apply(tx *dbtx, events []entry) error {
 	// A new dismantling can only move a group's first dismantling earlier:
 	// an upsert does. A retraction may move it later: the group's firsts
-	// are recomputed from its dismantlings at the end of the batch.
+	// are recomputed from its dismantlings at the end of the batch. The
+	// buckets follow the firsts: each group touched is read before its
+	// first change in the batch and after the last, and the difference
+	// counted.
 	recompute := map[string]bool{}
-	ids, err := m.ids(tx)
-	if err != nil {
+	before := map[string]gangFirsts{}
+	touch := func(group string) error {
+		if _, ok := before[group]; ok {
+			return nil
+		}
+		f, err := m.firsts(tx, group)
+		before[group] = f
 		return err
 	}
+	var lead int64
 	for i := range events {
 		ev := &events[i]
 		switch ev.Type {
@@ -88,7 +133,7 @@ func (m gangsModel) apply(tx *dbtx, events []entry) error {
 			if err != nil {
 				return eventError(&ev.RecordedEvent, err)
 			}
-			occ, err := occurredNanos(env.OccurredAt)
+			occ, rec, err := factTimes(ev)
 			if err != nil {
 				return eventError(&ev.RecordedEvent, err)
 			}
@@ -96,14 +141,17 @@ func (m gangsModel) apply(tx *dbtx, events []entry) error {
 			if err != nil {
 				return eventError(&ev.RecordedEvent, err)
 			}
+			lead = max(lead, saturatingSub(occ, rec))
 			caseID, _ := domain.CaseIDFromStream(ev.Stream)
 			group, day, id := g.GroupID.String(), dayKey(env.OccurredAt), ev.ID.String()
+			if err := touch(group); err != nil {
+				return eventError(&ev.RecordedEvent, err)
+			}
 			if _, err := tx.exec(`INSERT INTO {gangs_events}
-				(position, event_id, case_id, group_id, occurred_at, day, agency) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-				pos, id, caseID.String(), group, occ, day, env.Agency); err != nil {
+				(position, event_id, case_id, group_id, occurred_at, day, agency, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+				pos, id, caseID.String(), group, occ, day, env.Agency, rec); err != nil {
 				return eventError(&ev.RecordedEvent, fmt.Errorf("insert dismantling: %w", err))
 			}
-			ids[ev.ID] = factRef{occ, pos}
 			if _, err := tx.exec(`INSERT INTO {gangs_first} (group_id, occurred_at, position, day, event_id)
 				VALUES (?, ?, ?, ?, ?) ON CONFLICT (group_id) DO UPDATE SET
 				occurred_at = excluded.occurred_at, position = excluded.position, day = excluded.day, event_id = excluded.event_id
@@ -123,18 +171,34 @@ func (m gangsModel) apply(tx *dbtx, events []entry) error {
 			if err != nil {
 				return eventError(&ev.RecordedEvent, err)
 			}
-			ref, ok := ids[r.EventID]
-			if !ok {
-				continue // not a dismantling
+			at, err := retractionTime(ev, math.MinInt64)
+			if err != nil {
+				return eventError(&ev.RecordedEvent, err)
 			}
+			// One index lookup finds a dismantling (most retractions name
+			// something else).
+			var pos int64
 			var group string
-			err = tx.scanRow(`UPDATE {gangs_events} SET retracted = 1
-				WHERE position = ? AND event_id = ? AND retracted = 0 RETURNING group_id`, []any{ref.position, r.EventID.String()}, &group)
+			var retracted sql.NullInt64
+			err = tx.scanRow(`SELECT position, group_id, retracted_at FROM {gangs_events} WHERE event_id = ?`,
+				[]any{r.EventID.String()}, &pos, &group, &retracted)
 			switch {
-			case errors.Is(err, sql.ErrNoRows): // not a dismantling, or already retracted
+			case errors.Is(err, sql.ErrNoRows): // not a dismantling
 			case err != nil:
-				return eventError(&ev.RecordedEvent, fmt.Errorf("flag retracted dismantling: %w", err))
+				return eventError(&ev.RecordedEvent, fmt.Errorf("find retracted dismantling: %w", err))
+			case retracted.Valid:
+				// Already retracted: it stands withdrawn from the earliest.
+				if _, err := tx.exec(`UPDATE {gangs_events} SET retracted_at = min(retracted_at, max(recorded_at, ?))
+					WHERE position = ?`, at, pos); err != nil {
+					return eventError(&ev.RecordedEvent, fmt.Errorf("retract dismantling again: %w", err))
+				}
 			default:
+				if _, err := tx.exec(`UPDATE {gangs_events} SET retracted_at = max(recorded_at, ?) WHERE position = ?`, at, pos); err != nil {
+					return eventError(&ev.RecordedEvent, fmt.Errorf("retract dismantling: %w", err))
+				}
+				if err := touch(group); err != nil {
+					return eventError(&ev.RecordedEvent, err)
+				}
 				recompute[group] = true
 			}
 		}
@@ -149,24 +213,16 @@ func (m gangsModel) apply(tx *dbtx, events []entry) error {
 			return err
 		}
 	}
+	if err := m.moveBuckets(tx, before); err != nil {
+		return err
+	}
+	if lead > 0 {
+		if _, err := tx.exec(`UPDATE {gangs_lead} SET max_lead = max(max_lead, ?)`, lead); err != nil {
+			return fmt.Errorf("update lead: %w", err)
+		}
+	}
 	return nil
 }
-
-// ids returns the generation's map of dismantling ids (as for facts, in
-// memory), loading it on first use.
-func (gangsModel) ids(tx *dbtx) (map[uuid.UUID]factRef, error) {
-	if tx.ts.factIDs != nil {
-		return tx.ts.factIDs, nil
-	}
-	ids, err := loadIDs(tx, `SELECT event_id, occurred_at, position FROM {gangs_events}`)
-	if err != nil {
-		return nil, err
-	}
-	tx.ts.factIDs = ids
-	return ids, nil
-}
-
-func (m gangsModel) warmUp(tx *dbtx) error { _, err := m.ids(tx); return err }
 
 // recompute refreshes a group's first dismantling, overall and per agency.
 // Ties on occurred_at go to the earlier event in the log.
@@ -175,13 +231,13 @@ func (gangsModel) recompute(tx *dbtx, group string) error {
 		`DELETE FROM {gangs_first} WHERE group_id = ?1`,
 		`INSERT INTO {gangs_first} (group_id, occurred_at, position, day, event_id)
 			SELECT group_id, occurred_at, position, day, event_id FROM {gangs_events}
-			WHERE group_id = ?1 AND retracted = 0 ORDER BY occurred_at, position LIMIT 1`,
+			WHERE group_id = ?1 AND retracted_at IS NULL ORDER BY occurred_at, position LIMIT 1`,
 		`DELETE FROM {gangs_agency_first} WHERE group_id = ?1`,
 		`INSERT INTO {gangs_agency_first} (agency, group_id, occurred_at, position, day, event_id)
 			SELECT agency, group_id, occurred_at, position, day, event_id FROM (
 				SELECT agency, group_id, occurred_at, position, day, event_id,
 					row_number() OVER (PARTITION BY agency ORDER BY occurred_at, position) AS rn
-				FROM {gangs_events} WHERE group_id = ?1 AND retracted = 0)
+				FROM {gangs_events} WHERE group_id = ?1 AND retracted_at IS NULL)
 			WHERE rn = 1`,
 	}
 	for _, q := range stmts {
@@ -192,56 +248,90 @@ func (gangsModel) recompute(tx *dbtx, group string) error {
 	return nil
 }
 
-// query counts groups first dismantled in [from, to), grouped by month,
-// year or agency ("" for the total alone).
-func (gangsModel) query(tx *dbtx, from, to time.Time, groupBy string, explain bool) ([]factGroup, error) {
-	table, keyExpr := "{gangs_first}", "''"
-	switch groupBy {
-	case "":
-	case "month":
-		keyExpr = "substr(day, 1, 7)"
-	case "year":
-		keyExpr = "substr(day, 1, 4)"
-	case "agency":
-		table, keyExpr = "{gangs_agency_first}", "agency"
-	default:
-		return nil, fmt.Errorf("cannot group gangs dismantled by %q", groupBy)
+// gangFirsts are a group's first dismantling (its day; "" when none stands)
+// and each agency's first (agency → day).
+type gangFirsts struct {
+	first    string
+	agencies map[string]string
+}
+
+// firsts reads a group's firsts as the tables hold them now.
+func (gangsModel) firsts(tx *dbtx, group string) (gangFirsts, error) {
+	f := gangFirsts{agencies: map[string]string{}}
+	err := tx.scanRow(`SELECT day FROM {gangs_first} WHERE group_id = ?`, []any{group}, &f.first)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return f, fmt.Errorf("first dismantling of %s: %w", group, err)
 	}
-	if !explain {
-		rows, err := tx.query(`SELECT `+keyExpr+`, COUNT(*) FROM `+table+`
-			WHERE occurred_at >= ? AND occurred_at < ? GROUP BY 1 ORDER BY 1`, nanos(from), nanos(to))
-		if err != nil {
-			return nil, fmt.Errorf("gangs dismantled: %w", err)
-		}
-		defer rows.Close()
-		var out []factGroup
-		for rows.Next() {
-			var g factGroup
-			if err := rows.Scan(&g.key, &g.n); err != nil {
-				return nil, fmt.Errorf("gangs dismantled: %w", err)
-			}
-			out = append(out, g)
-		}
-		return out, rows.Err()
-	}
-	rows, err := tx.query(`SELECT `+keyExpr+`, event_id FROM `+table+`
-		WHERE occurred_at >= ? AND occurred_at < ? ORDER BY 1, occurred_at, event_id`, nanos(from), nanos(to))
+	rows, err := tx.query(`SELECT agency, day FROM {gangs_agency_first} WHERE group_id = ?`, group)
 	if err != nil {
-		return nil, fmt.Errorf("gangs dismantled: %w", err)
+		return f, fmt.Errorf("agencies' first dismantlings of %s: %w", group, err)
 	}
 	defer rows.Close()
-	var out []factGroup
 	for rows.Next() {
-		var key, id string
-		if err := rows.Scan(&key, &id); err != nil {
-			return nil, fmt.Errorf("gangs dismantled: %w", err)
+		var agency, day string
+		if err := rows.Scan(&agency, &day); err != nil {
+			return f, fmt.Errorf("agencies' first dismantlings of %s: %w", group, err)
 		}
-		if len(out) == 0 || out[len(out)-1].key != key {
-			out = append(out, factGroup{key: key})
-		}
-		g := &out[len(out)-1]
-		g.n++
-		g.ids = append(g.ids, id)
+		f.agencies[agency] = day
 	}
-	return out, rows.Err()
+	return f, rows.Err()
+}
+
+// gangBucket is one bucket of counted firsts.
+type gangBucket struct {
+	month    bool
+	dim, key string
+	period   string // day or month
+}
+
+// moveBuckets moves the buckets from the touched groups' firsts before the
+// batch to their firsts now.
+func (m gangsModel) moveBuckets(tx *dbtx, before map[string]gangFirsts) error {
+	deltas := map[gangBucket]int64{}
+	add := func(dim, key, day string, sign int64) {
+		if day == "" {
+			return
+		}
+		deltas[gangBucket{dim: dim, key: key, period: day}] += sign
+		deltas[gangBucket{month: true, dim: dim, key: key, period: day[:7]}] += sign
+	}
+	for group, old := range before {
+		now, err := m.firsts(tx, group)
+		if err != nil {
+			return err
+		}
+		add(totalDim, "", old.first, -1)
+		add(totalDim, "", now.first, +1)
+		for agency, day := range old.agencies {
+			add("agency", agency, day, -1)
+		}
+		for agency, day := range now.agencies {
+			add("agency", agency, day, +1)
+		}
+	}
+	keys := make([]gangBucket, 0, len(deltas))
+	for k, d := range deltas {
+		if d != 0 {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, func(a, b gangBucket) int {
+		return cmp.Or(cmp.Compare(a.period, b.period), cmp.Compare(a.dim, b.dim), cmp.Compare(a.key, b.key))
+	})
+	for _, k := range keys {
+		table, period := "{gangs_days}", "day"
+		if k.month {
+			table, period = "{gangs_months}", "month"
+		}
+		if _, err := tx.exec(`INSERT INTO `+table+` (dim, `+period+`, key, n) VALUES (?, ?, ?, ?)
+			ON CONFLICT (dim, `+period+`, key) DO UPDATE SET n = n + excluded.n`, k.dim, k.period, k.key, deltas[k]); err != nil {
+			return fmt.Errorf("count firsts: %w", err)
+		}
+		if deltas[k] < 0 {
+			if _, err := tx.exec(`DELETE FROM `+table+` WHERE dim = ? AND `+period+` = ? AND key = ? AND n = 0`, k.dim, k.period, k.key); err != nil {
+				return fmt.Errorf("count firsts: %w", err)
+			}
+		}
+	}
+	return nil
 }

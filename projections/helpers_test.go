@@ -96,7 +96,8 @@ type logWriter struct {
 	recordedAt time.Time
 	step       time.Duration
 	n          int
-	// randomIDs gives events random ids (several writers on one store).
+	// randomIDs gives events fresh ids (several writers on one store):
+	// time-ordered, as casebookd makes them.
 	randomIDs bool
 }
 
@@ -159,7 +160,8 @@ func (w *logWriter) write(caseID uuid.UUID, evs ...pending) []written {
 		if evID == uuid.Nil {
 			evID = id(fmt.Sprintf("event-%d", w.n))
 			if w.randomIDs {
-				evID = uuid.New()
+				// Unique, and time-ordered as casebookd makes event ids.
+				evID = uuid.Must(uuid.NewV7())
 			}
 		}
 		typ := p.rawType

@@ -6,13 +6,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/casebook/casebook/eventstore"
 )
 
 // Projection names, as GET /v1/projections lists them and
-// POST /v1/projections/{name}/rebuild takes them.
+// POST /v1/projections/{name}/rebuild takes them (which also takes them
+// with hyphens, as the report routes spell them: gangs-dismantled).
 const (
 	Arrests         = "arrests"
 	GangsDismantled = "gangs_dismantled"
@@ -36,13 +35,19 @@ type model interface {
 	name() string
 	// version of the model's code; a new version rebuilds its read model.
 	version() int
+	// readableFrom is the oldest version whose tables this code can still
+	// query: a read model built by an older one is rebuilt before it
+	// answers (a newer one is rebuilt in the background while the old one
+	// answers).
+	readableFrom() int
 	// tables lists the placeholders of the tables the model creates, for
 	// dropping a generation (indexes go with their tables).
 	tables() []string
 	// schema is the DDL of one generation.
 	schema() []string
 	// eventTypes are the only types apply looks at (nil: every case event),
-	// so that an as_of replay can ask the store for those alone.
+	// so that a replay (the as_of test oracle) can ask the store for those
+	// alone.
 	eventTypes() []string
 	// apply folds events (all of the "case-" streams, in log order, after
 	// the generation's checkpoint) into the generation's tables within the
@@ -73,11 +78,6 @@ type tableSet struct {
 	// stmts caches the resolved text of SQL templates.
 	mu    sync.Mutex
 	stmts map[string]string
-	// factIDs locates the facts of a fact model's generation by event id
-	// (what a retraction names), in memory: an index on random ids in
-	// SQLite would rewrite most of its pages on every batch. It is loaded
-	// from the facts table on first use and only touched by the writer.
-	factIDs map[uuid.UUID]factRef
 }
 
 func newTableSet(m model, gen int64) *tableSet {
@@ -124,6 +124,11 @@ type instance struct {
 
 	mu         sync.Mutex
 	checkpoint eventstore.Position // committed with the tables
+	// checkpointID is the id of the event at checkpoint, committed with it
+	// (empty when unknown: a checkpoint written before ids were kept, or
+	// none yet): a log whose event there differs is not the one the
+	// tables were built from.
+	checkpointID string
 	// covered ≥ checkpoint: a probe of the log found no case event in
 	// (coveredBase, covered], so once the tables reflect coveredBase they
 	// reflect everything up to covered (the log's other streams, such as
@@ -136,10 +141,10 @@ type instance struct {
 	changed              chan struct{} // closed and replaced on every change
 }
 
-func newInstance(p *projection, gen int64, version int, checkpoint eventstore.Position) *instance {
+func newInstance(p *projection, gen int64, version int, checkpoint eventstore.Position, checkpointID string) *instance {
 	return &instance{
 		p: p, tables: newTableSet(p.model, gen), gen: gen, version: version,
-		checkpoint: checkpoint, covered: checkpoint, coveredBase: checkpoint,
+		checkpoint: checkpoint, checkpointID: checkpointID, covered: checkpoint, coveredBase: checkpoint,
 		state: StateCatchingUp, changed: make(chan struct{}),
 	}
 }
@@ -152,6 +157,7 @@ func (in *instance) broadcastLocked() {
 
 type progress struct {
 	checkpoint, position eventstore.Position
+	checkpointID         string
 	state                string
 	failure              *Failure
 	retired              bool
@@ -163,7 +169,7 @@ func (in *instance) progress() progress {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	return progress{
-		checkpoint: in.checkpoint, position: max(in.checkpoint, in.covered), state: in.state,
+		checkpoint: in.checkpoint, checkpointID: in.checkpointID, position: max(in.checkpoint, in.covered), state: in.state,
 		failure: in.failure, retired: in.retired, lastRecorded: in.lastRecorded, changed: in.changed,
 	}
 }
@@ -179,12 +185,12 @@ func (in *instance) positionFor(cp eventstore.Position) eventstore.Position {
 	return cp
 }
 
-// advance records a committed batch.
-func (in *instance) advance(cp eventstore.Position, lastRecorded time.Time) {
+// advance records a committed batch: its last event's position and id.
+func (in *instance) advance(cp eventstore.Position, cpID string, lastRecorded time.Time) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if cp > in.checkpoint {
-		in.checkpoint = cp
+		in.checkpoint, in.checkpointID = cp, cpID
 		if !lastRecorded.IsZero() {
 			in.lastRecorded = lastRecorded
 		}
@@ -256,6 +262,11 @@ type projection struct {
 	mu       sync.RWMutex
 	active   *instance
 	building *instance
+	// lastError says why the read model was last rebuilt by itself (its
+	// tables did not match the log), and when; GET /v1/projections shows
+	// it. Guarded by mu.
+	lastError   string
+	lastErrorAt time.Time
 }
 
 // isBuilding reports whether in is p's generation being built.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/casebook/casebook/domain"
@@ -19,13 +20,18 @@ type ReportQuery struct {
 	// months up to now).
 	From, To *time.Time
 	// GroupBy names the grouping; "" gives the totals alone. Each report
-	// accepts its own keys (see the report).
+	// accepts its own keys (GroupByKeys).
 	GroupBy string
-	// Explain lists the event ids behind every figure.
+	// Explain lists event ids behind the figures: a page of at most Limit
+	// of them (0: 100; at most 1000) in (occurred_at, position) order,
+	// starting after Cursor (a NextCursor an earlier page gave; "" for the
+	// first page). The figures are exact whatever the page.
 	Explain bool
+	Limit   int
+	Cursor  string
 	// AsOf answers with the figures as they stood at that recorded time:
-	// events (and retractions) recorded after it are ignored. It replays
-	// the log into a temporary projection.
+	// events (and retractions) recorded after it are ignored. The read
+	// models are bitemporal, so this is a query like any other.
 	AsOf *time.Time
 }
 
@@ -46,7 +52,14 @@ type countReport struct {
 	Position uint64       `json:"position"`
 	Total    int64        `json:"total"`
 	Groups   []CountGroup `json:"groups"`
-	EventIDs []string     `json:"event_ids,omitempty"`
+	// GroupsOverlap says that an item may count in several groups, so that
+	// the groups may add up to more than the total (gangs by agency: a
+	// group dismantled by two agencies counts once for each).
+	GroupsOverlap bool     `json:"groups_overlap,omitempty"`
+	EventIDs      []string `json:"event_ids,omitempty"`
+	// NextCursor continues an explained answer whose page did not hold
+	// every event id (ReportQuery.Cursor).
+	NextCursor string `json:"next_cursor,omitempty"`
 }
 
 // ArrestsReport answers GET /v1/reports/arrests.
@@ -55,7 +68,8 @@ type ArrestsReport countReport
 // GangsReport answers GET /v1/reports/gangs-dismantled. Total counts each
 // group once, at its first dismantling; grouped by agency, a group counts
 // for every agency that dismantled it (at that agency's first
-// dismantling), so those groups may add up to more than the total.
+// dismantling), so those groups may add up to more than the total
+// (GroupsOverlap).
 type GangsReport countReport
 
 // SeizureTotal is the exact sum of one commodity in one unit.
@@ -76,13 +90,14 @@ type SeizureGroup struct {
 
 // SeizuresReport answers GET /v1/reports/seizures.
 type SeizuresReport struct {
-	From     *time.Time     `json:"from"`
-	To       *time.Time     `json:"to"`
-	AsOf     *time.Time     `json:"as_of,omitempty"`
-	GroupBy  string         `json:"group_by,omitempty"`
-	Position uint64         `json:"position"`
-	Totals   []SeizureTotal `json:"totals"`
-	Groups   []SeizureGroup `json:"groups"`
+	From       *time.Time     `json:"from"`
+	To         *time.Time     `json:"to"`
+	AsOf       *time.Time     `json:"as_of,omitempty"`
+	GroupBy    string         `json:"group_by,omitempty"`
+	Position   uint64         `json:"position"`
+	Totals     []SeizureTotal `json:"totals"`
+	Groups     []SeizureGroup `json:"groups"`
+	NextCursor string         `json:"next_cursor,omitempty"`
 }
 
 // DetectionGroup is one group of the detections report.
@@ -95,15 +110,16 @@ type DetectionGroup struct {
 
 // DetectionsReport answers GET /v1/reports/detections.
 type DetectionsReport struct {
-	From      *time.Time       `json:"from"`
-	To        *time.Time       `json:"to"`
-	AsOf      *time.Time       `json:"as_of,omitempty"`
-	GroupBy   string           `json:"group_by,omitempty"`
-	Position  uint64           `json:"position"`
-	Incidents int64            `json:"incidents"`
-	People    int64            `json:"people"`
-	Groups    []DetectionGroup `json:"groups"`
-	EventIDs  []string         `json:"event_ids,omitempty"`
+	From       *time.Time       `json:"from"`
+	To         *time.Time       `json:"to"`
+	AsOf       *time.Time       `json:"as_of,omitempty"`
+	GroupBy    string           `json:"group_by,omitempty"`
+	Position   uint64           `json:"position"`
+	Incidents  int64            `json:"incidents"`
+	People     int64            `json:"people"`
+	Groups     []DetectionGroup `json:"groups"`
+	EventIDs   []string         `json:"event_ids,omitempty"`
+	NextCursor string           `json:"next_cursor,omitempty"`
 }
 
 // DetectionTotals are the detections of the summary.
@@ -124,36 +140,54 @@ type SummaryReport struct {
 	Arrests         int64           `json:"arrests"`
 	Seizures        []SeizureTotal  `json:"seizures"`
 	Detections      DetectionTotals `json:"detections"`
-	// With explain: the event ids behind gangs_dismantled and arrests.
+	// With explain: the event ids behind gangs_dismantled and arrests (one
+	// page, shared with the seizures' and detections' ids).
 	GangsDismantledEventIDs []string `json:"gangs_dismantled_event_ids,omitempty"`
 	ArrestsEventIDs         []string `json:"arrests_event_ids,omitempty"`
+	NextCursor              string   `json:"next_cursor,omitempty"`
 }
 
-// GroupByKeys are the group_by values each report accepts.
+// GroupByKeys are the group_by values each report accepts: the times and
+// places its events carry. (Gangs dismantled have no location: a
+// GangDismantled event names the group, not a place. The summary does not
+// group: it is four figures in one answer; each has its own report.)
 var GroupByKeys = map[string][]string{
 	"arrests":          {"day", "month", "year", "agency", "location", "offence"},
-	"gangs-dismantled": {"month", "year", "agency"},
-	"seizures":         {"location", "year", "agency"},
-	"detections":       {"year", "month", "location", "method", "agency"},
+	"gangs-dismantled": {"day", "month", "year", "agency"},
+	"seizures":         {"day", "month", "year", "agency", "location"},
+	"detections":       {"day", "month", "year", "agency", "location", "method"},
 	"summary":          {},
 }
 
-// period resolves a query's bounds and checks its group_by.
-func (q ReportQuery) period(report string) (from, to time.Time, err error) {
+// view resolves a query's period and checks its group_by and explain
+// paging.
+func (q ReportQuery) view(report string) (v view, limit int, after pageCursor, err error) {
 	if q.GroupBy != "" && !slices.Contains(GroupByKeys[report], q.GroupBy) {
-		return from, to, queryError("group_by", "%s reports group by %v, not %q", report, GroupByKeys[report], q.GroupBy)
+		if len(GroupByKeys[report]) == 0 {
+			return v, 0, after, queryError("group_by", "the %s is not grouped (each figure's own report is: arrests, gangs-dismantled, seizures, detections)", report)
+		}
+		return v, 0, after, queryError("group_by", "must be one of %s, not %q", strings.Join(GroupByKeys[report], ", "), q.GroupBy)
 	}
-	from, to = beginningOfTime, endOfTime
+	v.from, v.to, v.asOf = beginningOfTime, endOfTime, utcPtr(q.AsOf)
 	if q.From != nil {
-		from = q.From.UTC()
+		v.from = q.From.UTC()
 	}
 	if q.To != nil {
-		to = q.To.UTC()
+		v.to = q.To.UTC()
 	}
-	if q.From != nil && q.To != nil && !from.Before(to) {
-		return from, to, queryError("to", "must be after from")
+	if q.From != nil && q.To != nil && !v.from.Before(v.to) {
+		return v, 0, after, queryError("to", "must be after from")
 	}
-	return from, to, nil
+	switch {
+	case q.Limit < 0 || q.Limit > maxExplainLimit:
+		return v, 0, after, queryError("limit", "must be from 1 to %d", maxExplainLimit)
+	case q.Limit == 0:
+		limit = defaultExplainLimit
+	default:
+		limit = q.Limit
+	}
+	after, err = parsePageCursor(q.Cursor)
+	return v, limit, after, err
 }
 
 func utcPtr(t *time.Time) *time.Time {
@@ -164,16 +198,15 @@ func utcPtr(t *time.Time) *time.Time {
 	return &u
 }
 
-// source is where a query reads: the live read models (a read transaction
-// on the database, each projection's active generation) or an as_of
-// replay's temporary ones.
+// source is where a query reads: a read transaction on the database over
+// each projection's active generation.
 type source struct {
 	ctx    context.Context
 	p      preparer
 	cache  map[prepKey]*sql.Stmt
 	tables map[string]*tableSet
-	// shared and readTx: a live read's statements, prepared once on the
-	// read pool and bound to its transaction (nil for a replay).
+	// shared and readTx: the read's statements, prepared once on the read
+	// pool and bound to its transaction (nil for a test oracle's replay).
 	shared *readStmts
 	readTx *sql.Tx
 }
@@ -247,24 +280,34 @@ func (e *Engine) readLive(ctx context.Context, names []string, fn func(src *sour
 	return snap, nil
 }
 
-// query runs a report: live through the answer cache, or as of a time
-// (never cached) by replay.
+// query runs a report in one read snapshot: answers as they stand now go
+// through the answer cache (answers.go); as_of answers are computed each
+// time (the cache keeps one answer per query, and as_of queries rarely
+// repeat).
 func query[R any](e *Engine, ctx context.Context, key reportKey, names []string, from, to int64, asOf *time.Time, compute func(src *source) (R, error)) (R, eventstore.Position, error) {
 	if asOf == nil {
 		return cachedRead(e, ctx, key, names, from, to, compute)
 	}
 	var r R
-	pos, err := e.replay(ctx, names, asOf.UTC(), func(src *source) error {
+	snap, err := e.readLive(ctx, names, func(src *source) error {
 		var err error
 		r, err = compute(src)
 		return err
 	})
-	return r, pos, err
+	if err != nil {
+		var zero R
+		return zero, 0, err
+	}
+	return r, snap.pos, nil
 }
 
 // liveKey is a report query's cache key.
-func liveKey(report string, from, to time.Time, q ReportQuery) reportKey {
-	return reportKey{report: report, from: nanos(from), to: nanos(to), groupBy: q.GroupBy, explain: q.Explain}
+func liveKey(report string, v view, q ReportQuery) reportKey {
+	k := reportKey{report: report, from: nanos(v.from), to: nanos(v.to), groupBy: q.GroupBy, explain: q.Explain}
+	if q.Explain {
+		k.limit, k.cursor = q.Limit, q.Cursor
+	}
+	return k
 }
 
 func (e *Engine) order(p *projection) int { return slices.Index(e.projections, p) }
@@ -285,6 +328,13 @@ func (e *Engine) gangsModel() gangsModel {
 	return *unversioned(e.byName[GangsDismantled].model).(*gangsModel)
 }
 
+// factCounter is a read model that counts facts (arrests, gangs) in a
+// view, in total or grouped, and pages through the events behind them.
+type factCounter interface {
+	query(tx *dbtx, v view, groupBy string) ([]factGroup, error)
+	page(tx *dbtx, v view, groupBy string, after pageCursor, limit int) ([]explainItem, error)
+}
+
 // Arrests counts arrests made in the period (retracted ones excluded),
 // grouped by day, month, year, agency, location or offence.
 func (e *Engine) Arrests(ctx context.Context, q ReportQuery) (ArrestsReport, error) {
@@ -293,43 +343,22 @@ func (e *Engine) Arrests(ctx context.Context, q ReportQuery) (ArrestsReport, err
 }
 
 // GangsDismantled counts distinct organised crime groups first dismantled
-// in the period, grouped by month, year or agency.
+// in the period, grouped by day, month, year or agency.
 func (e *Engine) GangsDismantled(ctx context.Context, q ReportQuery) (GangsReport, error) {
 	r, err := e.countReport(ctx, q, "gangs-dismantled", GangsDismantled, e.gangsModel())
+	if q.GroupBy == "agency" {
+		r.GroupsOverlap = true
+	}
 	return GangsReport(r), err
-}
-
-// factCounter is a read model that counts facts (arrests, gangs) in a
-// period, in total or grouped.
-type factCounter interface {
-	query(tx *dbtx, from, to time.Time, groupBy string, explain bool) ([]factGroup, error)
 }
 
 // countReport runs report over the read model name, which m queries.
 func (e *Engine) countReport(ctx context.Context, q ReportQuery, report, name string, m factCounter) (countReport, error) {
-	from, to, err := q.period(report)
+	v, limit, after, err := q.view(report)
 	if err != nil {
 		return countReport{}, err
 	}
-	r, pos, err := query(e, ctx, liveKey(report, from, to, q), []string{name}, 0, 0, q.AsOf, func(src *source) (countReport, error) {
-		var r countReport
-		tx := src.tx(name)
-		total, err := m.query(tx, from, to, "", q.Explain)
-		if err != nil {
-			return r, err
-		}
-		if len(total) > 0 {
-			r.Total, r.EventIDs = total[0].n, total[0].ids
-		}
-		if q.GroupBy == "" {
-			return r, nil
-		}
-		groups, err := m.query(tx, from, to, q.GroupBy, q.Explain)
-		for _, g := range groups {
-			r.Groups = append(r.Groups, CountGroup{Key: g.key, Count: g.n, EventIDs: g.ids})
-		}
-		return r, err
-	})
+	r, pos, err := query(e, ctx, liveKey(report, v, q), []string{name}, 0, 0, v.asOf, countAnswer(m, name, v, q, limit, after))
 	if err != nil {
 		return countReport{}, err
 	}
@@ -340,45 +369,68 @@ func (e *Engine) countReport(ctx context.Context, q ReportQuery, report, name st
 	return r, nil
 }
 
-func seizureTotals(gs []factGroup) []SeizureTotal {
-	out := []SeizureTotal{}
-	for _, g := range gs {
-		out = append(out, seizureTotal(g))
+// countAnswer computes a count report's figures over the read model name.
+func countAnswer(m factCounter, name string, v view, q ReportQuery, limit int, after pageCursor) func(src *source) (countReport, error) {
+	return func(src *source) (countReport, error) {
+		var r countReport
+		tx := src.tx(name)
+		total, err := m.query(tx, v, "")
+		if err != nil {
+			return r, err
+		}
+		if len(total) > 0 {
+			r.Total = total[0].n
+		}
+		var groupIDs map[string][]string
+		if q.Explain {
+			items, err := m.page(tx, v, q.GroupBy, after, limit+1)
+			if err != nil {
+				return r, err
+			}
+			var page []explainItem
+			page, r.NextCursor = cutPage(items, limit)
+			r.EventIDs, groupIDs = idsByGroup(page)
+		}
+		if q.GroupBy == "" {
+			return r, nil
+		}
+		groups, err := m.query(tx, v, q.GroupBy)
+		for _, g := range groups {
+			r.Groups = append(r.Groups, CountGroup{Key: g.key, Count: g.n, EventIDs: groupIDs[g.key]})
+		}
+		return r, err
 	}
-	return out
 }
 
 // seizureTotal reads a seizures group: sub is (commodity, unit), the one sum
 // the quantity in millionths.
-func seizureTotal(g factGroup) SeizureTotal {
-	return SeizureTotal{Commodity: g.sub[0], Unit: g.sub[1], Quantity: domain.QuantityFromMicros(g.sums[0]), Count: g.n, EventIDs: g.ids}
+func seizureTotal(g factGroup, ids []string) SeizureTotal {
+	return SeizureTotal{Commodity: g.sub[0], Unit: g.sub[1], Quantity: domain.QuantityFromMicros(g.sums[0]), Count: g.n, EventIDs: ids}
+}
+
+// seizureTotals reads the seizures' totals (per commodity and unit), with
+// the page's event ids of each.
+func seizureTotals(gs []factGroup, page []explainItem) []SeizureTotal {
+	ids := map[string][]string{}
+	for _, it := range page {
+		k := groupID("", it.sub)
+		ids[k] = append(ids[k], it.id)
+	}
+	out := []SeizureTotal{}
+	for _, g := range gs {
+		out = append(out, seizureTotal(g, ids[groupID("", g.sub)]))
+	}
+	return out
 }
 
 // Seizures sums what was seized in the period per commodity and unit
-// (exact decimals), grouped by location, year or agency.
+// (exact decimals), grouped by day, month, year, agency or location.
 func (e *Engine) Seizures(ctx context.Context, q ReportQuery) (SeizuresReport, error) {
-	from, to, err := q.period("seizures")
+	v, limit, after, err := q.view("seizures")
 	if err != nil {
 		return SeizuresReport{}, err
 	}
-	m := e.factModel(Seizures)
-	r, pos, err := query(e, ctx, liveKey("seizures", from, to, q), []string{Seizures}, 0, 0, q.AsOf, func(src *source) (SeizuresReport, error) {
-		var r SeizuresReport
-		tx := src.tx(Seizures)
-		total, err := m.query(tx, from, to, "", q.Explain)
-		if err != nil {
-			return r, err
-		}
-		r.Totals = seizureTotals(total)
-		if q.GroupBy == "" {
-			return r, nil
-		}
-		groups, err := m.query(tx, from, to, q.GroupBy, q.Explain)
-		for _, g := range groups {
-			r.Groups = append(r.Groups, SeizureGroup{Key: g.key, SeizureTotal: seizureTotal(g)})
-		}
-		return r, err
-	})
+	r, pos, err := query(e, ctx, liveKey("seizures", v, q), []string{Seizures}, 0, 0, v.asOf, seizuresAnswer(e.factModel(Seizures), v, q, limit, after))
 	if err != nil {
 		return SeizuresReport{}, err
 	}
@@ -388,33 +440,44 @@ func (e *Engine) Seizures(ctx context.Context, q ReportQuery) (SeizuresReport, e
 	return r, nil
 }
 
-// Detections counts stowaway detections (incidents) and the people found
-// in the period, grouped by year, month, location or method.
-func (e *Engine) Detections(ctx context.Context, q ReportQuery) (DetectionsReport, error) {
-	from, to, err := q.period("detections")
-	if err != nil {
-		return DetectionsReport{}, err
-	}
-	m := e.factModel(Detections)
-	r, pos, err := query(e, ctx, liveKey("detections", from, to, q), []string{Detections}, 0, 0, q.AsOf, func(src *source) (DetectionsReport, error) {
-		var r DetectionsReport
-		tx := src.tx(Detections)
-		total, err := m.query(tx, from, to, "", q.Explain)
+// seizuresAnswer computes the seizures report's figures.
+func seizuresAnswer(m *factModel, v view, q ReportQuery, limit int, after pageCursor) func(src *source) (SeizuresReport, error) {
+	return func(src *source) (SeizuresReport, error) {
+		var r SeizuresReport
+		tx := src.tx(Seizures)
+		total, err := m.query(tx, v, "")
 		if err != nil {
 			return r, err
 		}
-		if len(total) > 0 {
-			r.Incidents, r.People, r.EventIDs = total[0].n, total[0].sums[0], total[0].ids
+		var page []explainItem
+		if q.Explain {
+			items, err := m.page(tx, v, q.GroupBy, after, limit+1)
+			if err != nil {
+				return r, err
+			}
+			page, r.NextCursor = cutPage(items, limit)
 		}
+		r.Totals = seizureTotals(total, page)
 		if q.GroupBy == "" {
 			return r, nil
 		}
-		groups, err := m.query(tx, from, to, q.GroupBy, q.Explain)
+		_, groupIDs := idsByGroup(page)
+		groups, err := m.query(tx, v, q.GroupBy)
 		for _, g := range groups {
-			r.Groups = append(r.Groups, DetectionGroup{Key: g.key, Incidents: g.n, People: g.sums[0], EventIDs: g.ids})
+			r.Groups = append(r.Groups, SeizureGroup{Key: g.key, SeizureTotal: seizureTotal(g, groupIDs[groupID(g.key, g.sub)])})
 		}
 		return r, err
-	})
+	}
+}
+
+// Detections counts stowaway detections (incidents) and the people found
+// in the period, grouped by day, month, year, agency, location or method.
+func (e *Engine) Detections(ctx context.Context, q ReportQuery) (DetectionsReport, error) {
+	v, limit, after, err := q.view("detections")
+	if err != nil {
+		return DetectionsReport{}, err
+	}
+	r, pos, err := query(e, ctx, liveKey("detections", v, q), []string{Detections}, 0, 0, v.asOf, detectionsAnswer(e.factModel(Detections), v, q, limit, after))
 	if err != nil {
 		return DetectionsReport{}, err
 	}
@@ -423,12 +486,46 @@ func (e *Engine) Detections(ctx context.Context, q ReportQuery) (DetectionsRepor
 	return r, nil
 }
 
+// detectionsAnswer computes the detections report's figures.
+func detectionsAnswer(m *factModel, v view, q ReportQuery, limit int, after pageCursor) func(src *source) (DetectionsReport, error) {
+	return func(src *source) (DetectionsReport, error) {
+		var r DetectionsReport
+		tx := src.tx(Detections)
+		total, err := m.query(tx, v, "")
+		if err != nil {
+			return r, err
+		}
+		if len(total) > 0 {
+			r.Incidents, r.People = total[0].n, total[0].sums[0]
+		}
+		var groupIDs map[string][]string
+		if q.Explain {
+			items, err := m.page(tx, v, q.GroupBy, after, limit+1)
+			if err != nil {
+				return r, err
+			}
+			var page []explainItem
+			page, r.NextCursor = cutPage(items, limit)
+			r.EventIDs, groupIDs = idsByGroup(page)
+		}
+		if q.GroupBy == "" {
+			return r, nil
+		}
+		groups, err := m.query(tx, v, q.GroupBy)
+		for _, g := range groups {
+			r.Groups = append(r.Groups, DetectionGroup{Key: g.key, Incidents: g.n, People: g.sums[0], EventIDs: groupIDs[g.key]})
+		}
+		return r, err
+	}
+}
+
 // SummaryProjections are the projections the summary reads.
 var SummaryProjections = []string{Arrests, GangsDismantled, Seizures, Detections}
 
 // Summary is the press release's paragraph for the period (by default the
 // 12 months up to now): gangs dismantled, arrests, seizures, detections,
-// all from one snapshot.
+// all from one snapshot. Explained, one page lists the events behind all
+// four figures together, in (occurred_at, position) order.
 func (e *Engine) Summary(ctx context.Context, q ReportQuery) (SummaryReport, error) {
 	rolling := false
 	if q.From == nil && q.To == nil {
@@ -439,50 +536,90 @@ func (e *Engine) Summary(ctx context.Context, q ReportQuery) (SummaryReport, err
 		q.From, q.To = &from, &to
 		rolling = true
 	}
-	from, to, err := q.period("summary")
+	v, limit, after, err := q.view("summary")
 	if err != nil {
 		return SummaryReport{}, err
 	}
-	key := liveKey("summary", from, to, q)
+	key := liveKey("summary", v, q)
 	if rolling {
-		key = reportKey{report: "summary", rolling: true, explain: q.Explain}
+		key = reportKey{report: "summary", rolling: true, explain: q.Explain, limit: key.limit, cursor: key.cursor}
 	}
-	r, pos, err := query(e, ctx, key, SummaryProjections, nanos(from), nanos(to), q.AsOf, func(src *source) (SummaryReport, error) {
-		var r SummaryReport
-		gangs, err := e.gangsModel().query(src.tx(GangsDismantled), from, to, "", q.Explain)
-		if err != nil {
-			return r, err
-		}
-		if len(gangs) > 0 {
-			r.GangsDismantled, r.GangsDismantledEventIDs = gangs[0].n, gangs[0].ids
-		}
-		arrests, err := e.factModel(Arrests).query(src.tx(Arrests), from, to, "", q.Explain)
-		if err != nil {
-			return r, err
-		}
-		if len(arrests) > 0 {
-			r.Arrests, r.ArrestsEventIDs = arrests[0].n, arrests[0].ids
-		}
-		seizures, err := e.factModel(Seizures).query(src.tx(Seizures), from, to, "", q.Explain)
-		if err != nil {
-			return r, err
-		}
-		r.Seizures = seizureTotals(seizures)
-		detections, err := e.factModel(Detections).query(src.tx(Detections), from, to, "", q.Explain)
-		if err != nil {
-			return r, err
-		}
-		if len(detections) > 0 {
-			r.Detections = DetectionTotals{Incidents: detections[0].n, People: detections[0].sums[0], EventIDs: detections[0].ids}
-		}
-		return r, nil
-	})
+	figures := summaryFigures{gangs: e.gangsModel(), arrests: e.factModel(Arrests), seizures: e.factModel(Seizures), detections: e.factModel(Detections)}
+	r, pos, err := query(e, ctx, key, SummaryProjections, nanos(v.from), nanos(v.to), v.asOf, summaryAnswer(figures, v, q, limit, after))
 	if err != nil {
 		return SummaryReport{}, err
 	}
 	r.From, r.To, r.AsOf, r.Position = utcPtr(q.From), utcPtr(q.To), utcPtr(q.AsOf), uint64(pos)
 	r.Seizures = append([]SeizureTotal{}, r.Seizures...)
 	return r, nil
+}
+
+// summaryFigures are the read models the summary reads.
+type summaryFigures struct {
+	gangs                         gangsModel
+	arrests, seizures, detections *factModel
+}
+
+// summaryAnswer computes the summary's figures.
+func summaryAnswer(figs summaryFigures, v view, q ReportQuery, limit int, after pageCursor) func(src *source) (SummaryReport, error) {
+	return func(src *source) (SummaryReport, error) {
+		var r SummaryReport
+		figures := []struct {
+			name string
+			m    factCounter
+		}{
+			{GangsDismantled, figs.gangs}, {Arrests, figs.arrests}, {Seizures, figs.seizures}, {Detections, figs.detections},
+		}
+		totals := make([][]factGroup, len(figures))
+		var items []explainItem
+		for i, f := range figures {
+			var err error
+			if totals[i], err = f.m.query(src.tx(f.name), v, ""); err != nil {
+				return r, err
+			}
+			if q.Explain {
+				its, err := f.m.page(src.tx(f.name), v, "", after, limit+1)
+				if err != nil {
+					return r, err
+				}
+				for j := range its {
+					its[j].key = f.name // which figure it is behind
+				}
+				items = append(items, its...)
+			}
+		}
+		var page []explainItem
+		page, r.NextCursor = cutPage(items, limit)
+		pageOf := func(name string) []explainItem {
+			var out []explainItem
+			for _, it := range page {
+				if it.key == name {
+					out = append(out, it)
+				}
+			}
+			return out
+		}
+		ids := func(name string) []string {
+			var out []string
+			for _, it := range pageOf(name) {
+				out = append(out, it.id)
+			}
+			return out
+		}
+		if g := totals[0]; len(g) > 0 {
+			r.GangsDismantled = g[0].n
+		}
+		if g := totals[1]; len(g) > 0 {
+			r.Arrests = g[0].n
+		}
+		r.GangsDismantledEventIDs, r.ArrestsEventIDs = ids(GangsDismantled), ids(Arrests)
+		r.Seizures = seizureTotals(totals[2], pageOf(Seizures))
+		if g := totals[3]; len(g) > 0 {
+			r.Detections = DetectionTotals{Incidents: g[0].n, People: g[0].sums[0]}
+		}
+		r.Detections.EventIDs = ids(Detections)
+		return r, nil
+	}
 }
 
 // IsQueryError reports whether err is a bad query (→ HTTP 400).

@@ -15,8 +15,8 @@ import (
 
 // runner follows the log for a group of generations (members) that share a
 // subscription: it subscribes after the smallest checkpoint among them and
-// applies each batch to every member in one transaction, each member in a
-// savepoint of its own and only from after its own checkpoint.
+// applies each batch to every member, each in a transaction of its own and
+// only from after its own checkpoint.
 type runner struct {
 	e *Engine
 
@@ -43,11 +43,33 @@ func (r *runner) active() []*instance {
 
 func (r *runner) run(ctx context.Context) {
 	backoff := r.e.opts.RetryMin
-	r.warmUp(ctx)
 	for ctx.Err() == nil {
 		members := r.active()
 		if len(members) == 0 {
 			return
+		}
+		// Before every subscription (the first, and each after a drop or
+		// an error): members whose tables do not reflect the log start
+		// over, in a runner of their own.
+		fresh, err := r.e.checkAgainstLog(ctx, members)
+		if len(fresh) > 0 {
+			r.e.startRunner(fresh...)
+			if members = r.active(); len(members) == 0 {
+				return
+			}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			r.e.log.Warn("projections: checking the read models against the log failed; retrying", "error", err, "backoff", backoff)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, r.e.opts.RetryMax)
+			continue
 		}
 		after := members[0].progress().checkpoint
 		for _, m := range members[1:] {
@@ -79,26 +101,6 @@ func (r *runner) run(ctx context.Context) {
 		case <-time.After(backoff):
 		}
 		backoff = min(backoff*2, r.e.opts.RetryMax)
-	}
-}
-
-// warmUp loads what the members keep in memory (the fact ids) before the
-// first event arrives, rather than on it.
-func (r *runner) warmUp(ctx context.Context) {
-	e := r.e
-	e.writeMu.Lock()
-	defer e.writeMu.Unlock()
-	tx, err := e.w.begin(ctx)
-	if err != nil {
-		return
-	}
-	defer tx.Rollback()
-	for _, m := range r.active() {
-		if w, ok := unversioned(m.p.model).(interface{ warmUp(tx *dbtx) error }); ok {
-			if err := w.warmUp(tx.on(ctx, m.tables)); err != nil {
-				e.log.Warn("projections: warm-up", "projection", m.p.model.name(), "error", err)
-			}
-		}
 	}
 }
 
@@ -294,25 +296,27 @@ func (r *runner) markLive(ctx context.Context, head eventstore.Position, idle bo
 
 // memberResult is what a batch did to one member.
 type memberResult struct {
-	m          *instance
-	checkpoint eventstore.Position // new checkpoint (0: unchanged)
-	recorded   time.Time
-	failure    *Failure
+	m            *instance
+	checkpoint   eventstore.Position // new checkpoint (0: unchanged)
+	checkpointID string              // the id of the event there
+	recorded     time.Time
+	failure      *Failure
 }
 
-// applyBatch applies events to every member in one transaction.
+// applyBatch applies events to every member, each in a transaction of its
+// own (see applyLocked).
 func (r *runner) applyBatch(ctx context.Context, events []entry) error {
 	e := r.e
 	members := r.active()
 	e.writeMu.Lock()
 	results, err := r.applyLocked(ctx, members, events)
 	e.writeMu.Unlock()
-	if err != nil {
-		return err
-	}
+	// Members that committed before an error advance all the same: their
+	// tables hold the batch, and the next subscription must not give it
+	// to them again.
 	for _, res := range results {
 		if res.checkpoint > 0 {
-			res.m.advance(res.checkpoint, res.recorded)
+			res.m.advance(res.checkpoint, res.checkpointID, res.recorded)
 		}
 		if res.failure != nil {
 			res.m.fail(*res.failure)
@@ -324,17 +328,23 @@ func (r *runner) applyBatch(ctx context.Context, events []entry) error {
 			e.maybeSwap(ctx, res.m.p)
 		}
 	}
-	return nil
+	return err
 }
 
+// applyLocked applies events to each member in a transaction of its own,
+// together with the member's checkpoint, and returns what committed. (One
+// transaction for all, with a savepoint per member, made a large batch
+// quadratic: SQLite keeps every page a savepoint changes in its
+// sub-journal, and walked that journal at the end of every statement —
+// 42% of a rebuild's CPU on the 1,000,000-event scale data set.)
 func (r *runner) applyLocked(ctx context.Context, members []*instance, events []entry) ([]memberResult, error) {
 	e := r.e
 	// The batch's statements run without ctx's cancellation, which is
-	// checked between members and before the commit instead: the driver
-	// watches a cancellable context with a goroutine per statement, and that
-	// cost more than most of these single-row statements. One batch is
-	// short: a live one a few ms, a full catch-up one (Options.BatchSize
-	// events) ~0.15 s at the rebuild rate the README quotes.
+	// checked between members instead: the driver watches a cancellable
+	// context with a goroutine per statement, and that cost more than most
+	// of these single-row statements. One batch is short: a live one a few
+	// ms, a full catch-up one (Options.BatchSize events) a fraction of a
+	// second at the rebuild rate the README quotes.
 	stmtCtx := context.WithoutCancel(ctx)
 	pages := checkpointPagesLive
 	if len(events) >= catchUpBatchThreshold {
@@ -343,18 +353,13 @@ func (r *runner) applyLocked(ctx context.Context, members []*instance, events []
 	if err := e.w.setCheckpointPages(stmtCtx, pages); err != nil {
 		return nil, fmt.Errorf("checkpoint threshold: %w", err)
 	}
-	tx, err := e.w.begin(stmtCtx)
-	if err != nil {
-		return nil, fmt.Errorf("begin batch: %w", err)
-	}
-	defer tx.Rollback()
 	var results []memberResult
 	r.mu.Lock()
 	runnerKey, split := r.subscribed, map[string][]entry{}
 	r.mu.Unlock()
 	for _, m := range members {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return results, err
 		}
 		pr := m.progress()
 		if pr.retired || pr.state == StateFailed { // retired by a swap since active()
@@ -367,33 +372,30 @@ func (r *runner) applyLocked(ctx context.Context, members []*instance, events []
 		if len(evs) == 0 {
 			continue
 		}
-		res, err := applyMember(stmtCtx, tx, m, evs, e.opts.Now())
-		if err != nil {
-			return nil, err
+		res, err := applyMember(stmtCtx, e.w, m, evs, e.opts.Now())
+		if res.checkpoint > 0 || res.failure != nil {
+			results = append(results, res)
 		}
-		results = append(results, res)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("commit batch: %w", err)
+		if err != nil {
+			return results, err
+		}
 	}
 	return results, nil
 }
 
-// applyMember applies evs to one member inside a savepoint. If the model
-// refuses them, the savepoint is rolled back and the events are applied one
-// by one to find the one at fault: the member keeps everything before it
-// and fails on it. Errors returned (rather than recorded as a failure) are
-// not the events' fault and abort the whole batch.
-func applyMember(ctx context.Context, tx *wtx, m *instance, evs []entry, now time.Time) (memberResult, error) {
+// applyMember applies evs to one member in one transaction. If the model
+// refuses them, the transaction is rolled back and the events are applied
+// one by one, each in a transaction of its own, to find the one at fault:
+// the member keeps everything before it and fails on it. Errors returned
+// (rather than recorded as a failure) are not the events' fault and abort
+// the batch; what committed before them is in the result.
+func applyMember(ctx context.Context, w *writer, m *instance, evs []entry, now time.Time) (memberResult, error) {
 	res := memberResult{m: m}
 	name := m.p.model.name()
-	err := inSavepoint(ctx, tx, func() error { return applyAndCheckpoint(ctx, tx, m, evs) })
+	err := inTransaction(ctx, w, func(tx *wtx) error { return applyAndCheckpoint(ctx, tx, m, evs) })
 	if err == nil {
 		last := evs[len(evs)-1]
-		res.checkpoint, res.recorded = last.Position, last.RecordedAt
+		res.checkpoint, res.checkpointID, res.recorded = last.Position, last.ID.String(), last.RecordedAt
 		return res, nil
 	}
 	if !isPoison(err) {
@@ -401,9 +403,9 @@ func applyMember(ctx context.Context, tx *wtx, m *instance, evs []entry, now tim
 	}
 	for i := range evs {
 		one := evs[i : i+1]
-		err := inSavepoint(ctx, tx, func() error { return applyAndCheckpoint(ctx, tx, m, one) })
+		err := inTransaction(ctx, w, func(tx *wtx) error { return applyAndCheckpoint(ctx, tx, m, one) })
 		if err == nil {
-			res.checkpoint, res.recorded = one[0].Position, one[0].RecordedAt
+			res.checkpoint, res.checkpointID, res.recorded = one[0].Position, one[0].ID.String(), one[0].RecordedAt
 			continue
 		}
 		if !isPoison(err) {
@@ -424,35 +426,30 @@ func applyAndCheckpoint(ctx context.Context, tx *wtx, m *instance, evs []entry) 
 	if err := m.p.model.apply(tx.on(ctx, m.tables), evs); err != nil {
 		return err
 	}
-	cp, err := sqlPos(evs[len(evs)-1].Position)
+	last := &evs[len(evs)-1]
+	cp, err := sqlPos(last.Position)
 	if err != nil {
-		return eventError(&evs[len(evs)-1].RecordedEvent, err)
+		return eventError(&last.RecordedEvent, err)
 	}
-	if _, err := tx.execFixed(ctx, `UPDATE projection_checkpoint SET position = ? WHERE name = ? AND gen = ?`,
-		cp, m.p.model.name(), m.gen); err != nil {
+	if _, err := tx.execFixed(ctx, `UPDATE projection_checkpoint SET position = ?, event_id = ? WHERE name = ? AND gen = ?`,
+		cp, last.ID.String(), m.p.model.name(), m.gen); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	return nil
 }
 
-// inSavepoint runs fn inside a savepoint, rolled back if fn fails.
-func inSavepoint(ctx context.Context, tx *wtx, fn func() error) error {
-	if _, err := tx.execFixed(ctx, `SAVEPOINT member`); err != nil {
-		return fmt.Errorf("savepoint: %w", err)
+// inTransaction runs fn in a write transaction, committed if fn succeeds
+// and rolled back otherwise.
+func inTransaction(ctx context.Context, w *writer, fn func(tx *wtx) error) error {
+	tx, err := w.begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
 	}
-	if err := fn(); err != nil {
-		if _, rbErr := tx.execFixed(ctx, `ROLLBACK TO member`); rbErr != nil {
-			return errors.Join(err, fmt.Errorf("rollback to savepoint: %w", rbErr))
-		}
-		if _, rbErr := tx.execFixed(ctx, `RELEASE member`); rbErr != nil {
-			return errors.Join(err, fmt.Errorf("release savepoint: %w", rbErr))
-		}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
 		return err
 	}
-	if _, err := tx.execFixed(ctx, `RELEASE member`); err != nil {
-		return fmt.Errorf("release savepoint: %w", err)
-	}
-	return nil
+	return tx.Commit()
 }
 
 // decodeChunk is how many events the decoder takes at a time.

@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // Status is one projection as GET /v1/projections shows it.
@@ -25,6 +26,12 @@ type Status struct {
 	// Error says why the projection (or its rebuild) failed, naming the
 	// event and its position.
 	Error string `json:"error,omitempty"`
+	// LastError says why the read model was last rebuilt from the start by
+	// itself (its tables did not reflect the log, or were built by a
+	// version this one cannot read), and LastErrorAt when; both stay until
+	// the engine restarts.
+	LastError   string     `json:"last_error,omitempty"`
+	LastErrorAt *time.Time `json:"last_error_at,omitempty"`
 }
 
 // Status reports every projection's state, position and lag.
@@ -41,9 +48,13 @@ func (e *Engine) Status(ctx context.Context) ([]Status, error) {
 	for _, p := range e.projections {
 		p.mu.RLock()
 		a, b := p.active, p.building
+		lastError, lastErrorAt := p.lastError, p.lastErrorAt
 		p.mu.RUnlock()
 		pr := a.progress()
-		st := Status{Name: p.model.name(), Version: a.version, State: pr.state, Head: uint64(head)}
+		st := Status{Name: p.model.name(), Version: a.version, State: pr.state, Head: uint64(head), LastError: lastError}
+		if lastError != "" {
+			st.LastErrorAt = &lastErrorAt
+		}
 		if pr.state == StateFailed {
 			st.Error = pr.failure.Err
 		}

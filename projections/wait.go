@@ -45,9 +45,9 @@ func (e *Engine) lookup(names []string) ([]*projection, error) {
 	}
 	ps := make([]*projection, 0, len(names))
 	for _, n := range names {
-		p, ok := e.byName[n]
-		if !ok {
-			return nil, fmt.Errorf("%w: %q", ErrUnknownProjection, n)
+		p, err := e.projection(n)
+		if err != nil {
+			return nil, err
 		}
 		ps = append(ps, p)
 	}

@@ -28,4 +28,12 @@ trap 'rm -f "$CASEBOOK_CONTRACT_REPORT"' EXIT
 status=0
 go test -race -count=1 -timeout 20m "$@" ./... || status=$?
 cat "$CASEBOOK_CONTRACT_REPORT"
-exit "$status"
+[ "$status" = 0 ] || exit "$status"
+
+# The national-scale figures' script at a small size (20,000 events, well
+# under a minute), so that it cannot rot; its figures are not judged here.
+echo "== scripts/load/scale.sh (20,000 events)"
+scale_log=$(mktemp)
+EVENTS=20000 QUERIES=100 scripts/load/scale.sh >"$scale_log" 2>&1 || { tail -n 40 "$scale_log"; rm -f "$scale_log"; exit 1; }
+tail -n 14 "$scale_log"
+rm -f "$scale_log"

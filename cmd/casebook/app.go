@@ -55,7 +55,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"demo", "[--seed N] [--force]", "load the demo data set (the press release's figures) into an empty store", runDemo},
+		{"demo", "[--seed N] [--force] [--events N]", "load the demo data set (the press release's figures), or generate a national-scale one of N events, into an empty store", runDemo},
 		{"verify", "[--anchor FILE [--key-file FILE]]", "check every stream's hash chain (and SQLite's integrity), and against an anchor; exit 1 when anything is broken", runVerify},
 		{"anchor", "--out FILE [--key-file FILE]", "record every stream's head and the log's head, to keep outside the store (verify --anchor)", runAnchor},
 		{"access-report", "--subject S --from T --to T [--format csv|json] [--scan]", "every consultation by one person in a period (a data-protection inquiry); read-only", runAccessReport},

@@ -178,3 +178,51 @@ func TestDemoRefusesANonEmptyStoreAndIsDeterministic(t *testing.T) {
 		t.Fatalf("after --force with seed 2: %d events, want %d", n, len(a)+demoPlanSeed(2))
 	}
 }
+
+// TestDemoGeneratesAScaleDataSet: "casebook demo --events N" writes exactly
+// N events whose chains "casebook verify" accepts, builds the read models
+// and reports the generation's rate; the reports answer from them, as of
+// earlier times too.
+func TestDemoGeneratesAScaleDataSet(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "data")
+	r := must(t, "demo", "--events", "4000", "--seed", "7", "--data", dir, "--json")
+	var rep scaleReport
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, r.stdout)
+	}
+	if rep.Events != 4000 || rep.Position != 4000 || rep.EventsPerSec <= 0 || rep.Summary == nil || rep.Summary.Arrests == 0 {
+		t.Fatalf("report %+v", rep)
+	}
+	if n := len(logOf(t, dir)); n != 4000 {
+		t.Fatalf("%d events in the store, want 4000", n)
+	}
+	if !strings.Contains(must(t, "verify", "--data", dir).stdout, "0 broken") {
+		t.Error("the generated chains do not verify")
+	}
+	// As known halfway through the recorded span, fewer arrests stood.
+	st := openTestStore(t, dir, true)
+	eng, err := projections.Open(context.Background(), dir, st, projections.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := eng.WaitFor(ctx, 4000); err != nil {
+		t.Fatal(err)
+	}
+	half := rep.RecordedFrom.Add(rep.RecordedTo.Sub(rep.RecordedFrom) / 2)
+	then, err := eng.Arrests(ctx, projections.ReportQuery{AsOf: &half})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now, _ := eng.Arrests(ctx, projections.ReportQuery{})
+	if then.Total == 0 || then.Total >= now.Total || now.Total != rep.Summary.Arrests {
+		t.Errorf("arrests as known halfway %d, now %d, summary %d: want 0 < halfway < now = summary", then.Total, now.Total, rep.Summary.Arrests)
+	}
+	// A count that is not one is a usage error.
+	if r := run(t, "demo", "--events", "-3", "--data", filepath.Join(t.TempDir(), "x")); r.code != exitUsage {
+		t.Errorf("--events -3: exit %d %s", r.code, r.stderr)
+	}
+}

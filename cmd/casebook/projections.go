@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -48,9 +47,8 @@ func runProjections(a *app, args []string) error {
 		}
 		name := ""
 		if len(names) == 1 {
-			name = names[0]
-			if !slices.Contains(projections.Names(), name) {
-				return usagef("no projection %q (there are: %s)", name, strings.Join(projections.Names(), ", "))
+			if name, err = projections.CanonicalName(names[0]); err != nil {
+				return usagef("no projection %q (there are: %s)", names[0], strings.Join(projections.Names(), ", "))
 			}
 		}
 		return a.projectionsRebuild(name)

@@ -244,3 +244,48 @@ func TestLeadAgencyOwnsTheCasesScopeAndLifecycle(t *testing.T) {
 		body: map[string]any{"type": "CaseReopened", "data": map[string]any{"reason": "new evidence"}}}), http.StatusForbidden)
 	s.record(t, invUKBA2, c.ID, map[string]any{"type": "CaseReopened", "data": map[string]any{"reason": "new evidence"}})
 }
+
+// An explained report is a list like any other: a page of event ids, its
+// next page's cursor and URL (body and Link header), and exact figures on
+// every page.
+func TestExplainedReportsPageLikeEveryList(t *testing.T) {
+	s := startServer(t)
+	c := s.openCase(t, invUKBA, "UKBA-EXPLAIN-1")
+	person := uuid.NewString()
+	s.record(t, invUKBA, c.ID, suspect(person, "A. N. Other"))
+	var last recorded
+	for range 3 {
+		last = s.record(t, invUKBA, c.ID, map[string]any{"type": "ArrestMade", "data": map[string]any{"person_id": person, "location": "Dover", "offence": "facilitation"}})
+	}
+	type page struct {
+		Total      int      `json:"total"`
+		EventIDs   []string `json:"event_ids"`
+		NextCursor string   `json:"next_cursor"`
+		Next       string   `json:"next"`
+	}
+	path := fmt.Sprintf("/v1/reports/arrests?explain=true&limit=2&min_position=%d", last.Position)
+	var ids []string
+	for pages := 0; path != ""; pages++ {
+		if pages > 3 {
+			t.Fatal("the pages do not end")
+		}
+		r := s.do(t, req{method: "GET", path: path, as: analyst})
+		mustStatus(t, r, http.StatusOK)
+		var p page
+		r.decode(t, &p)
+		if p.Total != 3 {
+			t.Fatalf("page %d: total %d, want 3 on every page", pages, p.Total)
+		}
+		ids = append(ids, p.EventIDs...)
+		if link := r.Header.Get("Link"); (p.Next == "") != (link == "") || (p.Next != "" && link != "<"+p.Next+`>; rel="next"`) {
+			t.Fatalf("page %d: next %q, Link %q", pages, p.Next, link)
+		}
+		if (p.Next == "") != (p.NextCursor == "") {
+			t.Fatalf("page %d: next %q but next_cursor %q", pages, p.Next, p.NextCursor)
+		}
+		path = p.Next
+	}
+	if len(ids) != 3 {
+		t.Fatalf("%d event ids over the pages, want 3: %v", len(ids), ids)
+	}
+}

@@ -4,6 +4,8 @@
 #   scripts/load/run.sh                 # 10 s per measurement, 64 connections, 2 wrk threads
 #   DURATION=20s CONNS=128 scripts/load/run.sh
 #   CASEBOOKD=/tmp/base/casebookd scripts/load/run.sh   # a prebuilt casebookd (A/B of builds)
+#   DATA_DIR=/big/data scripts/load/run.sh   # casebookd on an existing data directory
+#                                            # (scale.sh: RSS on a large store; the load appends to it)
 #
 # The load is one investigator (and one analyst) on CONNS connections, far
 # above a principal's default share (32 requests at once, 100 a second):
@@ -95,7 +97,7 @@ fi
 # is checked on every request and refuses none (the build before the
 # limits ignores these).
 CASEBOOK_PRINCIPAL_MAX_REQUESTS=100000 CASEBOOK_PRINCIPAL_RATE=1000000000 CASEBOOK_PRINCIPAL_BURST=1000000000 \
-  "$work/casebookd" --addr "$CB_ADDR" --data "$work/data" --tokens "$work/tokens.csv" "${oidc_flags[@]}" --log-level "$LOG_LEVEL" 2>"$work/casebookd.log" &
+  "$work/casebookd" --addr "$CB_ADDR" --data "${DATA_DIR:-$work/data}" --tokens "$work/tokens.csv" "${oidc_flags[@]}" --log-level "$LOG_LEVEL" 2>"$work/casebookd.log" &
 CB_PID=$!
 pids+=("$CB_PID")
 "$work/baseline" -addr "$BARE_ADDR" &
