@@ -1730,6 +1730,13 @@ export interface components {
                 event_ids?: components["schemas"]["EventIDs"];
             }[];
             event_ids?: components["schemas"]["EventIDs"];
+            /** @description With explain=true, when more event ids remain: pass it as cursor for the next page (absent on the last page). */
+            next_cursor?: string;
+            /**
+             * Format: uri-reference
+             * @description With explain=true, when more event ids remain: the next page's URL (relative to this server), also sent as `Link: <…>; rel="next"`.
+             */
+            next?: string;
         };
         /** @description Organised crime groups dismantled. Grouped by agency, the groups may add up to more than the total: a group dismantled jointly counts for every agency that dismantled it, once in the total. */
         GangsReport: {
@@ -1752,7 +1759,7 @@ export interface components {
              * @description The grouping asked for (only with group_by).
              * @enum {string}
              */
-            group_by?: "month" | "year" | "agency";
+            group_by?: "day" | "month" | "year" | "agency";
             /**
              * Format: int64
              * @description The global log position the figures reflect.
@@ -1775,6 +1782,15 @@ export interface components {
                 event_ids?: components["schemas"]["EventIDs"];
             }[];
             event_ids?: components["schemas"]["EventIDs"];
+            /** @description With explain=true, when more event ids remain: pass it as cursor for the next page (absent on the last page). */
+            next_cursor?: string;
+            /**
+             * Format: uri-reference
+             * @description With explain=true, when more event ids remain: the next page's URL (relative to this server), also sent as `Link: <…>; rel="next"`.
+             */
+            next?: string;
+            /** @description True when a group may count in several groups (a gang dismantled in cases of two agencies counts once in total and once for each agency), so the groups may add up to more than the total. */
+            groups_overlap?: boolean;
         };
         /** @description Seizures: figures per commodity, as kilograms, pounds, sticks and items do not add up. */
         SeizuresReport: {
@@ -1797,7 +1813,7 @@ export interface components {
              * @description The grouping asked for (only with group_by).
              * @enum {string}
              */
-            group_by?: "location" | "year" | "agency";
+            group_by?: "day" | "month" | "year" | "agency" | "location";
             /**
              * Format: int64
              * @description The global log position the figures reflect.
@@ -1847,6 +1863,13 @@ export interface components {
                 count: number;
                 event_ids?: components["schemas"]["EventIDs"];
             }[];
+            /** @description With explain=true, when more event ids remain: pass it as cursor for the next page (absent on the last page). */
+            next_cursor?: string;
+            /**
+             * Format: uri-reference
+             * @description With explain=true, when more event ids remain: the next page's URL (relative to this server), also sent as `Link: <…>; rel="next"`.
+             */
+            next?: string;
         };
         /** @description Stowaway detections. */
         DetectionsReport: {
@@ -1869,7 +1892,7 @@ export interface components {
              * @description The grouping asked for (only with group_by).
              * @enum {string}
              */
-            group_by?: "year" | "month" | "location" | "method" | "agency";
+            group_by?: "day" | "month" | "year" | "agency" | "location" | "method";
             /**
              * Format: int64
              * @description The global log position the figures reflect.
@@ -1902,6 +1925,13 @@ export interface components {
                 people: number;
                 event_ids?: components["schemas"]["EventIDs"];
             }[];
+            /** @description With explain=true, when more event ids remain: pass it as cursor for the next page (absent on the last page). */
+            next_cursor?: string;
+            /**
+             * Format: uri-reference
+             * @description With explain=true, when more event ids remain: the next page's URL (relative to this server), also sent as `Link: <…>; rel="next"`.
+             */
+            next?: string;
         };
         /** @description The press release's paragraph in one answer. */
         SummaryReport: {
@@ -1972,6 +2002,13 @@ export interface components {
             };
             gangs_dismantled_event_ids?: components["schemas"]["EventIDs"];
             arrests_event_ids?: components["schemas"]["EventIDs"];
+            /** @description With explain=true, when more event ids remain: pass it as cursor for the next page (absent on the last page). */
+            next_cursor?: string;
+            /**
+             * Format: uri-reference
+             * @description With explain=true, when more event ids remain: the next page's URL (relative to this server), also sent as `Link: <…>; rel="next"`.
+             */
+            next?: string;
         };
         /** @description One projection. */
         ProjectionStatus: {
@@ -2164,6 +2201,10 @@ export interface components {
         };
     };
     parameters: {
+        /** @description With explain=true: how many event ids one answer lists, 1 to 1000 (default 100); the figures stay exact whatever the page. */
+        ExplainLimit: number;
+        /** @description With explain=true: the next_cursor of the previous page of event ids. */
+        ExplainCursor: string;
         /** @description Why the case data is consulted: one of investigation, supervision, audit, disclosure, legal, subject_access. Recorded in the access log. Without it the role's default is recorded (investigator: investigation, auditor: audit, dpo: legal) and marked purpose_defaulted; a server run with --require-purpose answers a read of a case record, history, verification or time travel without it with 400 (code purpose_required). An unknown code is 400 (unknown_purpose). */
         Purpose: "investigation" | "supervision" | "audit" | "disclosure" | "legal" | "subject_access";
         /** @description A reference for the purpose (an operation name, a disclosure request number): at most 200 characters, no control characters (else 400, invalid_purpose_reference). Recorded in the access log. */
@@ -2768,6 +2809,10 @@ export interface operations {
                 group_by?: "day" | "month" | "year" | "agency" | "location" | "offence";
                 /** @description List the event ids behind every figure. */
                 explain?: components["parameters"]["Explain"];
+                /** @description With explain=true: how many event ids one answer lists, 1 to 1000 (default 100); the figures stay exact whatever the page. */
+                limit?: components["parameters"]["ExplainLimit"];
+                /** @description With explain=true: the next_cursor of the previous page of event ids. */
+                cursor?: components["parameters"]["ExplainCursor"];
                 /** @description The figures as they stood at this recorded time: events and retractions recorded later are ignored. */
                 as_of?: components["parameters"]["AsOf"];
                 /** @description Wait (up to casebookd's --read-model-wait) until the read models reflect this global log position (read-your-writes); 503 past the wait. */
@@ -2808,9 +2853,13 @@ export interface operations {
                 /** @description End of the period, exclusive. */
                 to?: components["parameters"]["To"];
                 /** @description Grouping of the figures (400 naming this report's choices otherwise). */
-                group_by?: "month" | "year" | "agency";
+                group_by?: "day" | "month" | "year" | "agency";
                 /** @description List the event ids behind every figure. */
                 explain?: components["parameters"]["Explain"];
+                /** @description With explain=true: how many event ids one answer lists, 1 to 1000 (default 100); the figures stay exact whatever the page. */
+                limit?: components["parameters"]["ExplainLimit"];
+                /** @description With explain=true: the next_cursor of the previous page of event ids. */
+                cursor?: components["parameters"]["ExplainCursor"];
                 /** @description The figures as they stood at this recorded time: events and retractions recorded later are ignored. */
                 as_of?: components["parameters"]["AsOf"];
                 /** @description Wait (up to casebookd's --read-model-wait) until the read models reflect this global log position (read-your-writes); 503 past the wait. */
@@ -2851,9 +2900,13 @@ export interface operations {
                 /** @description End of the period, exclusive. */
                 to?: components["parameters"]["To"];
                 /** @description Grouping of the figures (400 naming this report's choices otherwise). */
-                group_by?: "location" | "year" | "agency";
+                group_by?: "day" | "month" | "year" | "agency" | "location";
                 /** @description List the event ids behind every figure. */
                 explain?: components["parameters"]["Explain"];
+                /** @description With explain=true: how many event ids one answer lists, 1 to 1000 (default 100); the figures stay exact whatever the page. */
+                limit?: components["parameters"]["ExplainLimit"];
+                /** @description With explain=true: the next_cursor of the previous page of event ids. */
+                cursor?: components["parameters"]["ExplainCursor"];
                 /** @description The figures as they stood at this recorded time: events and retractions recorded later are ignored. */
                 as_of?: components["parameters"]["AsOf"];
                 /** @description Wait (up to casebookd's --read-model-wait) until the read models reflect this global log position (read-your-writes); 503 past the wait. */
@@ -2894,9 +2947,13 @@ export interface operations {
                 /** @description End of the period, exclusive. */
                 to?: components["parameters"]["To"];
                 /** @description Grouping of the figures (400 naming this report's choices otherwise). */
-                group_by?: "year" | "month" | "location" | "method" | "agency";
+                group_by?: "day" | "month" | "year" | "agency" | "location" | "method";
                 /** @description List the event ids behind every figure. */
                 explain?: components["parameters"]["Explain"];
+                /** @description With explain=true: how many event ids one answer lists, 1 to 1000 (default 100); the figures stay exact whatever the page. */
+                limit?: components["parameters"]["ExplainLimit"];
+                /** @description With explain=true: the next_cursor of the previous page of event ids. */
+                cursor?: components["parameters"]["ExplainCursor"];
                 /** @description The figures as they stood at this recorded time: events and retractions recorded later are ignored. */
                 as_of?: components["parameters"]["AsOf"];
                 /** @description Wait (up to casebookd's --read-model-wait) until the read models reflect this global log position (read-your-writes); 503 past the wait. */
@@ -2938,6 +2995,10 @@ export interface operations {
                 to?: components["parameters"]["To"];
                 /** @description List the event ids behind every figure. */
                 explain?: components["parameters"]["Explain"];
+                /** @description With explain=true: how many event ids one answer lists, 1 to 1000 (default 100); the figures stay exact whatever the page. */
+                limit?: components["parameters"]["ExplainLimit"];
+                /** @description With explain=true: the next_cursor of the previous page of event ids. */
+                cursor?: components["parameters"]["ExplainCursor"];
                 /** @description The figures as they stood at this recorded time: events and retractions recorded later are ignored. */
                 as_of?: components["parameters"]["AsOf"];
                 /** @description Wait (up to casebookd's --read-model-wait) until the read models reflect this global log position (read-your-writes); 503 past the wait. */
