@@ -82,3 +82,16 @@ func BenchmarkDecide(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkVerify is casebook verify's work per event: a chain of every
+// event type checked from its stored bytes.
+func BenchmarkVerify(b *testing.B) {
+	stored := storedOf(chainOfEveryType(b))
+	b.ReportAllocs()
+	for b.Loop() {
+		if res := Verify(stored); !res.Valid {
+			b.Fatal(res.Reason)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(stored)), "ns/event")
+}

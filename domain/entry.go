@@ -113,6 +113,9 @@ var metadataKnown, metadataRequired = func() (map[string]bool, []string) {
 // DecodeMetadata reads an event's metadata JSON strictly (exact keys, every
 // field present).
 func DecodeMetadata(b []byte) (Metadata, error) {
+	if m, ok := decodeCanonicalMetadata(b); ok {
+		return m, nil
+	}
 	var m Metadata
 	if err := decodeStrict(b, &m, metadataKnown, metadataRequired); err != nil {
 		return Metadata{}, err

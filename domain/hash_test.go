@@ -3,6 +3,7 @@ package domain
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -272,5 +273,62 @@ func TestComputeHashIsStable(t *testing.T) {
 	}
 	if _, err := ComputeHash(HashInput{Data: []byte(`{`)}); err == nil {
 		t.Error("invalid data JSON hashed")
+	}
+}
+
+// TestScanCanonicalMetadataReadsWhatUnmarshalReads: the fast path of
+// CheckLink reads every envelope of a chain of every type as encoding/json
+// does, and leaves to the slow path what it does not read (escaped strings,
+// another key order, whitespace), where the chain still verifies.
+func TestScanCanonicalMetadataReadsWhatUnmarshalReads(t *testing.T) {
+	for _, se := range storedOf(chainOfEveryType(t)) {
+		got, ok := scanCanonicalMetadata(se.Metadata)
+		var want Metadata
+		if err := json.Unmarshal(se.Metadata, &want); err != nil {
+			t.Fatal(err)
+		}
+		if !ok || !reflect.DeepEqual(got, want) {
+			t.Fatalf("version %d: scanned %+v (ok %v), unmarshalled %+v", se.Version, got, ok, want)
+		}
+	}
+	m := Metadata{SchemaVersion: 1, OccurredAt: testNow, RecordedAt: testNow,
+		Actor:         Actor{Subject: `o'brien "the" <officer>`, Role: RoleInvestigator, Agency: "UKBA"},
+		CorrelationID: eventID(1), CausationID: eventID(1), Hash: "ab"}
+	canonical, err := EncodeMetadata(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range [][]byte{
+		canonical, // the subject needs escapes
+		[]byte(`{"schema_version":1, "occurred_at":"2011-06-07T00:00:00Z"}`),
+		[]byte(`{"occurred_at":"2011-06-07T00:00:00Z","schema_version":1}`),
+		[]byte(`{"schema_version":-1`),
+		[]byte(``),
+	} {
+		if _, ok := scanCanonicalMetadata(b); ok {
+			t.Fatalf("%s: read by the fast path", b)
+		}
+	}
+	// Bytes a JSON string may not hold as they are: scanned, but not
+	// accepted as canonical (re-encoding escapes them), so the strict
+	// decode refuses them as encoding/json does.
+	raw := bytes.Replace(storedOf(chainOfEveryType(t))[0].Metadata, []byte("officer.smith"), []byte("officer\x01smith"), 1)
+	raw = bytes.Replace(raw, []byte(`\x01`), []byte{1}, 1)
+	if _, ok := scanCanonicalMetadata(raw); !ok {
+		t.Fatalf("%q: the scanner should read it (and leave the verdict to the re-encoding)", raw)
+	}
+	if _, ok := decodeCanonicalMetadata(raw); ok {
+		t.Fatalf("%q: accepted as canonical", raw)
+	}
+	if _, err := DecodeMetadata(raw); err == nil {
+		t.Fatalf("%q: decoded", raw)
+	}
+	// An escaped actor still verifies (through the slow path).
+	se, _, err := Seal(eventID(2), StreamName(testCaseID), 0, TypeCaseOpened, []byte(`{"x":1}`), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := Verify([]StoredEvent{se}); !res.Valid {
+		t.Fatalf("escaped actor: %+v", res)
 	}
 }

@@ -142,27 +142,16 @@ const methodOther = "other"
 // so that clients inventing methods cannot add series (each one grew
 // /metrics by the method's length times the histogram's lines).
 func methodLabel(method string) string {
-	switch method {
-	case http.MethodGet:
-		return http.MethodGet
-	case http.MethodPost:
-		return http.MethodPost
-	case http.MethodHead:
-		return http.MethodHead
-	case http.MethodPut:
-		return http.MethodPut
-	case http.MethodPatch:
-		return http.MethodPatch
-	case http.MethodDelete:
-		return http.MethodDelete
-	case http.MethodOptions:
-		return http.MethodOptions
-	case http.MethodConnect:
-		return http.MethodConnect
-	case http.MethodTrace:
-		return http.MethodTrace
+	if knownMethods[method] {
+		return method
 	}
 	return methodOther
+}
+
+// knownMethods are the methods HTTP defines.
+var knownMethods = map[string]bool{
+	http.MethodGet: true, http.MethodPost: true, http.MethodHead: true, http.MethodPut: true, http.MethodPatch: true,
+	http.MethodDelete: true, http.MethodOptions: true, http.MethodConnect: true, http.MethodTrace: true,
 }
 
 // refuseUnknownMethods is the first middleware: a method HTTP does not

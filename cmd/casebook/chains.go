@@ -67,7 +67,11 @@ func (c *chainChecker) seed(ev eventstore.RecordedEvent) { c.add(ev) }
 
 // add checks the next event of the log. It returns false when this event
 // broke its stream.
-func (c *chainChecker) add(ev eventstore.RecordedEvent) bool {
+func (c *chainChecker) add(ev eventstore.RecordedEvent) bool { return c.addLinked(ev, nil) }
+
+// addLinked is add for an event whose link (domain.CheckLink) was checked
+// already; link may be nil.
+func (c *chainChecker) addLinked(ev eventstore.RecordedEvent, link *domain.Link) bool {
 	c.events++
 	s := c.streams[ev.Stream]
 	if s == nil {
@@ -90,7 +94,11 @@ func (c *chainChecker) add(ev eventstore.RecordedEvent) bool {
 		}
 	}
 	if s.chain != nil {
-		if !s.chain.Add(toStored(ev)) {
+		if link == nil {
+			l := domain.CheckLink(toStored(ev))
+			link = &l
+		}
+		if !s.chain.AddLinked(*link) {
 			res := s.chain.Result()
 			c.markBroken(s, *res.FirstInvalidVersion, res.Reason)
 			return false

@@ -162,20 +162,18 @@ func runMigrate(a *app, args []string) error {
 
 	// Verify the target: every stream of the source has as many events
 	// there, and every hash chain in the target holds.
-	checker := newChainChecker()
 	vbar := a.bar("verify", "events", rep.Events)
-	for ev, err := range dst.ReadAll(a.ctx, eventstore.ReadAllOptions{}) {
-		if err != nil {
-			vbar.Done()
-			return fmt.Errorf("read the target: %w", err)
-		}
-		if strings.HasPrefix(ev.Stream, "$") || streamkeys.IsKeyStream(ev.Stream) {
-			continue
-		}
-		checker.add(ev)
-		vbar.Add(1)
+	dstHead, err := dst.Head(a.ctx)
+	if err != nil {
+		vbar.Done()
+		return fmt.Errorf("read the target's head: %w", err)
 	}
+	checker, err := checkLog(a.ctx, dst.ReadAll(a.ctx, eventstore.ReadAllOptions{}), dstHead, notTheLogs,
+		func(eventstore.RecordedEvent) { vbar.Add(1) })
 	vbar.Done()
+	if err != nil {
+		return fmt.Errorf("read the target: %w", err)
+	}
 	rep.Target = checker.summary()
 	targetCounts := checker.counts()
 	for stream, n := range sourceCounts {

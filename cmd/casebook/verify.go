@@ -9,6 +9,12 @@ import (
 	"github.com/casebook/casebook/keystore/streamkeys"
 )
 
+// notTheLogs names the streams a store holds that are not Casebook's log:
+// KurrentDB's system streams and the key store's.
+func notTheLogs(stream string) bool {
+	return strings.HasPrefix(stream, "$") || streamkeys.IsKeyStream(stream)
+}
+
 // integrityChecker is the embedded store's own consistency check (SQLite's
 // integrity_check plus the log's invariants).
 type integrityChecker interface {
@@ -57,16 +63,6 @@ func runVerify(a *app, args []string) error {
 	defer st.Close()
 
 	rep := verifyReport{Store: ref.String(), Valid: true}
-	if ic, ok := st.(integrityChecker); ok {
-		rep.Integrity = "ok"
-		if err := ic.IntegrityCheck(a.ctx); err != nil {
-			if a.ctx.Err() != nil {
-				return a.ctx.Err()
-			}
-			rep.Integrity = err.Error()
-			rep.Valid = false
-		}
-	}
 	// Check the log up to its head as it is now; events appended meanwhile
 	// (casebookd may be running) are left for the next run.
 	head, err := st.Head(a.ctx)
@@ -74,25 +70,36 @@ func runVerify(a *app, args []string) error {
 		return fmt.Errorf("read the store's head: %w", err)
 	}
 	rep.Position = uint64(head)
-	checker := newChainChecker()
-	bar := a.bar("verify", logUnit(ref), int64(head))
-	for ev, err := range st.ReadAll(a.ctx, eventstore.ReadAllOptions{}) {
-		if err != nil {
-			return fmt.Errorf("read the log: %w", err)
-		}
-		if ev.Position > head {
-			break
-		}
-		if strings.HasPrefix(ev.Stream, "$") || streamkeys.IsKeyStream(ev.Stream) {
-			continue // a KurrentDB system stream, or the key store's: not the log's
-		}
-		checker.add(ev)
-		if anchor != nil {
-			anchor.add(ev)
-		}
-		bar.Set(int64(ev.Position))
+	// The store's own check reads the whole file as the chains do: they
+	// run side by side.
+	integrity := make(chan error, 1)
+	ic, hasIntegrityCheck := st.(integrityChecker)
+	if hasIntegrityCheck {
+		go func() { integrity <- ic.IntegrityCheck(a.ctx) }()
 	}
+	bar := a.bar("verify", logUnit(ref), int64(head))
+	checker, err := checkLog(a.ctx, st.ReadAll(a.ctx, eventstore.ReadAllOptions{}), head, notTheLogs,
+		func(ev eventstore.RecordedEvent) {
+			if anchor != nil {
+				anchor.add(ev)
+			}
+			bar.Set(int64(ev.Position))
+		})
 	bar.Done()
+	if hasIntegrityCheck {
+		switch ierr := <-integrity; {
+		case ierr == nil:
+			rep.Integrity = "ok"
+		case a.ctx.Err() != nil:
+			return a.ctx.Err()
+		default:
+			rep.Integrity = ierr.Error()
+			rep.Valid = false
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("read the log: %w", err)
+	}
 	rep.chainSummary = checker.summary()
 	if len(rep.Broken) > 0 {
 		rep.Valid = false
