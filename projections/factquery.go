@@ -72,7 +72,7 @@ func (m *factModel) groupExprs(groupBy string) (dim, dayExpr, monthExpr string, 
 // month are the agency buckets of UKBA). Anything else — two filters, or
 // a filter on one dimension grouped by another — is counted from the facts
 // (ok false): one range of the facts table over the period, read in
-// full; see README, "Reports at national scale", for what that costs.
+// full; see README, "Reports" (Filters), for what that costs.
 func bucketsFor(dim string, fs []filter) (bdim, key string, ok bool) {
 	switch {
 	case len(fs) == 0:
