@@ -227,7 +227,7 @@ func (q ReportQuery) view(report string) (v view, limit int, after pageCursor, e
 	}
 	for _, f := range q.filters() {
 		if !slices.Contains(FilterKeys[report], f.dim) {
-			return v, 0, after, queryError(f.dim, "the %s cannot be filtered by %s: a GangDismantled event names the group, not a place (filter the arrests, seizures or detections by location instead)", report, f.dim)
+			return v, 0, after, queryError(f.dim, "the %s report takes the filters %s only (a GangDismantled event names the group, not a place)", report, strings.Join(FilterKeys[report], ", "))
 		}
 	}
 	v.filters = q.filters()
