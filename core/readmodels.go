@@ -131,12 +131,15 @@ func (c *Core) Report(ctx context.Context, who Identity, name string, q ReportQu
 	if !ok {
 		return ReportAnswer{}, domain.Errorf(domain.KindNotFound, domain.CodeNotFound, "no report %s", name)
 	}
+	var err error
+	if q.ReportQuery, err = c.reportFilters(name, q.ReportQuery); err != nil {
+		return ReportAnswer{}, err
+	}
 	if err := c.waitFor(ctx, q.MinPosition, names...); err != nil {
 		return ReportAnswer{}, err
 	}
 	rm := c.readModels
 	var a ReportAnswer
-	var err error
 	switch name {
 	case ReportArrests:
 		r, e := rm.Arrests(ctx, q.ReportQuery)
@@ -197,6 +200,54 @@ func (c *Core) RebuildProjection(ctx context.Context, who Identity, name string)
 	// The projections take a projection's name or its report route's
 	// (gangs-dismantled for gangs_dismantled).
 	return readModelError(name, c.readModels.Rebuild(ctx, name))
+}
+
+// reportFilters checks a report's agency and location filters and puts
+// them in the form the read models store: the agency's configured code
+// (any letter case is accepted; an unknown agency is refused, 400, as on
+// the case list), the location as recorded (surrounding spaces trimmed, as
+// on every recorded location). A report whose events carry no such place
+// refuses the filter (gangs dismantled have no location). Every filter of
+// a report goes through here, so that a place's canonical form, when
+// there is one, is applied in one spot.
+func (c *Core) reportFilters(report string, q projections.ReportQuery) (projections.ReportQuery, error) {
+	accepts := projections.FilterKeys[report]
+	for _, f := range []struct{ name, value string }{{"agency", q.Agency}, {"location", q.Location}} {
+		if f.value != "" && !slices.Contains(accepts, f.name) {
+			return q, domain.BadParameter(f.name, "the %s report cannot be filtered by %s: a GangDismantled event names the group, not a place (filter arrests, seizures or detections by location)", report, f.name)
+		}
+	}
+	if q.Agency != "" {
+		code, err := c.agencyFilter(q.Agency)
+		if err != nil {
+			return q, err
+		}
+		q.Agency = code
+	}
+	if q.Location != "" {
+		loc, err := locationFilter(q.Location)
+		if err != nil {
+			return q, err
+		}
+		q.Location = loc
+	}
+	return q, nil
+}
+
+// locationFilter reads a location filter: compared with the locations
+// the read models store, which are the recorded text trimmed (domain
+// validation), so it is trimmed alike and bounded like a recorded
+// location. (When locations become a configured list of places, this is
+// where a filter is canonicalized through that list.)
+func locationFilter(location string) (string, error) {
+	loc := strings.TrimSpace(location)
+	switch {
+	case utf8.RuneCountInString(location) > domain.MaxNameLength:
+		return "", domain.BadParameter("location", "location must be at most %d characters", domain.MaxNameLength)
+	case loc == "":
+		return "", domain.BadParameter("location", "location must not be blank")
+	}
+	return loc, nil
 }
 
 // agencyFilter reads an agency filter: a filter, not data, so an unknown

@@ -113,6 +113,21 @@ func TestContractNamesTheCodesLists(t *testing.T) {
 			t.Errorf("%s group_by: the contract lists %v, the code %v", path, got, keys)
 		}
 	}
+	// Each report documents the filters it takes, and no other.
+	for report, filters := range projections.FilterKeys {
+		var documented []string
+		for _, p := range c.Doc.Paths.Find("/v1/reports/" + report).Get.Parameters {
+			if p.Value.Name == "agency" || p.Value.Name == "location" {
+				documented = append(documented, p.Value.Name)
+			}
+		}
+		if !sameSet(documented, filters) {
+			t.Errorf("/v1/reports/%s documents the filters %v, the code takes %v", report, documented, filters)
+		}
+	}
+	if got := param("GET", "/v1/reports/arrests", "location").MaxLength; got == nil || int(*got) != domain.MaxNameLength {
+		t.Errorf("location filter maxLength %v, want %d", got, domain.MaxNameLength)
+	}
 	// Text bounds are the domain's.
 	for _, tc := range []struct {
 		schema, field string

@@ -26,8 +26,10 @@ import (
 //	POST /v1/projections/{name}/rebuild admin → 202
 //
 // Reports take from, to (dates or RFC 3339 times), group_by, explain (with
-// limit and cursor: a page of event ids), as_of and min_position; every
-// answer carries Casebook-Position and states it in the body as position.
+// limit and cursor: a page of event ids), as_of, agency and location
+// (filters; the core checks and canonicalizes them) and min_position;
+// every answer carries Casebook-Position and states it in the body as
+// position.
 
 // HeaderPosition carries the log position a read-model answer reflects.
 const HeaderPosition = "Casebook-Position"
@@ -74,7 +76,7 @@ func (a *api) report(name string) gin.HandlerFunc {
 }
 
 // reportParams are the query parameters a report's next page repeats.
-var reportParams = []string{"from", "to", "group_by", "explain", "as_of", "limit"}
+var reportParams = []string{"from", "to", "group_by", "explain", "as_of", "agency", "location", "limit"}
 
 // withNext adds the next page's URL to a report's JSON object.
 func withNext(report any, next string) ([]byte, error) {
@@ -92,8 +94,10 @@ func withNext(report any, next string) ([]byte, error) {
 	return json.Marshal(members)
 }
 
-// parseReportQuery reads from, to, group_by, explain, as_of and
-// min_position. group_by is checked by the read models.
+// parseReportQuery reads from, to, group_by, explain, as_of, agency,
+// location and min_position. group_by is checked by the read models, the
+// filters by the core (an agency code is at most 32 characters, a location
+// 200: the contract's bounds).
 func parseReportQuery(c *gin.Context) (core.ReportQuery, error) {
 	var q core.ReportQuery
 	for _, f := range []struct {
@@ -111,6 +115,7 @@ func parseReportQuery(c *gin.Context) (core.ReportQuery, error) {
 		*f.dst = &t
 	}
 	q.GroupBy = c.Query("group_by")
+	q.Agency, q.Location = c.Query("agency"), c.Query("location")
 	if s, ok := c.GetQuery("explain"); ok && s != "" {
 		b, err := strconv.ParseBool(s)
 		if err != nil {

@@ -44,6 +44,8 @@ type reportKey struct {
 	explain bool
 	limit   int    // explained answers: the page asked for
 	cursor  string //
+	// The filters, as the read models compare them.
+	agency, location string
 }
 
 // readState is one read model as a query found it: its active generation
@@ -282,7 +284,7 @@ func cachedRead[R any](e *Engine, ctx context.Context, key reportKey, names []st
 			return err
 		}
 		if key.rolling {
-			g, err = e.windowEdges(src, names, from, to)
+			g, err = e.windowEdges(src, names, key.agency != "", from, to)
 		}
 		return err
 	})
@@ -294,11 +296,17 @@ func cachedRead[R any](e *Engine, ctx context.Context, key reportKey, names []st
 }
 
 // windowEdges computes, in the snapshot, how far the bounds of [from, to)
-// may move over the named read models' counted items.
-func (e *Engine) windowEdges(src *source, names []string, from, to int64) (edges, error) {
+// may move over the named read models' counted items. (Filtered answers
+// take the edges of every item, a superset of theirs: edges no wider than
+// they could be. Gangs filtered by agency count agencies' firsts, which
+// may fall where no group's first does: those are their items.)
+func (e *Engine) windowEdges(src *source, names []string, byAgency bool, from, to int64) (edges, error) {
 	g := allEdges
 	for _, name := range names {
 		table := "{gangs_first}"
+		if byAgency {
+			table = "{gangs_agency_first}"
+		}
 		if name != GangsDismantled {
 			table = e.factModel(name).ph("facts")
 		}

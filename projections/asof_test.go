@@ -17,7 +17,9 @@ import (
 // models, keeping only the events recorded at or before as_of (by the
 // recorded_at the service stamped and the hash covers), and asked them
 // as they stood. That replay is kept here, unchanged, as the judge of the
-// indexed as_of answers (TestAsOfAgreesWithReplay).
+// indexed as_of answers (TestAsOfAgreesWithReplay). It can also leave out
+// the events a report's filters do not keep: the unfiltered answer of
+// that replay judges the filtered answers (TestFiltersAgreeWithAFilteredReplay).
 
 // replayed is the log replayed as known at one time.
 type replayed struct {
@@ -31,6 +33,13 @@ type replayed struct {
 // models of every report projection.
 func replayAsOf(t testing.TB, store eventstore.Store, asOf time.Time) *replayed {
 	t.Helper()
+	return replayKept(t, store, asOf, nil)
+}
+
+// replayKept replays the events of store's log known at asOf that keep
+// keeps (nil: all) into temporary read models of every report projection.
+func replayKept(t testing.TB, store eventstore.Store, asOf time.Time, keep func(*entry) bool) *replayed {
+	t.Helper()
 	ctx := context.Background()
 	var models []model
 	ms := map[string]model{}
@@ -40,7 +49,7 @@ func replayAsOf(t testing.TB, store eventstore.Store, asOf time.Time) *replayed 
 			ms[m.name()] = m
 		}
 	}
-	db, w, src, _, err := replayInto(ctx, store, models, asOf, 4096)
+	db, w, src, _, err := replayInto(ctx, store, models, asOf, keep, 4096)
 	if err != nil {
 		t.Fatalf("replay as of %s: %v", asOf, err)
 	}
@@ -87,8 +96,9 @@ func (r *replayed) report(t testing.TB, report string, q ReportQuery) any {
 }
 
 // replayInto builds temporary read models of models in a private in-memory
-// database from the events of store recorded at or before asOf.
-func replayInto(ctx context.Context, store eventstore.Store, models []model, asOf time.Time, batchSize int) (*sql.DB, *writer, *source, eventstore.Position, error) {
+// database from the events of store recorded at or before asOf (those keep
+// keeps, when it is not nil).
+func replayInto(ctx context.Context, store eventstore.Store, models []model, asOf time.Time, keep func(*entry) bool, batchSize int) (*sql.DB, *writer, *source, eventstore.Position, error) {
 	db, err := openMemoryDB(ctx)
 	if err != nil {
 		return nil, nil, nil, 0, err
@@ -155,6 +165,9 @@ func replayInto(ctx context.Context, store eventstore.Store, models []model, asO
 		}
 		e := decodeEntry(ev)
 		if e.envErr == nil && e.env.RecordedAt.After(asOf) {
+			continue
+		}
+		if keep != nil && !keep(&e) {
 			continue
 		}
 		// (An event whose metadata cannot be read is kept: the models say

@@ -323,6 +323,28 @@ func BenchmarkReports(b *testing.B) {
 			_, err := e.Arrests(ctx, with(year, "month"))
 			return err
 		}},
+		// Filtered (uncached): one filter by month comes from the buckets
+		// like arrests_by_month_uncached; an agency's arrests by location
+		// and both filters at once count the period's facts.
+		{"arrests_by_month_agency_uncached", func() error {
+			e.answers.reset()
+			q := with(year, "month")
+			q.Agency = "SOCA"
+			_, err := e.Arrests(ctx, q)
+			return err
+		}},
+		{"arrests_by_location_agency_uncached", func() error {
+			e.answers.reset()
+			q := with(year, "location")
+			q.Agency = "SOCA"
+			_, err := e.Arrests(ctx, q)
+			return err
+		}},
+		{"summary_agency_location_uncached", func() error {
+			e.answers.reset()
+			_, err := e.Summary(ctx, ReportQuery{From: year.From, To: year.To, Agency: "SOCA", Location: "Dover"})
+			return err
+		}},
 		{"summary_all_time", func() error {
 			_, err := e.Summary(ctx, ReportQuery{From: ptr(beginningOfTime), To: ptr(endOfTime)})
 			return err

@@ -142,8 +142,8 @@ func fmtTime(t *time.Time) string {
 }
 
 // figures is a report's JSON without what only the engine adds (the
-// period as asked, the position, the groups_overlap flag, [] for no
-// groups): its figures and event ids.
+// period and filters as asked, the position, the groups_overlap flag, []
+// for no groups): its figures and event ids.
 func figures(t *testing.T, report any) string {
 	t.Helper()
 	b, err := json.Marshal(report)
@@ -154,7 +154,7 @@ func figures(t *testing.T, report any) string {
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"from", "to", "as_of", "group_by", "position", "groups_overlap"} {
+	for _, k := range []string{"from", "to", "as_of", "group_by", "agency", "location", "position", "groups_overlap"} {
 		delete(m, k)
 	}
 	for _, k := range []string{"groups", "totals"} { // the engine answers [] for none

@@ -14,6 +14,8 @@ import (
 type view struct {
 	from, to time.Time
 	asOf     *time.Time
+	// filters keep the facts of one agency, one location (ReportQuery).
+	filters []filter
 }
 
 // factGroup is one row of a fact report: a key (and sub-keys) with its count
@@ -61,6 +63,47 @@ func (m *factModel) groupExprs(groupBy string) (dim, dayExpr, monthExpr string, 
 	return "", "", "", nil, false, fmt.Errorf("cannot group %s by %q", m.spec.name, groupBy)
 }
 
+// bucketsFor says which buckets count a grouping whose buckets are those
+// of dimension dim (totalDim for the totals and the times) under the
+// filters fs: the buckets of dimension bdim, only those of key when key is
+// not "". Buckets count each dimension on its own, so they answer no
+// filter, or one filter on a grouping by time or by the filtered dimension
+// itself (that dimension's buckets at the filtered key: UKBA's arrests by
+// month are the agency buckets of UKBA). Anything else — two filters, or
+// a filter on one dimension grouped by another — is counted from the facts
+// (ok false): one range of the facts table over the period, read in
+// full; see README, "Reports" (Filters), for what that costs.
+func bucketsFor(dim string, fs []filter) (bdim, key string, ok bool) {
+	switch {
+	case len(fs) == 0:
+		return dim, "", true
+	case len(fs) == 1 && (dim == totalDim || dim == fs[0].dim):
+		return fs[0].dim, fs[0].value, true
+	}
+	return "", "", false
+}
+
+// where is the SQL condition that keeps the facts the filters keep (over
+// the table alias prefix, "" or "t."), with its arguments; the first
+// argument's number is n (0: plain ? placeholders). Each filter is on a
+// dimension column of the model.
+func (m *factModel) where(fs []filter, prefix string, n int) (string, []any, error) {
+	var sql string
+	var args []any
+	for i, f := range fs {
+		if !slices.Contains(m.spec.dims, f.dim) {
+			return "", nil, fmt.Errorf("%s cannot be filtered by %q", m.spec.name, f.dim)
+		}
+		ph := "?"
+		if n > 0 {
+			ph = fmt.Sprintf("?%d", n+i)
+		}
+		sql += " AND " + prefix + f.dim + " = " + ph
+		args = append(args, f.value)
+	}
+	return sql, args, nil
+}
+
 // knownBy narrows a period to what could have been known at the recorded
 // time asOf: nothing that occurred after asOf + lead (the most any event of
 // the read model occurred after it was recorded: leadTable's max_lead) was
@@ -103,7 +146,18 @@ func (m *factModel) query(tx *dbtx, v view, groupBy string) ([]factGroup, error)
 			return nil, err
 		}
 	}
+	bdim, bkey, fromBuckets := bucketsFor(dim, v.filters)
 	segs := split(from, to, useMonths)
+	if !fromBuckets {
+		segs = segments{}
+		if from.Before(to) {
+			segs.facts = [][2]int64{{nanos(from), nanos(to)}}
+		}
+	}
+	keyCond, keyArgs := "", []any{}
+	if bkey != "" {
+		keyCond, keyArgs = " AND key = ?", []any{bkey}
+	}
 	groups := map[string]*factGroup{}
 	group := func(key string, sub []string) *factGroup {
 		id := key + "\x00" + strings.Join(sub, "\x00")
@@ -150,7 +204,7 @@ func (m *factModel) query(tx *dbtx, v view, groupBy string) ([]factGroup, error)
 	}
 	for _, r := range segs.months {
 		rows, err := tx.query(`SELECT `+monthExpr+subCols+`, SUM(n)`+sumCols+` FROM `+m.ph("months")+
-			` WHERE dim = ? AND month >= ? AND month < ? GROUP BY `+groupCols, dim, r[0], r[1])
+			` WHERE dim = ? AND month >= ? AND month < ?`+keyCond+` GROUP BY `+groupCols, append([]any{bdim, r[0], r[1]}, keyArgs...)...)
 		if err == nil {
 			err = scanBuckets(rows)
 		}
@@ -160,7 +214,7 @@ func (m *factModel) query(tx *dbtx, v view, groupBy string) ([]factGroup, error)
 	}
 	for _, r := range segs.days {
 		rows, err := tx.query(`SELECT `+dayExpr+subCols+`, SUM(n)`+sumCols+` FROM `+m.ph("days")+
-			` WHERE dim = ? AND day >= ? AND day < ? GROUP BY `+groupCols, dim, r[0], r[1])
+			` WHERE dim = ? AND day >= ? AND day < ?`+keyCond+` GROUP BY `+groupCols, append([]any{bdim, r[0], r[1]}, keyArgs...)...)
 		if err == nil {
 			err = scanBuckets(rows)
 		}
@@ -168,9 +222,10 @@ func (m *factModel) query(tx *dbtx, v view, groupBy string) ([]factGroup, error)
 			return nil, fmt.Errorf("%s: day buckets: %w", s.name, err)
 		}
 	}
-	// The partial days at the ends, fact by fact.
+	// The partial days at the ends (or, when the buckets cannot answer the
+	// filters, the whole period), fact by fact.
 	for _, r := range segs.facts {
-		err := m.eachFact(tx, r[0], r[1], func(occ time.Time, f fact) {
+		err := m.eachFact(tx, r[0], r[1], v.filters, func(occ time.Time, f fact) {
 			g := group(factKey(occ, f.dims), f.sub)
 			g.n++
 			for i, v := range f.sums {
@@ -182,7 +237,7 @@ func (m *factModel) query(tx *dbtx, v view, groupBy string) ([]factGroup, error)
 		}
 	}
 	if v.asOf != nil {
-		err := m.eachChangedAfter(tx, from, to, asOf, slices.Index(s.dims, groupBy), func(occ time.Time, standsThen, standsNow bool, f fact) {
+		err := m.eachChangedAfter(tx, from, to, asOf, slices.Index(s.dims, groupBy), v.filters, func(occ time.Time, standsThen, standsNow bool, f fact) {
 			d := int64(0)
 			if standsThen {
 				d++
@@ -237,10 +292,16 @@ func (m *factModel) newFact(extra ...any) (fact, []any) {
 }
 
 // eachFact calls fn with every fact standing now that occurred in
-// [from, to), in occurred_at order (one range of the clustered table).
-func (m *factModel) eachFact(tx *dbtx, from, to int64, fn func(occurred time.Time, f fact)) error {
+// [from, to) and that the filters keep, in occurred_at order (one range of
+// the clustered table).
+func (m *factModel) eachFact(tx *dbtx, from, to int64, fs []filter, fn func(occurred time.Time, f fact)) error {
+	cond, args, err := m.where(fs, "", 0)
+	if err != nil {
+		return err
+	}
 	rows, err := tx.query(`SELECT occurred_at, `+strings.Join(m.columns(), ", ")+` FROM `+m.ph("facts")+
-		` WHERE occurred_at >= ? AND occurred_at < ? AND retracted_at IS NULL ORDER BY occurred_at, position`, from, to)
+		` WHERE occurred_at >= ? AND occurred_at < ? AND retracted_at IS NULL`+cond+` ORDER BY occurred_at, position`,
+		append([]any{from, to}, args...)...)
 	if err != nil {
 		return err
 	}
@@ -259,11 +320,12 @@ func (m *factModel) eachFact(tx *dbtx, from, to int64, fn func(occurred time.Tim
 // changedAfterSQL selects the rows of table (a fact or dismantling table
 // with the late-change index) that occurred in [?4, ?5) and whose record
 // changed after ?3, looking up each late slot from ?1 to ?2 in that index.
-// cols are the columns returned (over the alias t).
-func changedAfterSQL(table string, slots lateSlots, cols string) string {
+// cols are the columns returned (over the alias t); cond narrows the rows
+// further (columns of the index, over t, with arguments from ?6 on).
+func changedAfterSQL(table string, slots lateSlots, cols, cond string) string {
 	return `WITH RECURSIVE slot(v) AS (SELECT ?1 UNION ALL SELECT v + 1 FROM slot WHERE v < ?2)
 		SELECT ` + cols + ` FROM slot CROSS JOIN ` + table + ` t
-		WHERE ` + slots.of("t") + ` = slot.v AND ` + changedAtOf("t") + ` > ?3 AND t.occurred_at >= ?4 AND t.occurred_at < ?5`
+		WHERE ` + slots.of("t") + ` = slot.v AND ` + changedAtOf("t") + ` > ?3 AND t.occurred_at >= ?4 AND t.occurred_at < ?5` + cond
 }
 
 // slotRange is the range of late slots of table that [from, to) spans,
@@ -281,14 +343,19 @@ func slotRange(tx *dbtx, table string, slots lateSlots, from, to int64) (lo, hi 
 	return lo, hi, lo <= hi, nil
 }
 
-// eachChangedAfter calls fn with every fact that occurred in [from, to) and
-// whose record changed after t (it was recorded after t, or retracted after
-// t), saying whether it stood at t and whether it stands now. It reads the
-// late-change index alone; of the fact's dimensions only dims[dim] (none
-// when dim < 0).
-func (m *factModel) eachChangedAfter(tx *dbtx, from, to time.Time, t int64, dim int, fn func(occurred time.Time, standsThen, standsNow bool, f fact)) error {
+// eachChangedAfter calls fn with every fact that occurred in [from, to),
+// that the filters keep and whose record changed after t (it was recorded
+// after t, or retracted after t), saying whether it stood at t and whether
+// it stands now. It reads the late-change index alone (which holds every
+// column of the fact, the filtered ones included); of the fact's
+// dimensions only dims[dim] (none when dim < 0).
+func (m *factModel) eachChangedAfter(tx *dbtx, from, to time.Time, t int64, dim int, fs []filter, fn func(occurred time.Time, standsThen, standsNow bool, f fact)) error {
 	s := m.spec
 	facts := m.ph("facts")
+	cond, condArgs, err := m.where(fs, "t.", 6)
+	if err != nil {
+		return err
+	}
 	lo, hi, ok, err := slotRange(tx, facts, factSlots, nanos(from), nanos(to))
 	if err != nil || !ok {
 		return err
@@ -300,7 +367,7 @@ func (m *factModel) eachChangedAfter(tx *dbtx, from, to time.Time, t int64, dim 
 	if dim >= 0 {
 		cols += ", t." + s.dims[dim]
 	}
-	rows, err := tx.query(changedAfterSQL(facts, factSlots, cols), lo, hi, t, nanos(from), nanos(to))
+	rows, err := tx.query(changedAfterSQL(facts, factSlots, cols, cond), append([]any{lo, hi, t, nanos(from), nanos(to)}, condArgs...)...)
 	if err != nil {
 		return err
 	}
@@ -333,10 +400,15 @@ func standsAt(t, recorded int64, retracted sql.NullInt64) bool {
 	return recorded <= t && (!retracted.Valid || retracted.Int64 > t)
 }
 
-// page lists up to limit events behind the figures of v, grouped by
-// groupBy, after the cursor, in (occurred_at, position) order.
+// page lists up to limit events behind the figures of v (those the
+// filters keep), grouped by groupBy, after the cursor, in (occurred_at,
+// position) order.
 func (m *factModel) page(tx *dbtx, v view, groupBy string, after pageCursor, limit int) ([]explainItem, error) {
 	_, _, _, factKey, _, err := m.groupExprs(groupBy)
+	if err != nil {
+		return nil, err
+	}
+	cond, condArgs, err := m.where(v.filters, "", 0)
 	if err != nil {
 		return nil, err
 	}
@@ -351,9 +423,9 @@ func (m *factModel) page(tx *dbtx, v view, groupBy string, after pageCursor, lim
 		stands, args = `recorded_at <= ? AND (retracted_at IS NULL OR retracted_at > ?)`, []any{asOf, asOf}
 	}
 	lo, co, cp := after.bounds(nanos(from))
-	args = append([]any{lo, nanos(to), co, cp}, append(args, limit)...)
+	args = slices.Concat([]any{lo, nanos(to), co, cp}, args, condArgs, []any{limit})
 	rows, err := tx.query(`SELECT occurred_at, position, event_id, `+strings.Join(m.columns(), ", ")+` FROM `+m.ph("facts")+`
-		WHERE occurred_at >= ? AND occurred_at < ? AND (occurred_at, position) > (?, ?) AND `+stands+`
+		WHERE occurred_at >= ? AND occurred_at < ? AND (occurred_at, position) > (?, ?) AND `+stands+cond+`
 		ORDER BY occurred_at, position LIMIT ?`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: explain: %w", m.spec.name, err)

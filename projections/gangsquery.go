@@ -20,17 +20,38 @@ type gangRow struct {
 }
 
 // gangsGrouping is how a gangs report groups: the table of firsts it counts
-// (agencies' firsts for group_by=agency, groups' otherwise) with its
-// buckets' dimension, and the key of a row in SQL (over a firsts table, a
-// day bucket and a month bucket) and in Go.
+// (agencies' firsts for group_by=agency or an agency filter, groups'
+// otherwise) with its buckets' dimension, and the key of a row in SQL
+// (over a firsts table, a day bucket and a month bucket) and in Go.
 type gangsGrouping struct {
 	byAgency                    bool
 	keyExpr, dayExpr, monthExpr string
 	useMonths                   bool
 	key                         func(r gangRow) string
+	// agency keeps one agency's firsts ("" all): a group counts for an
+	// agency that dismantled it, at that agency's first dismantling of it,
+	// as in group_by=agency.
+	agency string
 }
 
-func gangsGroupingFor(groupBy string) (gangsGrouping, error) {
+// gangsGroupingFor is the grouping of groupBy under the filters fs (an
+// agency at most: dismantlings have no location).
+func gangsGroupingFor(groupBy string, fs []filter) (gangsGrouping, error) {
+	var agency string
+	for _, f := range fs {
+		if f.dim != "agency" {
+			return gangsGrouping{}, fmt.Errorf("cannot filter gangs dismantled by %q", f.dim)
+		}
+		agency = f.value
+	}
+	gg, err := gangsGroupingBy(groupBy)
+	if agency != "" {
+		gg.byAgency, gg.agency = true, agency
+	}
+	return gg, err
+}
+
+func gangsGroupingBy(groupBy string) (gangsGrouping, error) {
 	switch groupBy {
 	case "":
 		return gangsGrouping{keyExpr: "''", dayExpr: "''", monthExpr: "''", useMonths: true, key: func(gangRow) string { return "" }}, nil
@@ -65,6 +86,33 @@ func (g gangsGrouping) table() string {
 	return "{gangs_first}"
 }
 
+// keeps reports whether the agency filter keeps a row of agencies' firsts.
+func (g gangsGrouping) keeps(r gangRow) bool { return g.agency == "" || r.agency == g.agency }
+
+// filtered keeps the rows the agency filter keeps.
+func (g gangsGrouping) filtered(rows []gangRow) []gangRow {
+	if g.agency == "" {
+		return rows
+	}
+	var out []gangRow
+	for _, r := range rows {
+		if g.keeps(r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// where is the SQL condition (and its arguments) that keeps the agency's
+// rows of a table with an agency column (its key, in the buckets), over
+// the column name col.
+func (g gangsGrouping) where(col string) (string, []any) {
+	if g.agency == "" {
+		return "", nil
+	}
+	return " AND " + col + " = ?", []any{g.agency}
+}
+
 // gangsThen is what a view as known at an earlier time needs beyond the
 // tables of firsts: the period narrowed to what could be known then, and
 // the groups whose firsts may have stood otherwise then than now, with
@@ -97,7 +145,7 @@ func (m gangsModel) then(tx *dbtx, v view) (gangsThen, error) {
 	if err != nil || !ok {
 		return th, err
 	}
-	rows, err := tx.query(changedAfterSQL("{gangs_events}", gangSlots, "DISTINCT t.group_id"), lo, hi, asOf, nanos(beginningOfTime), nanos(to))
+	rows, err := tx.query(changedAfterSQL("{gangs_events}", gangSlots, "DISTINCT t.group_id", ""), lo, hi, asOf, nanos(beginningOfTime), nanos(to))
 	if err != nil {
 		return th, fmt.Errorf("late groups: %w", err)
 	}
@@ -189,7 +237,7 @@ func inPeriod(rows []gangRow, from, to int64) []gangRow {
 // report. As known at an earlier time, the late groups' firsts now are
 // taken out and their firsts then put in.
 func (m gangsModel) query(tx *dbtx, v view, groupBy string) ([]factGroup, error) {
-	gg, err := gangsGroupingFor(groupBy)
+	gg, err := gangsGroupingFor(groupBy, v.filters)
 	if err != nil {
 		return nil, err
 	}
@@ -212,7 +260,7 @@ func (m gangsModel) query(tx *dbtx, v view, groupBy string) ([]factGroup, error)
 		}
 		then := th.firsts
 		if gg.byAgency {
-			then = th.agencyFirsts
+			then = gg.filtered(th.agencyFirsts)
 		}
 		for _, r := range inPeriod(now, nanos(from), nanos(to)) {
 			counts[gg.key(r)]--
@@ -250,21 +298,23 @@ func (m gangsModel) countBuckets(tx *dbtx, gg gangsGrouping, from, to time.Time,
 		}
 		return rows.Err()
 	}
+	keyCond, keyArgs := gg.where("key")
+	agencyCond, agencyArgs := gg.where("agency")
 	for _, r := range segs.months {
-		if err := scan(`SELECT `+gg.monthExpr+`, SUM(n) FROM {gangs_months} WHERE dim = ? AND month >= ? AND month < ? GROUP BY 1`,
-			gg.dim(), r[0], r[1]); err != nil {
+		if err := scan(`SELECT `+gg.monthExpr+`, SUM(n) FROM {gangs_months} WHERE dim = ? AND month >= ? AND month < ?`+keyCond+` GROUP BY 1`,
+			append([]any{gg.dim(), r[0], r[1]}, keyArgs...)...); err != nil {
 			return fmt.Errorf("month buckets: %w", err)
 		}
 	}
 	for _, r := range segs.days {
-		if err := scan(`SELECT `+gg.dayExpr+`, SUM(n) FROM {gangs_days} WHERE dim = ? AND day >= ? AND day < ? GROUP BY 1`,
-			gg.dim(), r[0], r[1]); err != nil {
+		if err := scan(`SELECT `+gg.dayExpr+`, SUM(n) FROM {gangs_days} WHERE dim = ? AND day >= ? AND day < ?`+keyCond+` GROUP BY 1`,
+			append([]any{gg.dim(), r[0], r[1]}, keyArgs...)...); err != nil {
 			return fmt.Errorf("day buckets: %w", err)
 		}
 	}
 	for _, r := range segs.facts {
 		if err := scan(`SELECT `+gg.keyExpr+`, COUNT(*) FROM `+gg.table()+`
-			WHERE occurred_at >= ? AND occurred_at < ? GROUP BY 1`, r[0], r[1]); err != nil {
+			WHERE occurred_at >= ? AND occurred_at < ?`+agencyCond+` GROUP BY 1`, append([]any{r[0], r[1]}, agencyArgs...)...); err != nil {
 			return fmt.Errorf("firsts: %w", err)
 		}
 	}
@@ -278,7 +328,8 @@ func (gangsModel) firstsNow(tx *dbtx, gg gangsGrouping, groups string) ([]gangRo
 	if gg.byAgency {
 		q = `SELECT group_id, agency, day, event_id, occurred_at, position FROM {gangs_agency_first}`
 	}
-	rows, err := tx.query(q+` WHERE group_id IN (SELECT value FROM json_each(?))`, groups)
+	cond, args := gg.where("agency")
+	rows, err := tx.query(q+` WHERE group_id IN (SELECT value FROM json_each(?))`+cond, append([]any{groups}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("late groups' firsts: %w", err)
 	}
@@ -297,9 +348,10 @@ func (gangsModel) firstsNow(tx *dbtx, gg gangsGrouping, groups string) ([]gangRo
 // page lists up to limit first dismantlings behind the figures of v after
 // the cursor, in (occurred_at, position) order. Grouped by agency, those
 // are the agencies' firsts (each group's first among them counts in the
-// total too); otherwise the groups' firsts.
+// total too); filtered by an agency, that agency's firsts (all of which
+// count in its total); otherwise the groups' firsts.
 func (m gangsModel) page(tx *dbtx, v view, groupBy string, after pageCursor, limit int) ([]explainItem, error) {
-	gg, err := gangsGroupingFor(groupBy)
+	gg, err := gangsGroupingFor(groupBy, v.filters)
 	if err != nil {
 		return nil, err
 	}
@@ -317,15 +369,17 @@ func (m gangsModel) page(tx *dbtx, v view, groupBy string, after pageCursor, lim
 		q = `SELECT a.group_id, a.event_id, a.occurred_at, a.position, a.day, a.agency, f.group_id IS NOT NULL
 			FROM {gangs_agency_first} a LEFT JOIN {gangs_first} f ON f.group_id = a.group_id AND f.position = a.position`
 	}
+	cond, condArgs := gg.where("a.agency")
 	rows, err := tx.query(q+` WHERE a.occurred_at >= ? AND a.occurred_at < ? AND (a.occurred_at, a.position) > (?, ?)
-		AND a.group_id NOT IN (SELECT value FROM json_each(?)) ORDER BY a.occurred_at, a.position LIMIT ?`,
-		lo, to, co, cp, th.late, limit)
+		AND a.group_id NOT IN (SELECT value FROM json_each(?))`+cond+` ORDER BY a.occurred_at, a.position LIMIT ?`,
+		slices.Concat([]any{lo, to, co, cp, th.late}, condArgs, []any{limit})...)
 	if err != nil {
 		return nil, fmt.Errorf("gangs dismantled: explain: %w", err)
 	}
 	var out []explainItem
 	add := func(r gangRow) {
-		out = append(out, explainItem{occ: r.occ, pos: r.pos, id: r.eventID, key: gg.key(r), inTotal: r.first})
+		// Filtered by an agency, the total is that agency's firsts.
+		out = append(out, explainItem{occ: r.occ, pos: r.pos, id: r.eventID, key: gg.key(r), inTotal: r.first || gg.agency != ""})
 	}
 	for rows.Next() {
 		var r gangRow
@@ -341,7 +395,7 @@ func (m gangsModel) page(tx *dbtx, v view, groupBy string, after pageCursor, lim
 	}
 	lateRows := th.firsts
 	if gg.byAgency {
-		lateRows = th.agencyFirsts
+		lateRows = gg.filtered(th.agencyFirsts)
 	}
 	for _, r := range inPeriod(lateRows, from, to) {
 		if after.set && (r.occ < after.occ || (r.occ == after.occ && r.pos <= after.pos)) {

@@ -33,6 +33,51 @@ type ReportQuery struct {
 	// events (and retractions) recorded after it are ignored. The read
 	// models are bitemporal, so this is a query like any other.
 	AsOf *time.Time
+	// Agency and Location keep only the events of that agency and that
+	// location ("" keeps all), compared exactly with what the read models
+	// store: the agency's configured code (the core canonicalizes a
+	// caller's spelling) and the location as recorded. They narrow every
+	// figure, group and explained event id alike. Gangs dismantled have no
+	// location (FilterKeys): a location filter on them is refused, and the
+	// summary leaves its gangs figure out.
+	Agency, Location string
+}
+
+// FilterKeys are the filters each report accepts: the places its events
+// carry (as GroupByKeys' agency and location).
+var FilterKeys = map[string][]string{
+	"arrests":          {"agency", "location"},
+	"gangs-dismantled": {"agency"},
+	"seizures":         {"agency", "location"},
+	"detections":       {"agency", "location"},
+	"summary":          {"agency", "location"},
+}
+
+// filter keeps the facts whose dimension dim (a column of the read model)
+// holds value.
+type filter struct{ dim, value string }
+
+// filters are the query's filters in a fixed order (agency, then
+// location), the empty ones left out.
+func (q ReportQuery) filters() []filter {
+	var fs []filter
+	if q.Agency != "" {
+		fs = append(fs, filter{"agency", q.Agency})
+	}
+	if q.Location != "" {
+		fs = append(fs, filter{"location", q.Location})
+	}
+	return fs
+}
+
+// filterOn is the value the filters keep for dim ("" when none does).
+func filterOn(fs []filter, dim string) string {
+	for _, f := range fs {
+		if f.dim == dim {
+			return f.value
+		}
+	}
+	return ""
 }
 
 // CountGroup is one group of a count report.
@@ -45,10 +90,14 @@ type CountGroup struct {
 // countReport is the shape of the reports that count facts: a total, and
 // groups when asked for.
 type countReport struct {
-	From     *time.Time   `json:"from"`
-	To       *time.Time   `json:"to"`
-	AsOf     *time.Time   `json:"as_of,omitempty"`
-	GroupBy  string       `json:"group_by,omitempty"`
+	From    *time.Time `json:"from"`
+	To      *time.Time `json:"to"`
+	AsOf    *time.Time `json:"as_of,omitempty"`
+	GroupBy string     `json:"group_by,omitempty"`
+	// Agency and Location echo the filters (only when given), so that a
+	// client can tell a filtered answer from one over everything.
+	Agency   string       `json:"agency,omitempty"`
+	Location string       `json:"location,omitempty"`
 	Position uint64       `json:"position"`
 	Total    int64        `json:"total"`
 	Groups   []CountGroup `json:"groups"`
@@ -94,6 +143,8 @@ type SeizuresReport struct {
 	To         *time.Time     `json:"to"`
 	AsOf       *time.Time     `json:"as_of,omitempty"`
 	GroupBy    string         `json:"group_by,omitempty"`
+	Agency     string         `json:"agency,omitempty"`
+	Location   string         `json:"location,omitempty"`
 	Position   uint64         `json:"position"`
 	Totals     []SeizureTotal `json:"totals"`
 	Groups     []SeizureGroup `json:"groups"`
@@ -114,6 +165,8 @@ type DetectionsReport struct {
 	To         *time.Time       `json:"to"`
 	AsOf       *time.Time       `json:"as_of,omitempty"`
 	GroupBy    string           `json:"group_by,omitempty"`
+	Agency     string           `json:"agency,omitempty"`
+	Location   string           `json:"location,omitempty"`
 	Position   uint64           `json:"position"`
 	Incidents  int64            `json:"incidents"`
 	People     int64            `json:"people"`
@@ -132,11 +185,15 @@ type DetectionTotals struct {
 // SummaryReport answers GET /v1/reports/summary: the press release's
 // paragraph in one call.
 type SummaryReport struct {
-	From            *time.Time      `json:"from"`
-	To              *time.Time      `json:"to"`
-	AsOf            *time.Time      `json:"as_of,omitempty"`
-	Position        uint64          `json:"position"`
-	GangsDismantled int64           `json:"gangs_dismantled"`
+	From     *time.Time `json:"from"`
+	To       *time.Time `json:"to"`
+	AsOf     *time.Time `json:"as_of,omitempty"`
+	Agency   string     `json:"agency,omitempty"`
+	Location string     `json:"location,omitempty"`
+	Position uint64     `json:"position"`
+	// GangsDismantled is nil, and left out of the JSON, when the summary
+	// is filtered by location: gangs dismantled carry no location.
+	GangsDismantled *int64          `json:"gangs_dismantled,omitempty"`
 	Arrests         int64           `json:"arrests"`
 	Seizures        []SeizureTotal  `json:"seizures"`
 	Detections      DetectionTotals `json:"detections"`
@@ -168,6 +225,12 @@ func (q ReportQuery) view(report string) (v view, limit int, after pageCursor, e
 		}
 		return v, 0, after, queryError("group_by", "must be one of %s, not %q", strings.Join(GroupByKeys[report], ", "), q.GroupBy)
 	}
+	for _, f := range q.filters() {
+		if !slices.Contains(FilterKeys[report], f.dim) {
+			return v, 0, after, queryError(f.dim, "the %s report takes the filters %s only (a GangDismantled event names the group, not a place)", report, strings.Join(FilterKeys[report], ", "))
+		}
+	}
+	v.filters = q.filters()
 	v.from, v.to, v.asOf = beginningOfTime, endOfTime, utcPtr(q.AsOf)
 	if q.From != nil {
 		v.from = q.From.UTC()
@@ -303,7 +366,7 @@ func query[R any](e *Engine, ctx context.Context, key reportKey, names []string,
 
 // liveKey is a report query's cache key.
 func liveKey(report string, v view, q ReportQuery) reportKey {
-	k := reportKey{report: report, from: nanos(v.from), to: nanos(v.to), groupBy: q.GroupBy, explain: q.Explain}
+	k := reportKey{report: report, from: nanos(v.from), to: nanos(v.to), groupBy: q.GroupBy, explain: q.Explain, agency: q.Agency, location: q.Location}
 	if q.Explain {
 		k.limit, k.cursor = q.Limit, q.Cursor
 	}
@@ -346,7 +409,8 @@ func (e *Engine) Arrests(ctx context.Context, q ReportQuery) (ArrestsReport, err
 // in the period, grouped by day, month, year or agency.
 func (e *Engine) GangsDismantled(ctx context.Context, q ReportQuery) (GangsReport, error) {
 	r, err := e.countReport(ctx, q, "gangs-dismantled", GangsDismantled, e.gangsModel())
-	if q.GroupBy == "agency" {
+	if q.GroupBy == "agency" && q.Agency == "" {
+		// (Filtered by an agency, the one group is the total.)
 		r.GroupsOverlap = true
 	}
 	return GangsReport(r), err
@@ -365,6 +429,7 @@ func (e *Engine) countReport(ctx context.Context, q ReportQuery, report, name st
 	// The figures may be a cached answer's, shared: copy what is per
 	// request, and the slices.
 	r.From, r.To, r.AsOf, r.GroupBy, r.Position = utcPtr(q.From), utcPtr(q.To), utcPtr(q.AsOf), q.GroupBy, uint64(pos)
+	r.Agency, r.Location = q.Agency, q.Location
 	r.Groups = append([]CountGroup{}, r.Groups...)
 	return r, nil
 }
@@ -435,6 +500,7 @@ func (e *Engine) Seizures(ctx context.Context, q ReportQuery) (SeizuresReport, e
 		return SeizuresReport{}, err
 	}
 	r.From, r.To, r.AsOf, r.GroupBy, r.Position = utcPtr(q.From), utcPtr(q.To), utcPtr(q.AsOf), q.GroupBy, uint64(pos)
+	r.Agency, r.Location = q.Agency, q.Location
 	r.Totals = append([]SeizureTotal{}, r.Totals...)
 	r.Groups = append([]SeizureGroup{}, r.Groups...)
 	return r, nil
@@ -482,6 +548,7 @@ func (e *Engine) Detections(ctx context.Context, q ReportQuery) (DetectionsRepor
 		return DetectionsReport{}, err
 	}
 	r.From, r.To, r.AsOf, r.GroupBy, r.Position = utcPtr(q.From), utcPtr(q.To), utcPtr(q.AsOf), q.GroupBy, uint64(pos)
+	r.Agency, r.Location = q.Agency, q.Location
 	r.Groups = append([]DetectionGroup{}, r.Groups...)
 	return r, nil
 }
@@ -542,7 +609,7 @@ func (e *Engine) Summary(ctx context.Context, q ReportQuery) (SummaryReport, err
 	}
 	key := liveKey("summary", v, q)
 	if rolling {
-		key = reportKey{report: "summary", rolling: true, explain: q.Explain, limit: key.limit, cursor: key.cursor}
+		key = reportKey{report: "summary", rolling: true, explain: q.Explain, limit: key.limit, cursor: key.cursor, agency: q.Agency, location: q.Location}
 	}
 	figures := summaryFigures{gangs: e.gangsModel(), arrests: e.factModel(Arrests), seizures: e.factModel(Seizures), detections: e.factModel(Detections)}
 	r, pos, err := query(e, ctx, key, SummaryProjections, nanos(v.from), nanos(v.to), v.asOf, summaryAnswer(figures, v, q, limit, after))
@@ -550,6 +617,7 @@ func (e *Engine) Summary(ctx context.Context, q ReportQuery) (SummaryReport, err
 		return SummaryReport{}, err
 	}
 	r.From, r.To, r.AsOf, r.Position = utcPtr(q.From), utcPtr(q.To), utcPtr(q.AsOf), uint64(pos)
+	r.Agency, r.Location = q.Agency, q.Location
 	r.Seizures = append([]SeizureTotal{}, r.Seizures...)
 	return r, nil
 }
@@ -570,9 +638,15 @@ func summaryAnswer(figs summaryFigures, v view, q ReportQuery, limit int, after 
 		}{
 			{GangsDismantled, figs.gangs}, {Arrests, figs.arrests}, {Seizures, figs.seizures}, {Detections, figs.detections},
 		}
+		// Gangs dismantled carry no location: filtered by one, the summary
+		// has no gangs figure (rather than one that ignores the filter).
+		noGangs := filterOn(v.filters, "location") != ""
 		totals := make([][]factGroup, len(figures))
 		var items []explainItem
 		for i, f := range figures {
+			if i == 0 && noGangs {
+				continue
+			}
 			var err error
 			if totals[i], err = f.m.query(src.tx(f.name), v, ""); err != nil {
 				return r, err
@@ -606,8 +680,12 @@ func summaryAnswer(figs summaryFigures, v view, q ReportQuery, limit int, after 
 			}
 			return out
 		}
-		if g := totals[0]; len(g) > 0 {
-			r.GangsDismantled = g[0].n
+		if !noGangs {
+			var n int64
+			if g := totals[0]; len(g) > 0 {
+				n = g[0].n
+			}
+			r.GangsDismantled = &n
 		}
 		if g := totals[1]; len(g) > 0 {
 			r.Arrests = g[0].n

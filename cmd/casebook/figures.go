@@ -64,7 +64,10 @@ func queryFigures(ctx context.Context, eng *projections.Engine) (*demoFigures, e
 	if err != nil {
 		return nil, fmt.Errorf("summary report: %w", err)
 	}
-	f.GangsDismantled, f.Arrests = sum.GangsDismantled, sum.Arrests
+	f.Arrests = sum.Arrests
+	if sum.GangsDismantled != nil { // (nil only when filtered by location)
+		f.GangsDismantled = *sum.GangsDismantled
+	}
 
 	first := demo.FirstDay
 	det, err := eng.Detections(ctx, projections.ReportQuery{From: &first, To: &to, GroupBy: "year"})

@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -517,22 +518,59 @@ func TestDashboardInChromium(t *testing.T) {
 		b.do(chromedp.Click(chromedp.CSS(`#explain-more`)))
 		b.wait("all 173 arrests", `document.querySelectorAll("#explain .event-list li").length == 173 && document.querySelector("#explain-more").hidden`)
 
-		// Filters. RE-CHECK AFTER MERGING the reports' contract: main's
-		// reports take no agency or location filter and ignore one, so the
-		// page must say so and show the figures for everything (173). Once
-		// the reports filter (and echo the filter in their answers), this
-		// expects UKBA's own arrests instead.
+		// Filters: UKBA's figures for the same year, as the API answers
+		// them (the page passes the filter to every report), then the
+		// figures at Dover (no gangs figure: a dismantling has no place),
+		// then everything again.
+		apiSummary := func(query string) map[string]any {
+			t.Helper()
+			r := s.do(t, req{method: "GET", path: "/v1/reports/summary?from=2010-06-07&to=2011-06-07&" + query, as: analyst})
+			mustStatus(t, r, http.StatusOK)
+			var m map[string]any
+			r.decode(t, &m)
+			return m
+		}
+		count := func(v any) string { // as the page writes a count: 1,234
+			n, _ := v.(float64)
+			d := strconv.FormatInt(int64(n), 10)
+			for i := len(d) - 3; i > 0; i -= 3 {
+				d = d[:i] + "," + d[i:]
+			}
+			return d
+		}
 		before = b.loaded()
 		b.do(chromedp.SetValue(chromedp.CSS(`#agency`), "UKBA"), chromedp.Click(chromedp.CSS(`#show`)))
 		b.waitLoaded(before)
-		if got := b.text("#figure-arrests .value"); got != "173" {
-			t.Errorf("with an agency filter main ignores: arrests %q, want 173 (every agency)", got)
+		ukba := apiSummary("agency=UKBA")
+		if got, want := b.text("#figure-arrests .value"), count(ukba["arrests"]); got != want || got == "173" {
+			t.Errorf("UKBA's arrests %q, want the API's %q (and not every agency's 173)", got, want)
 		}
-		if note := b.text("form.controls p[role=status]"); !strings.Contains(note, "does not filter the reports by agency or location yet") {
-			t.Errorf("no word that the filter was not applied: %q", note)
+		if got, want := b.text("#figure-gangs .value"), count(ukba["gangs_dismantled"]); got != want {
+			t.Errorf("UKBA's gangs dismantled %q, want the API's %q", got, want)
 		}
-		if v := evaluate[string](b, `document.querySelector("#agency").value`); v != "" {
-			t.Errorf("the agency filter still reads %q after the server ignored it", v)
+		if got := b.text(".period-line"); !strings.Contains(got, "UKBA") {
+			t.Errorf("the period line does not name the agency: %q", got)
+		}
+		if bars := evaluate[[]string](b, `[...document.querySelectorAll("#chart-gangs rect[data-key]")].map(r => r.dataset.key)`); fmt.Sprint(bars) != "[UKBA]" {
+			t.Errorf("gangs by agency filtered to UKBA: bars %v", bars)
+		}
+		b.screenshot("03b-reports-filtered-ukba.png")
+		before = b.loaded()
+		b.do(chromedp.SetValue(chromedp.CSS(`#agency`), ""), chromedp.SetValue(chromedp.CSS(`#location`), "Dover"), chromedp.Click(chromedp.CSS(`#show`)))
+		b.waitLoaded(before)
+		dover := apiSummary("location=Dover")
+		if got, want := b.text("#figure-arrests .value"), count(dover["arrests"]); got != want || got == "173" {
+			t.Errorf("arrests at Dover %q, want the API's %q", got, want)
+		}
+		if _, ok := dover["gangs_dismantled"]; ok || b.text("#figure-gangs") != "" || !strings.Contains(b.text("#gangs-no-location"), "no place") {
+			t.Errorf("at Dover: the API's gangs %v, the page's %q, note %q; want none and the reason", dover["gangs_dismantled"], b.text("#figure-gangs"), b.text("#gangs-no-location"))
+		}
+		b.axeScan("reports, filtered")
+		before = b.loaded()
+		b.do(chromedp.SetValue(chromedp.CSS(`#location`), ""), chromedp.Click(chromedp.CSS(`#show`)))
+		b.waitLoaded(before)
+		if g, a := b.text("#figure-gangs .value"), b.text("#figure-arrests .value"); g != "9" || a != "173" {
+			t.Errorf("filters cleared: gangs %q, arrests %q, want 9 and 173", g, a)
 		}
 
 		// 360 px wide, then a large screen.

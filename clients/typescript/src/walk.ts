@@ -145,6 +145,18 @@ async function main(): Promise<void> {
   check(summary.arrests === arrests.total && summary.gangs_dismantled === gangs.total, "the summary agrees with the reports");
   say(`report    summary: gangs ${summary.gangs_dismantled}, arrests ${summary.arrests}, seizures ${summary.seizures.length} commodities, detections ${summary.detections.incidents}`);
 
+  // Filters: the investigator is UKBA's, so its arrests are all of them;
+  // the agency is any letter case, echoed as configured.
+  const ukbaArrests = ok("arrests filtered by agency", await analyst.GET("/v1/reports/arrests", { params: { query: { ...q, agency: "ukba" } } }), 200);
+  check(ukbaArrests.agency === "UKBA" && ukbaArrests.total === arrests.total, "UKBA's arrests are the case's, the agency echoed as UKBA");
+  const atCoquelles = ok("summary filtered by location", await analyst.GET("/v1/reports/summary", { params: { query: { ...q, location: "Coquelles" } } }), 200);
+  check(atCoquelles.location === "Coquelles" && atCoquelles.arrests === arrests.total && atCoquelles.gangs_dismantled === undefined,
+    "the summary at Coquelles counts the arrest there, and has no gangs figure (dismantlings have no place)");
+  // (The contract gives the gangs no location parameter: sent anyway, it is refused.)
+  const noPlace = await analyst.GET("/v1/reports/gangs-dismantled", { params: { query: { ...q, location: "Coquelles" } as typeof q } });
+  check(noPlace.response.status === 400 && noPlace.error?.field === "location", "gangs dismantled refuse a location filter");
+  say(`filters   UKBA's arrests ${ukbaArrests.total}; summary at Coquelles: arrests ${atCoquelles.arrests}; gangs by location: ${noPlace.response.status} ${noPlace.error?.code}`);
+
   // 7. Failures are problems the client can branch on.
   const missing = await auditor.GET("/v1/cases/{id}", { params: { path: { id: randomUUID() } } });
   check(missing.response.status === 404 && missing.error?.type === "/problems/not-found" && missing.error.code === "case_not_found",

@@ -239,7 +239,7 @@ export interface paths {
         };
         /**
          * Organised crime groups dismantled
-         * @description Distinct groups dismantled in the period, each counted once at its first dismantling. Grouped by agency, a group dismantled jointly counts once for every agency that dismantled it (at that agency's first dismantling), so the groups may add up to more than `total`, and a group's `event_ids` may name an event the total's do not. Retracted entries never count; never personal data.
+         * @description Distinct groups dismantled in the period, each counted once at its first dismantling. Grouped by agency, a group dismantled jointly counts once for every agency that dismantled it (at that agency's first dismantling), so the groups may add up to more than `total`, and a group's `event_ids` may name an event the total's do not. Filtered by `agency`, it counts the groups that agency dismantled, each at that agency's first dismantling of it (the agency's group under group_by=agency). A `location` filter is refused with 400, as a GangDismantled event names the group, not a place. Retracted entries never count; never personal data.
          */
         get: operations["getGangsDismantledReport"];
         put?: never;
@@ -299,7 +299,7 @@ export interface paths {
         };
         /**
          * Summary
-         * @description Gangs dismantled, arrests, seizures and detections in one answer (default period: the 12 months up to now). It has no groups. Retracted entries never count; never personal data.
+         * @description Gangs dismantled, arrests, seizures and detections in one answer (default period: the 12 months up to now). It has no groups. Filtered by `location`, it leaves `gangs_dismantled` out: dismantlings carry no place. Retracted entries never count; never personal data.
          */
         get: operations["getSummaryReport"];
         put?: never;
@@ -1708,6 +1708,10 @@ export interface components {
              * @enum {string}
              */
             group_by?: "day" | "month" | "year" | "agency" | "location" | "offence";
+            /** @description The agency filter applied, in its configured form (only with agency). */
+            agency?: string;
+            /** @description The location filter applied, trimmed (only with location). */
+            location?: string;
             /**
              * Format: int64
              * @description The global log position the figures reflect.
@@ -1760,6 +1764,8 @@ export interface components {
              * @enum {string}
              */
             group_by?: "day" | "month" | "year" | "agency";
+            /** @description The agency filter applied, in its configured form (only with agency). */
+            agency?: string;
             /**
              * Format: int64
              * @description The global log position the figures reflect.
@@ -1814,6 +1820,10 @@ export interface components {
              * @enum {string}
              */
             group_by?: "day" | "month" | "year" | "agency" | "location";
+            /** @description The agency filter applied, in its configured form (only with agency). */
+            agency?: string;
+            /** @description The location filter applied, trimmed (only with location). */
+            location?: string;
             /**
              * Format: int64
              * @description The global log position the figures reflect.
@@ -1893,6 +1903,10 @@ export interface components {
              * @enum {string}
              */
             group_by?: "day" | "month" | "year" | "agency" | "location" | "method";
+            /** @description The agency filter applied, in its configured form (only with agency). */
+            agency?: string;
+            /** @description The location filter applied, trimmed (only with location). */
+            location?: string;
             /**
              * Format: int64
              * @description The global log position the figures reflect.
@@ -1950,6 +1964,10 @@ export interface components {
              * @description The recorded time the figures are as of (only with as_of).
              */
             as_of?: string;
+            /** @description The agency filter applied, in its configured form (only with agency). */
+            agency?: string;
+            /** @description The location filter applied, trimmed (only with location). */
+            location?: string;
             /**
              * Format: int64
              * @description The global log position the figures reflect.
@@ -1957,9 +1975,9 @@ export interface components {
             position: number;
             /**
              * Format: int64
-             * @description Distinct groups dismantled.
+             * @description Distinct groups dismantled. Absent when the summary is filtered by location (dismantlings carry no place).
              */
-            gangs_dismantled: number;
+            gangs_dismantled?: number;
             /**
              * Format: int64
              * @description Arrests.
@@ -2201,6 +2219,10 @@ export interface components {
         };
     };
     parameters: {
+        /** @description Only the figures of this agency (an arrest's own agency, else the logging officer's; a seizure's, detection's or dismantling's logging officer's). Narrows totals, groups and event_ids alike; echoed as `agency` in its configured form. An unknown agency is 400 (code unknown_agency, listing the configured codes). */
+        ReportAgency: string;
+        /** @description Only the figures of events recorded at this location, compared with the location as recorded (surrounding spaces ignored; letter case counts). Narrows totals, groups and event_ids alike; echoed as `location`. A blank one is 400. */
+        ReportLocation: string;
         /** @description With explain=true: how many event ids one answer lists, 1 to 1000 (default 100); the figures stay exact whatever the page. */
         ExplainLimit: number;
         /** @description With explain=true: the next_cursor of the previous page of event ids. */
@@ -2815,6 +2837,10 @@ export interface operations {
                 cursor?: components["parameters"]["ExplainCursor"];
                 /** @description The figures as they stood at this recorded time: events and retractions recorded later are ignored. */
                 as_of?: components["parameters"]["AsOf"];
+                /** @description Only the figures of this agency (an arrest's own agency, else the logging officer's; a seizure's, detection's or dismantling's logging officer's). Narrows totals, groups and event_ids alike; echoed as `agency` in its configured form. An unknown agency is 400 (code unknown_agency, listing the configured codes). */
+                agency?: components["parameters"]["ReportAgency"];
+                /** @description Only the figures of events recorded at this location, compared with the location as recorded (surrounding spaces ignored; letter case counts). Narrows totals, groups and event_ids alike; echoed as `location`. A blank one is 400. */
+                location?: components["parameters"]["ReportLocation"];
                 /** @description Wait (up to casebookd's --read-model-wait) until the read models reflect this global log position (read-your-writes); 503 past the wait. */
                 min_position?: components["parameters"]["MinPosition"];
             };
@@ -2862,6 +2888,8 @@ export interface operations {
                 cursor?: components["parameters"]["ExplainCursor"];
                 /** @description The figures as they stood at this recorded time: events and retractions recorded later are ignored. */
                 as_of?: components["parameters"]["AsOf"];
+                /** @description Only the figures of this agency (an arrest's own agency, else the logging officer's; a seizure's, detection's or dismantling's logging officer's). Narrows totals, groups and event_ids alike; echoed as `agency` in its configured form. An unknown agency is 400 (code unknown_agency, listing the configured codes). */
+                agency?: components["parameters"]["ReportAgency"];
                 /** @description Wait (up to casebookd's --read-model-wait) until the read models reflect this global log position (read-your-writes); 503 past the wait. */
                 min_position?: components["parameters"]["MinPosition"];
             };
@@ -2909,6 +2937,10 @@ export interface operations {
                 cursor?: components["parameters"]["ExplainCursor"];
                 /** @description The figures as they stood at this recorded time: events and retractions recorded later are ignored. */
                 as_of?: components["parameters"]["AsOf"];
+                /** @description Only the figures of this agency (an arrest's own agency, else the logging officer's; a seizure's, detection's or dismantling's logging officer's). Narrows totals, groups and event_ids alike; echoed as `agency` in its configured form. An unknown agency is 400 (code unknown_agency, listing the configured codes). */
+                agency?: components["parameters"]["ReportAgency"];
+                /** @description Only the figures of events recorded at this location, compared with the location as recorded (surrounding spaces ignored; letter case counts). Narrows totals, groups and event_ids alike; echoed as `location`. A blank one is 400. */
+                location?: components["parameters"]["ReportLocation"];
                 /** @description Wait (up to casebookd's --read-model-wait) until the read models reflect this global log position (read-your-writes); 503 past the wait. */
                 min_position?: components["parameters"]["MinPosition"];
             };
@@ -2956,6 +2988,10 @@ export interface operations {
                 cursor?: components["parameters"]["ExplainCursor"];
                 /** @description The figures as they stood at this recorded time: events and retractions recorded later are ignored. */
                 as_of?: components["parameters"]["AsOf"];
+                /** @description Only the figures of this agency (an arrest's own agency, else the logging officer's; a seizure's, detection's or dismantling's logging officer's). Narrows totals, groups and event_ids alike; echoed as `agency` in its configured form. An unknown agency is 400 (code unknown_agency, listing the configured codes). */
+                agency?: components["parameters"]["ReportAgency"];
+                /** @description Only the figures of events recorded at this location, compared with the location as recorded (surrounding spaces ignored; letter case counts). Narrows totals, groups and event_ids alike; echoed as `location`. A blank one is 400. */
+                location?: components["parameters"]["ReportLocation"];
                 /** @description Wait (up to casebookd's --read-model-wait) until the read models reflect this global log position (read-your-writes); 503 past the wait. */
                 min_position?: components["parameters"]["MinPosition"];
             };
@@ -3001,6 +3037,10 @@ export interface operations {
                 cursor?: components["parameters"]["ExplainCursor"];
                 /** @description The figures as they stood at this recorded time: events and retractions recorded later are ignored. */
                 as_of?: components["parameters"]["AsOf"];
+                /** @description Only the figures of this agency (an arrest's own agency, else the logging officer's; a seizure's, detection's or dismantling's logging officer's). Narrows totals, groups and event_ids alike; echoed as `agency` in its configured form. An unknown agency is 400 (code unknown_agency, listing the configured codes). */
+                agency?: components["parameters"]["ReportAgency"];
+                /** @description Only the figures of events recorded at this location, compared with the location as recorded (surrounding spaces ignored; letter case counts). Narrows totals, groups and event_ids alike; echoed as `location`. A blank one is 400. */
+                location?: components["parameters"]["ReportLocation"];
                 /** @description Wait (up to casebookd's --read-model-wait) until the read models reflect this global log position (read-your-writes); 503 past the wait. */
                 min_position?: components["parameters"]["MinPosition"];
             };

@@ -99,7 +99,10 @@ export function reportsView(app: App, hash: string): View {
   const agency = h("select", { id: "agency", name: "agency" });
   const location = h("select", { id: "location", name: "location" });
   const formError = h("p", { class: "error", role: "alert" });
-  const filterNote = h("p", { class: "note", role: "status" });
+  // The agencies and locations the page has seen in the figures, offered
+  // as filters (kept across loads, so that a filtered page still offers
+  // the others).
+  const seenAgencies = new Set<string>(), seenLocations = new Set<string>();
   const setPeriod = (p: Period) => {
     from.value = p.from;
     to.value = p.to;
@@ -157,7 +160,6 @@ export function reportsView(app: App, hash: string): View {
     h("div", { class: "buttons" }, h("button", { type: "submit", id: "show" }, "Show figures")),
     h("p", { id: "as-of-help", class: "note" }, "As known on: the figures as they had been recorded by the end of that day (UTC), before any later entry or correction."),
     formError,
-    filterNote,
   );
 
   // ---- the figures ----
@@ -251,10 +253,13 @@ export function reportsView(app: App, hash: string): View {
       );
       return b;
     };
+    // Filtered by location, the summary has no gangs figure: a dismantling
+    // records no place.
+    const gangs = s.gangs_dismantled;
     const tiles = [
-      figure("figure-gangs", fmt.count(s.gangs_dismantled), "organised crime gangs dismantled", null, {
-        title: `Gangs dismantled: ${fmt.count(s.gangs_dismantled)}`, report: "gangs-dismantled", params: params(api),
-        pick: (a) => (a as GangsReport).event_ids, events: s.gangs_dismantled,
+      gangs === undefined ? null : figure("figure-gangs", fmt.count(gangs), "organised crime gangs dismantled", null, {
+        title: `Gangs dismantled: ${fmt.count(gangs)}`, report: "gangs-dismantled", params: params(api),
+        pick: (a) => (a as GangsReport).event_ids, events: gangs,
       }),
       figure("figure-arrests", fmt.count(s.arrests), "arrests", null, {
         title: `Arrests: ${fmt.count(s.arrests)}`, report: "arrests", params: params(api),
@@ -274,6 +279,7 @@ export function reportsView(app: App, hash: string): View {
     replace(
       headlines.body,
       h("div", { class: "headlines" }, tiles),
+      gangs === undefined ? h("p", { class: "note", id: "gangs-no-location" }, "Gangs dismantled are not counted by location: a dismantling records no place.") : null,
       s.seizures.length === 0 ? h("p", { class: "note" }, "Nothing was seized in the period.") : null,
     );
     headlines.provenance.textContent = provenanceText(s.position, r, state);
@@ -383,8 +389,11 @@ export function reportsView(app: App, hash: string): View {
     const overlapNote = h("p", { class: "note", id: "gangs-overlap" },
       `A gang dismantled jointly counts once for each agency that dismantled it, but once in the total (${fmt.count(total ?? r.data.total)})` +
       (overlap && sum > r.data.total ? `: here the agencies add up to ${fmt.count(sum)}.` : "."));
+    const locationNote = state.location
+      ? h("p", { class: "note" }, `Not filtered by location (a dismantling records no place): every location${state.agency ? `, ${state.agency} only` : ""}.`)
+      : null;
     chartInto(charts.gangs, (width) => renderChart({ orientation: "horizontal", bars, width, valueLabel: "Gangs dismantled" }),
-      [overlapNote, bars.length ? null : h("p", { class: "note" }, "No gang was dismantled in the period."),
+      [overlapNote, locationNote, bars.length ? null : h("p", { class: "note" }, "No gang was dismantled in the period."),
         figuresTable("Gangs dismantled by agency", ["Agency", "Gangs dismantled"], r.data.groups.map((g) => [g.key, fmt.count(g.count)]), [false, true])],
       `Bar chart of gangs dismantled by ${bars.length} agencies.`);
     charts.gangs.provenance.textContent = provenanceText(r.data.position, r, state);
@@ -392,15 +401,6 @@ export function reportsView(app: App, hash: string): View {
   };
 
   // ---- loading ----
-
-  /**
-   * filtersHonoured: a server that predates the agency and location
-   * filters ignores them and answers for everything. The contract echoes
-   * them in every answer; without the echo, the page says so and shows the
-   * figures for every agency and location rather than mislabel them.
-   */
-  const filtersHonoured = (answer: { agency?: string | null; location?: string | null }) =>
-    (!state.agency || answer.agency === state.agency) && (!state.location || answer.location === state.location);
 
   async function load(): Promise<void> {
     const gen = ++generation;
@@ -416,20 +416,21 @@ export function reportsView(app: App, hash: string): View {
       replace(c.body, h("p", { class: "note" }, "Loading…"));
       c.provenance.textContent = "";
     }
-    filterNote.textContent = "";
 
+    // Every report call carries the filters (params); the gangs report
+    // takes the agency only (gangsDismantled leaves the location out).
     const sum = summary(params(api));
     let gangsTotal: number | null = null;
-    const agencies = new Set<string>(), locations = new Set<string>();
+    const agencies = seenAgencies, locations = seenLocations;
     const jobs: Promise<void>[] = [
       sum.then((r) => {
         if (!current()) return;
-        if (!filtersHonoured(r.data)) {
-          filterNote.textContent = "This server does not filter the reports by agency or location yet: the figures below cover every agency and location.";
-          state = { ...state, agency: "", location: "" };
+        if (r.data.agency && r.data.agency !== state.agency) {
+          // The server answers an agency in its configured form (ukba: UKBA).
+          state = { ...state, agency: r.data.agency };
           history.replaceState(null, "", hashOf(state));
         }
-        gangsTotal = r.data.gangs_dismantled;
+        gangsTotal = r.data.gangs_dismantled ?? null;
         renderHeadlines(r);
         renderSeizuresByCommodity(r);
       }).catch((err) => { showError(headlines, err); showError(charts.seizuresByCommodity, err); }),
