@@ -92,7 +92,7 @@ func (c *Core) OpenCase(ctx context.Context, who Identity, cmd OpenCase) (Result
 		eventID = OpenEventID(caseID)
 	}
 	dcmd := domain.Command{EventID: eventID, Type: domain.TypeCaseOpened, Data: cmd.Data, OccurredAt: cmd.OccurredAt,
-		Actor: who.Actor(), CorrelationID: cmd.CorrelationID, CausationID: cmd.CausationID, Now: c.now(), Agencies: c.agencies}
+		Actor: who.Actor(), CorrelationID: cmd.CorrelationID, CausationID: cmd.CausationID, Now: c.now(), Agencies: c.agencies, Places: c.places}
 	// Decide once up front: the data's rules, and the lead agency and
 	// reference the rules below need.
 	probe, err := domain.Decide(domain.NewCase(caseID), dcmd)
