@@ -31,6 +31,7 @@ import (
 // read-your-writes waits, and their administration.
 type ReadModels interface {
 	ListCases(ctx context.Context, q projections.CaseQuery) (projections.CasePage, error)
+	ReviewsDue(ctx context.Context, q projections.ReviewQuery) (projections.ReviewPage, error)
 	AccessEntries(ctx context.Context, q projections.AccessQuery) (projections.AccessPage, error)
 	Arrests(ctx context.Context, q projections.ReportQuery) (projections.ArrestsReport, error)
 	GangsDismantled(ctx context.Context, q projections.ReportQuery) (projections.GangsReport, error)

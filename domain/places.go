@@ -28,6 +28,9 @@ const placeOtherName = "Other or unknown place"
 // MaxPlaceCodeLength bounds a place code (and an agency code).
 const MaxPlaceCodeLength = 32
 
+// MaxPlaces bounds the list (GET /v1/places answers it whole).
+const MaxPlaces = 10000
+
 // placeCodePattern is what a place code may look like: letters, digits,
 // '_' and '-', starting with a letter (as agency codes).
 var placeCodePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{1,31}$`)
@@ -46,6 +49,9 @@ type Places struct {
 func NewPlaces(list []Place) (*Places, error) {
 	if len(list) == 0 {
 		return nil, fmt.Errorf("places: the list is empty")
+	}
+	if len(list) > MaxPlaces-1 {
+		return nil, fmt.Errorf("places: %d places: at most %d (OTHER included)", len(list), MaxPlaces)
 	}
 	p := &Places{byFold: make(map[string]string, len(list)+1)}
 	for _, pl := range list {
