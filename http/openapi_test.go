@@ -87,7 +87,7 @@ func TestContractNamesTheCodesLists(t *testing.T) {
 		{"projection states", prop("ProjectionStatus", "state"),
 			[]string{projections.StateCatchingUp, projections.StateLive, projections.StateRebuilding, projections.StateFailed}},
 		{"rebuild names", param("POST", "/v1/projections/{name}/rebuild", "name"),
-			append(projections.Names(), core.ReportGangsDismantled, "case-list", "access-log")},
+			append(projections.Names(), core.ReportGangsDismantled, "case-list", "retention-reviews", "access-log")},
 	} {
 		if got := enumOf(tc.doc); !sameSet(got, tc.code) {
 			t.Errorf("%s: the contract lists %v, the code %v", tc.what, got, tc.code)
