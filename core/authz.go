@@ -30,18 +30,22 @@ const (
 	OpImport         Operation = "import"       // load recorded streams (casebook import, migrate)
 	OpErasePerson    Operation = "erase_person" // PersonErased, and the destruction of the person's key
 	OpReadPeople     Operation = "read_people"  // the people whose personal data the case holds
+	// RetentionReviewed (retain or dispose; disposal destroys every key of
+	// the case).
+	OpReviewRetention Operation = "review_retention"
+	OpReadReviewsDue  Operation = "read_reviews_due" // the cases due for a retention review (of the caller's agency)
 )
 
 // Operations lists every operation, in the order of the authorization
 // table's documentation.
 var Operations = []Operation{OpOpenCase, OpRecordEvent, OpJoinAgency, OpCloseCase, OpReopenCase,
 	OpReadCase, OpReadHistory, OpVerifyCase, OpListCases, OpReadLog, OpReadAccessLog,
-	OpReadReports, OpReadProjection, OpRebuild, OpImport, OpErasePerson, OpReadPeople}
+	OpReadReports, OpReadProjection, OpRebuild, OpImport, OpErasePerson, OpReadPeople, OpReviewRetention, OpReadReviewsDue}
 
 // caseOperations are the operations on one case, where the caller's
 // agency's relation to the case matters.
 var caseOperations = map[Operation]bool{OpRecordEvent: true, OpJoinAgency: true, OpCloseCase: true,
-	OpReopenCase: true, OpReadCase: true, OpReadHistory: true, OpVerifyCase: true, OpErasePerson: true, OpReadPeople: true}
+	OpReopenCase: true, OpReadCase: true, OpReadHistory: true, OpVerifyCase: true, OpErasePerson: true, OpReadPeople: true, OpReviewRetention: true}
 
 // Allowed is Casebook's authorization table: may a caller with role, whose
 // agency stands to the case as rel (RelationNone for operations not on one
@@ -63,7 +67,12 @@ var caseOperations = map[Operation]bool{OpRecordEvent: true, OpJoinAgency: true,
 //     (their ids, names, dates of birth and nationalities, to find the
 //     data subject; whether each is retracted or erased). Never the case
 //     record, its history, intelligence, figures or the logs: nothing
-//     else of a case is needed to erase someone from it.
+//     else of a case is needed to erase someone from it. They also hold
+//     the retention reviews of those cases: they list the cases of their
+//     agency due for review (reference, crime types, closure, review date:
+//     no title, people or figures) and log RetentionReviewed — retain, or
+//     dispose, which destroys every key of the case. Nobody else does
+//     either.
 func Allowed(role string, op Operation, rel domain.Relation) bool {
 	switch role {
 	case domain.RoleInvestigator:
@@ -89,8 +98,10 @@ func Allowed(role string, op Operation, rel domain.Relation) bool {
 		}
 	case domain.RoleDPO:
 		switch op {
-		case OpErasePerson, OpReadPeople:
+		case OpErasePerson, OpReadPeople, OpReviewRetention:
 			return rel != domain.RelationNone
+		case OpReadReviewsDue:
+			return true // the list holds only the cases of the caller's agency
 		}
 	}
 	return false
@@ -109,6 +120,8 @@ func operationOf(eventType string) Operation {
 		return OpReopenCase
 	case domain.TypePersonErased:
 		return OpErasePerson
+	case domain.TypeRetentionReviewed:
+		return OpReviewRetention
 	}
 	return OpRecordEvent
 }

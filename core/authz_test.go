@@ -39,7 +39,7 @@ func TestAuthorizationTable(t *testing.T) {
 	add(inv, core.OpVerifyCase /*   */, true, true, false)
 	add(inv, core.OpListCases /*    */, true, true, true)
 	for _, op := range []core.Operation{core.OpReadLog, core.OpReadAccessLog, core.OpReadReports, core.OpReadProjection, core.OpRebuild, core.OpImport,
-		core.OpErasePerson, core.OpReadPeople} {
+		core.OpErasePerson, core.OpReadPeople, core.OpReviewRetention, core.OpReadReviewsDue} {
 		add(inv, op, false, false, false) // erasure is the data protection officer's
 	}
 	for _, op := range core.Operations {
@@ -53,9 +53,17 @@ func TestAuthorizationTable(t *testing.T) {
 		adminMay := op == core.OpReadReports || op == core.OpReadProjection || op == core.OpRebuild || op == core.OpImport
 		add(adm, op, adminMay, adminMay, adminMay) // no case data
 		// Data protection officers erase people from their agency's cases
-		// and see of them only the people: no record, history or figures.
-		dpoMay := op == core.OpErasePerson || op == core.OpReadPeople
-		add(dpo, op, dpoMay, dpoMay, false)
+		// and see of them only the people: no record, history or figures;
+		// they hold the retention reviews of those cases: the due list (of
+		// their agency's cases, so not tied to one case) and the decision.
+		switch op {
+		case core.OpErasePerson, core.OpReadPeople, core.OpReviewRetention:
+			add(dpo, op, true, true, false)
+		case core.OpReadReviewsDue:
+			add(dpo, op, true, true, true) // not one case's: the list holds their agency's cases only
+		default:
+			add(dpo, op, false, false, false)
+		}
 	}
 	for _, r := range rows {
 		t.Run(fmt.Sprintf("%s/%s/%s", r.role, r.op, r.rel), func(t *testing.T) {

@@ -2,6 +2,7 @@ package core_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"strconv"
@@ -147,6 +148,40 @@ func BenchmarkRecordOneEvent(b *testing.B) {
 	data := json.RawMessage(`{"summary":"seen at Calais","grading":"2B2"}`)
 	for b.Loop() {
 		if _, err := f.svc.Record(f.ctx, ukba, res.CaseID, core.Command{Type: domain.TypeIntelligenceLogged, Data: data}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDispose is one disposal after a retention review: RetentionReviewed
+// dispose decided and appended durably by a dpo, then the case's key and
+// its two people's keys destroyed (one delete with secure_delete, then a
+// TRUNCATE checkpoint of the key store's WAL). The closed case it disposes
+// of — two people, an intelligence report — is built outside the timer.
+// Compare with BenchmarkErasePerson (one key) and BenchmarkRecordOneEvent.
+func BenchmarkDispose(b *testing.B) {
+	f := newFixture(b, core.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	dispose := json.RawMessage(`{"decision":"dispose","reason":"no policing purpose remains"}`)
+	b.ResetTimer()
+	for i := range b.N {
+		b.StopTimer()
+		open := fmt.Sprintf(`{"reference":"OP-DISPOSE-%d","title":"T","crime_types":["people_smuggling"],"location":"CALAIS"}`, i)
+		res, _, err := f.svc.OpenCase(f.ctx, ukba, core.OpenCase{Data: json.RawMessage(open)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, c := range []core.Command{
+			{Type: domain.TypeSuspectIdentified, Data: json.RawMessage(identify(uuid.New()))},
+			{Type: domain.TypeSuspectIdentified, Data: json.RawMessage(identify(uuid.New()))},
+			{Type: domain.TypeIntelligenceLogged, Data: json.RawMessage(`{"summary":"seen at Calais","grading":"2B2"}`)},
+			{Type: domain.TypeCaseClosed, Data: json.RawMessage(`{"outcome":"No further action"}`)},
+		} {
+			if _, err := f.svc.Record(f.ctx, ukba, res.CaseID, c); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StartTimer()
+		if _, err := f.svc.Record(f.ctx, dpoUKBA, res.CaseID, core.Command{Type: domain.TypeRetentionReviewed, Data: dispose}); err != nil {
 			b.Fatal(err)
 		}
 	}

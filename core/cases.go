@@ -92,7 +92,7 @@ func (c *Core) OpenCase(ctx context.Context, who Identity, cmd OpenCase) (Result
 		eventID = OpenEventID(caseID)
 	}
 	dcmd := domain.Command{EventID: eventID, Type: domain.TypeCaseOpened, Data: cmd.Data, OccurredAt: cmd.OccurredAt,
-		Actor: who.Actor(), CorrelationID: cmd.CorrelationID, CausationID: cmd.CausationID, Now: c.now(), Agencies: c.agencies}
+		Actor: who.Actor(), CorrelationID: cmd.CorrelationID, CausationID: cmd.CausationID, Now: c.now(), Agencies: c.agencies, Places: c.places}
 	// Decide once up front: the data's rules, and the lead agency and
 	// reference the rules below need.
 	probe, err := domain.Decide(domain.NewCase(caseID), dcmd)
@@ -176,11 +176,16 @@ func (c *Core) Record(ctx context.Context, who Identity, caseID uuid.UUID, cmd C
 		return Result{}, domain.FieldErrorf(domain.KindInvalid, domain.CodeValidation, "type",
 			"a person is erased through POST /v1/cases/{id}/people/{person_id}/erasure, which also destroys their key")
 	}
+	if cmd.Type == domain.TypeRetentionReviewed && c.vault == nil && isDisposal(cmd.Data) {
+		return Result{}, domain.Unavailable(nil, 30*time.Second, "this server has no key store: disposal (which destroys the case's keys) is not possible")
+	}
 	dcmd := domain.Command{EventID: eventID, Type: cmd.Type, Data: cmd.Data, OccurredAt: cmd.OccurredAt,
 		Actor: who.Actor(), CorrelationID: cmd.CorrelationID, CausationID: cmd.CausationID, Seal: c.sealer(ctx)}
 	judge := func(state *domain.Case) error {
 		rel := state.RelationOf(who.Agency)
-		if who.Role == domain.RoleInvestigator && rel == domain.RelationNone {
+		if rel == domain.RelationNone && !Allowed(who.Role, op, rel) {
+			// Investigators and data protection officers act on their
+			// agency's cases; another's does not exist for them.
 			return caseNotFound(caseID)
 		}
 		if !Allowed(who.Role, op, rel) {
@@ -189,7 +194,11 @@ func (c *Core) Record(ctx context.Context, who Identity, caseID uuid.UUID, cmd C
 		}
 		return nil
 	}
-	return c.writer.record(ctx, caseID, dcmd, cmd.ExpectedVersion, judge)
+	res, err := c.writer.record(ctx, caseID, dcmd, cmd.ExpectedVersion, judge)
+	if cmd.Type != domain.TypeRetentionReviewed {
+		return res, err
+	}
+	return c.afterReview(ctx, who, caseID, res, err)
 }
 
 // consult loads the case's current state for a read and decides whether

@@ -27,6 +27,7 @@ type caseWriter struct {
 	store      eventstore.Store
 	now        func() time.Time
 	agencies   *domain.Agencies
+	places     *domain.Places
 	locks      *caseLocks
 	cache      *stateCache
 	maxRetries int
@@ -158,7 +159,7 @@ func (w *caseWriter) decide(ctx context.Context, caseID uuid.UUID, state *domain
 		return nil, domain.NewVersionConflict(*expected, state.Version)
 	}
 	dcmd.Now = w.now()
-	dcmd.Agencies = w.agencies
+	dcmd.Agencies, dcmd.Places = w.agencies, w.places
 	entry, err := domain.Decide(*state, dcmd)
 	if err != nil {
 		return nil, err
@@ -196,7 +197,7 @@ func (w *caseWriter) open(ctx context.Context, caseID uuid.UUID, dcmd domain.Com
 			return Result{}, domain.Case{}, caseIDTaken(caseID)
 		}
 		dcmd.Now = w.now()
-		dcmd.Agencies = w.agencies
+		dcmd.Agencies, dcmd.Places = w.agencies, w.places
 		entry, err := domain.Decide(domain.NewCase(caseID), dcmd)
 		if err != nil {
 			return Result{}, domain.Case{}, err
@@ -277,7 +278,7 @@ func (w *caseWriter) answerRetry(ctx context.Context, caseID uuid.UUID, state *d
 	if entries[0].ErasedAt != nil || entries[0].Unreadable != nil {
 		return Result{}, domain.DuplicateEventIDError(dcmd.EventID, "in this case")
 	}
-	dcmd.Agencies = w.agencies
+	dcmd.Agencies, dcmd.Places = w.agencies, w.places
 	if dcmd.Now.IsZero() {
 		dcmd.Now = w.now()
 	}

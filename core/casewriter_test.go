@@ -194,7 +194,7 @@ func TestOpenAndLoad(t *testing.T) {
 		}
 		n++
 		m, err := domain.DecodeMetadata(rec.Metadata)
-		if err != nil || rec.Type != domain.TypeCaseOpened || m.Actor != ukba.Actor() || m.SchemaVersion != 1 || m.PrevHash != "" || len(m.Hash) != 64 {
+		if err != nil || rec.Type != domain.TypeCaseOpened || m.Actor != ukba.Actor() || m.SchemaVersion != domain.SchemaVersion(domain.TypeCaseOpened) || m.PrevHash != "" || len(m.Hash) != 64 {
 			t.Fatalf("stored %s %s: %v", rec.Type, rec.Metadata, err)
 		}
 	}
@@ -203,7 +203,7 @@ func TestOpenAndLoad(t *testing.T) {
 	}
 	// Invalid data is refused with the field named, and nothing is stored.
 	headBefore, _ := f.store.Head(f.ctx)
-	_, _, err = f.svc.OpenCase(f.ctx, ukba, core.OpenCase{Data: json.RawMessage(`{"reference":"R","title":"T","crime_types":["arson"],"location":"L"}`)})
+	_, _, err = f.svc.OpenCase(f.ctx, ukba, core.OpenCase{Data: json.RawMessage(`{"reference":"R","title":"T","crime_types":["arson"],"location":"OTHER"}`)})
 	if de := wantCode(t, err, domain.CodeValidation); de.Field != "crime_types" {
 		t.Fatalf("field %q", de.Field)
 	}
@@ -228,13 +228,13 @@ func TestOpenWithCaseIDAndRetries(t *testing.T) {
 	// another agency that cannot see the case — is the same conflict,
 	// worded the same: the answer tells nobody more than that the id is
 	// taken.
-	other := core.OpenCase{CaseID: caseID, Data: json.RawMessage(`{"reference":"OTHER","title":"T","crime_types":["cash"],"location":"L"}`)}
+	other := core.OpenCase{CaseID: caseID, Data: json.RawMessage(`{"reference":"OTHER","title":"T","crime_types":["cash"],"location":"OTHER"}`)}
 	colleague := core.Identity{Subject: "officer.jones", Role: domain.RoleInvestigator, Agency: "UKBA"}
 	var messages []string
 	for _, try := range []struct {
 		who core.Identity
 		cmd core.OpenCase
-	}{{ukba, other}, {colleague, cmd}, {french, core.OpenCase{CaseID: caseID, Data: json.RawMessage(`{"reference":"P-1","title":"T","crime_types":["cash"],"location":"L"}`)}}} {
+	}{{ukba, other}, {colleague, cmd}, {french, core.OpenCase{CaseID: caseID, Data: json.RawMessage(`{"reference":"P-1","title":"T","crime_types":["cash"],"location":"OTHER"}`)}}} {
 		_, _, err := f.svc.OpenCase(f.ctx, try.who, try.cmd)
 		de := wantCode(t, err, domain.CodeCaseIDTaken)
 		if de.Kind != domain.KindConflict {
@@ -660,7 +660,7 @@ func TestVerifyDetectsTamperedFile(t *testing.T) {
 	}
 	for _, q := range []string{
 		`DROP TRIGGER events_no_update`,
-		`UPDATE events SET data = replace(data, 'Dover', 'Doves') WHERE stream = 'case-` + id.String() + `' AND revision = 2`,
+		`UPDATE events SET data = replace(data, 'DOVER', 'DOVES') WHERE stream = 'case-` + id.String() + `' AND revision = 2`,
 	} {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatal(err)

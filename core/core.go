@@ -31,6 +31,7 @@ import (
 // read-your-writes waits, and their administration.
 type ReadModels interface {
 	ListCases(ctx context.Context, q projections.CaseQuery) (projections.CasePage, error)
+	ReviewsDue(ctx context.Context, q projections.ReviewQuery) (projections.ReviewPage, error)
 	AccessEntries(ctx context.Context, q projections.AccessQuery) (projections.AccessPage, error)
 	Arrests(ctx context.Context, q projections.ReportQuery) (projections.ArrestsReport, error)
 	GangsDismantled(ctx context.Context, q projections.ReportQuery) (projections.GangsReport, error)
@@ -53,7 +54,13 @@ type Config struct {
 	// Agencies is the configured list of agencies; nil means
 	// domain.DefaultAgencies().
 	Agencies *domain.Agencies
-	Logger   *slog.Logger
+	// Places is the configured list of places (the codes locations are
+	// recorded as); nil means domain.DefaultPlaces().
+	Places *domain.Places
+	// Retention is the retention table that gives closed cases their
+	// review dates; nil means domain.DefaultRetention().
+	Retention *domain.RetentionTable
+	Logger    *slog.Logger
 	// Now is the clock; NewID makes case, event and access-log entry ids
 	// (tests fix both).
 	Now   func() time.Time
@@ -90,6 +97,8 @@ type Core struct {
 	store      eventstore.Store
 	readModels ReadModels
 	agencies   *domain.Agencies
+	places     *domain.Places
+	retention  *domain.RetentionTable
 	logger     *slog.Logger
 	now        func() time.Time
 	newID      func() uuid.UUID
@@ -110,6 +119,12 @@ func New(cfg Config) (*Core, error) {
 	}
 	if cfg.Agencies == nil {
 		cfg.Agencies = domain.DefaultAgencies()
+	}
+	if cfg.Places == nil {
+		cfg.Places = domain.DefaultPlaces()
+	}
+	if cfg.Retention == nil {
+		cfg.Retention = domain.DefaultRetention()
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -139,13 +154,13 @@ func New(cfg Config) (*Core, error) {
 		cfg.RetryMaxDelay = 100 * time.Millisecond
 	}
 	c := &Core{
-		store: cfg.Store, readModels: cfg.ReadModels, agencies: cfg.Agencies, logger: cfg.Logger,
+		store: cfg.Store, readModels: cfg.ReadModels, agencies: cfg.Agencies, places: cfg.Places, retention: cfg.Retention, logger: cfg.Logger,
 		now: cfg.Now, newID: cfg.NewID, wait: cfg.ReadModelWait, refs: newCaseLocks(),
 		vault: cfg.Keys, reveal: NewRevealer(cfg.Keys),
 		requirePurpose: cfg.RequirePurpose,
 	}
 	c.writer = &caseWriter{
-		store: cfg.Store, now: cfg.Now, agencies: cfg.Agencies, locks: newCaseLocks(), cache: newStateCache(cfg.CacheSize),
+		store: cfg.Store, now: cfg.Now, agencies: cfg.Agencies, places: cfg.Places, locks: newCaseLocks(), cache: newStateCache(cfg.CacheSize),
 		maxRetries: cfg.MaxRetries, retryBase: cfg.RetryBaseDelay, retryMax: cfg.RetryMaxDelay, onRetry: cfg.OnConflictRetry,
 		reveal: c.reveal,
 	}
@@ -159,6 +174,12 @@ func (c *Core) Close(ctx context.Context) error { return c.access.close(ctx) }
 
 // Agencies is the configured list of agencies.
 func (c *Core) Agencies() *domain.Agencies { return c.agencies }
+
+// Places is the configured list of places.
+func (c *Core) Places() *domain.Places { return c.places }
+
+// Retention is the configured retention table.
+func (c *Core) Retention() *domain.RetentionTable { return c.retention }
 
 // Ready reports whether the event store answers.
 func (c *Core) Ready(ctx context.Context) error {

@@ -188,7 +188,7 @@ func (c *Core) ApplyErasures(ctx context.Context) (int, error) {
 	}
 	n := 0
 	opts := eventstore.ReadAllOptions{From: eventstore.Position(from),
-		Filter: eventstore.Filter{StreamPrefixes: caseEventsOnly, EventTypes: []string{domain.TypePersonErased}}}
+		Filter: eventstore.Filter{StreamPrefixes: caseEventsOnly, EventTypes: []string{domain.TypePersonErased, domain.TypeRetentionReviewed}}}
 	for rec, err := range c.store.ReadAll(ctx, opts) {
 		if err != nil {
 			return n, storeError("read the log's erasures", err)
@@ -199,9 +199,12 @@ func (c *Core) ApplyErasures(ctx context.Context) (int, error) {
 		if rec.Position > head {
 			break
 		}
-		refs, err := keysErasedBy(rec)
+		refs, err := c.keysErasedBy(ctx, rec)
 		if err != nil {
 			return n, err
+		}
+		if len(refs) == 0 {
+			continue // a retain decision
 		}
 		if err := c.vault.Destroy(ctx, refs...); err != nil {
 			return n, keyStoreError("destroy the keys of an erasure", err)
@@ -214,8 +217,11 @@ func (c *Core) ApplyErasures(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// keysErasedBy are the keys an event of the log destroys.
-func keysErasedBy(rec eventstore.RecordedEvent) ([]domain.KeyRef, error) {
+// keysErasedBy are the keys an event of the log destroys: a PersonErased
+// the person's; a RetentionReviewed dispose every key of the case (whose
+// people are known from the case's state: after a disposal no one can be
+// added to it).
+func (c *Core) keysErasedBy(ctx context.Context, rec eventstore.RecordedEvent) ([]domain.KeyRef, error) {
 	caseID, ok := domain.CaseIDFromStream(rec.Stream)
 	if !ok {
 		return nil, nil
@@ -227,6 +233,15 @@ func keysErasedBy(rec eventstore.RecordedEvent) ([]domain.KeyRef, error) {
 	switch ev := e.Event.(type) {
 	case domain.PersonErased:
 		return []domain.KeyRef{domain.PersonKey(caseID, ev.PersonID)}, nil
+	case domain.RetentionReviewed:
+		if ev.Decision != domain.DecisionDispose {
+			return nil, nil
+		}
+		state, err := c.writer.load(ctx, caseID)
+		if err != nil {
+			return nil, err
+		}
+		return state.KeysOf(), nil
 	}
 	return nil, domain.Internal(fmt.Errorf("%s in the erasures of the log", e.Type))
 }

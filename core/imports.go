@@ -65,7 +65,7 @@ func (c *Core) Import(ctx context.Context, who Identity, src ImportSource, opts 
 	if opts.Seal && c.vault == nil {
 		return ImportReport{}, domain.Errorf(domain.KindInvalid, domain.CodeValidation, "re-sealing needs a key store: the core has none")
 	}
-	chk := newImportChecker(c.store, c.agencies)
+	chk := newImportChecker(c.store, c.agencies, c.places)
 	var rep ImportReport
 	for rec, err := range src(ctx) {
 		if err != nil {
@@ -140,6 +140,7 @@ func (c *Core) hashAt(ctx context.Context, stream string, v uint64) (string, err
 type importChecker struct {
 	store    eventstore.Store
 	agencies *domain.Agencies
+	places   *domain.Places
 	streams  map[string]*importStream
 	refs     map[string]uuid.UUID // lead agency + reference → case
 	inStore  map[string]bool      // case streams found in the store (for access logs of cases not in the source)
@@ -155,8 +156,8 @@ type importStream struct {
 	chain     *domain.ChainVerifier
 }
 
-func newImportChecker(store eventstore.Store, agencies *domain.Agencies) *importChecker {
-	return &importChecker{store: store, agencies: agencies, streams: map[string]*importStream{}, refs: map[string]uuid.UUID{}, inStore: map[string]bool{}}
+func newImportChecker(store eventstore.Store, agencies *domain.Agencies, places *domain.Places) *importChecker {
+	return &importChecker{store: store, agencies: agencies, places: places, streams: map[string]*importStream{}, refs: map[string]uuid.UUID{}, inStore: map[string]bool{}}
 }
 
 // refused is the error of a source that breaks a rule.
@@ -278,7 +279,7 @@ func (k *importChecker) checkCase(s *importStream, rec eventstore.RecordedEvent,
 		}
 		return refused(rec.Stream, rec.Revision, rec.Type, "%v", err)
 	}
-	if err := domain.CheckRecorded(s.state, e, k.agencies); err != nil {
+	if err := domain.CheckRecorded(s.state, e, k.agencies, k.places); err != nil {
 		return refused(rec.Stream, rec.Revision, rec.Type, "%s", err.Error())
 	}
 	actor := e.Metadata.Actor

@@ -46,6 +46,32 @@ func (r *Revealer) Entry(ctx context.Context, current *domain.Case, e domain.Ent
 		return e, nil
 	}
 	caseID, _ := domain.CaseIDFromStream(e.Stream)
+	if d, disposed := current.Disposal(); disposed {
+		// Every key of the case is destroyed: whatever personal data the
+		// event holds is gone.
+		fields := domain.PersonalFields(caseID, e.Event)
+		if len(fields) == 0 {
+			return e, nil
+		}
+		names := make([]string, len(fields))
+		for i, pf := range fields {
+			names[i] = pf.Name
+		}
+		ev, err := domain.WithPersonalFields(caseID, e.Event, func(domain.PersonalField) (string, error) { return "", nil })
+		if err != nil {
+			return e, domain.Internal(err)
+		}
+		data, err := domain.ViewData(ev, names)
+		if err != nil {
+			return e, domain.Internal(err)
+		}
+		at := d.At
+		if er, ok := erasureOfEvent(current, e.Event); ok {
+			at = er // erased before the disposal: shown as erased then
+		}
+		e.Event, e.Data, e.ErasedAt = ev, data, &at
+		return e, nil
+	}
 	if si, ok := e.Event.(domain.SuspectIdentified); ok {
 		if at, erased := current.ErasedAt(si.PersonID); erased {
 			si.Name, si.DateOfBirth, si.Nationality = "", "", ""
@@ -115,6 +141,15 @@ func (r *Revealer) Case(ctx context.Context, current *domain.Case, shown *domain
 		}
 	}
 	return nil
+}
+
+// erasureOfEvent is when a SuspectIdentified's person was erased, if they
+// were.
+func erasureOfEvent(current *domain.Case, ev domain.Event) (time.Time, bool) {
+	if si, ok := ev.(domain.SuspectIdentified); ok {
+		return current.ErasedAt(si.PersonID)
+	}
+	return time.Time{}, false
 }
 
 // open opens one field: plaintext as it is, a sealed value with its key.

@@ -225,7 +225,7 @@ func (c *Core) reportFilters(report string, q projections.ReportQuery) (projecti
 		q.Agency = code
 	}
 	if q.Location != "" {
-		loc, err := locationFilter(q.Location)
+		loc, err := c.locationFilter(q.Location)
 		if err != nil {
 			return q, err
 		}
@@ -234,20 +234,18 @@ func (c *Core) reportFilters(report string, q projections.ReportQuery) (projecti
 	return q, nil
 }
 
-// locationFilter reads a location filter: compared with the locations
-// the read models store, which are the recorded text trimmed (domain
-// validation), so it is trimmed alike and bounded like a recorded
-// location. (When locations become a configured list of places, this is
-// where a filter is canonicalized through that list.)
-func locationFilter(location string) (string, error) {
-	loc := strings.TrimSpace(location)
-	switch {
-	case utf8.RuneCountInString(location) > domain.MaxNameLength:
-		return "", domain.BadParameter("location", "location must be at most %d characters", domain.MaxNameLength)
-	case loc == "":
-		return "", domain.BadParameter("location", "location must not be blank")
+// locationFilter reads a location filter: a place code of the configured
+// list, in any letter case (the read models store canonical codes). Like
+// an unknown agency, an unknown place is a malformed parameter (400) naming
+// the codes.
+func (c *Core) locationFilter(location string) (string, error) {
+	code, ok := c.places.Canonical(location)
+	if !ok {
+		// The message of an unknown place in a recorded event (422
+		// unknown-place there); here it is a parameter, so a 400.
+		return "", domain.BadParameter("location", "%s", c.places.UnknownPlace("location", location).Message)
 	}
-	return loc, nil
+	return code, nil
 }
 
 // agencyFilter reads an agency filter: a filter, not data, so an unknown

@@ -15,8 +15,9 @@ var analystAnn = core.Identity{Subject: "analyst.ann", Role: domain.RoleAnalyst,
 // TestReportFiltersAreCanonicalized: the agency filter of a report is an
 // agency code in any letter case, answered (and compared) in its
 // configured form; an unknown one is refused as on the case list; a
-// location is compared as recorded (trimmed); the gangs report refuses a
-// location.
+// location is a place code in any letter case, answered in its configured
+// form; an unknown place is refused like an unknown agency; the gangs
+// report refuses a location.
 func TestReportFiltersAreCanonicalized(t *testing.T) {
 	f := newAccessFixture(t, core.Config{})
 	id := f.open(openData)
@@ -37,9 +38,10 @@ func TestReportFiltersAreCanonicalized(t *testing.T) {
 		{"ukba", "", 1, "UKBA", ""},
 		{" Ukba ", "", 1, "UKBA", ""},
 		{"SOCA", "", 0, "SOCA", ""},
-		{"", " Dover ", 1, "", "Dover"},
-		{"", "dover", 0, "", "dover"}, // as recorded: locations are not codes (yet)
-		{"ukba", "Calais", 0, "UKBA", "Calais"},
+		{"", " Dover ", 1, "", "DOVER"},
+		{"", "dover", 1, "", "DOVER"},
+		{"ukba", "Calais", 0, "UKBA", "CALAIS"},
+		{"soca", "DOVER", 0, "SOCA", "DOVER"},
 	} {
 		a, err := report(core.ReportArrests, tc.agency, tc.location)
 		if err != nil {
@@ -59,6 +61,7 @@ func TestReportFiltersAreCanonicalized(t *testing.T) {
 		{core.ReportSummary, "Her Majesty's Revenue", "", "agency", domain.CodeUnknownAgency},
 		{core.ReportGangsDismantled, "", "Dover", "location", domain.CodeInvalidParameter},
 		{core.ReportSeizures, "", "   ", "location", domain.CodeInvalidParameter},
+		{core.ReportArrests, "", "Home of John Quincy Public", "location", domain.CodeInvalidParameter},
 		{core.ReportDetections, "", strings.Repeat("é", domain.MaxNameLength+1), "location", domain.CodeInvalidParameter},
 	} {
 		_, err := report(tc.report, tc.agency, tc.location)

@@ -19,15 +19,15 @@ var detectionSites = []struct {
 	methods  []string
 	vehicles []string
 }{
-	{"Calais", 40, []string{domain.MethodCO2Probe, domain.MethodHeartbeatMonitor, domain.MethodSnifferDog, domain.MethodVisualSearch, domain.MethodScanner},
+	{"CALAIS", 40, []string{domain.MethodCO2Probe, domain.MethodHeartbeatMonitor, domain.MethodSnifferDog, domain.MethodVisualSearch, domain.MethodScanner},
 		[]string{"HGV", "HGV (curtain-sider)", "HGV (refrigerated)", "van", "car"}},
-	{"Coquelles", 25, []string{domain.MethodScanner, domain.MethodHeartbeatMonitor, domain.MethodSnifferDog, domain.MethodCO2Probe, domain.MethodVisualSearch},
+	{"COQUELLES", 25, []string{domain.MethodScanner, domain.MethodHeartbeatMonitor, domain.MethodSnifferDog, domain.MethodCO2Probe, domain.MethodVisualSearch},
 		[]string{"HGV", "freight shuttle wagon", "coach", "car"}},
-	{"Dunkirk", 15, []string{domain.MethodCO2Probe, domain.MethodHeartbeatMonitor, domain.MethodSnifferDog, domain.MethodVisualSearch},
+	{"DUNKIRK", 15, []string{domain.MethodCO2Probe, domain.MethodHeartbeatMonitor, domain.MethodSnifferDog, domain.MethodVisualSearch},
 		[]string{"HGV", "HGV (refrigerated)", "van"}},
-	{"Dover", 10, []string{domain.MethodVisualSearch, domain.MethodSnifferDog, domain.MethodScanner},
+	{"DOVER", 10, []string{domain.MethodVisualSearch, domain.MethodSnifferDog, domain.MethodScanner},
 		[]string{"HGV", "van", "car", "coach"}},
-	{"Zeebrugge", 10, []string{domain.MethodHeartbeatMonitor, domain.MethodCO2Probe, domain.MethodVisualSearch, domain.MethodScanner},
+	{"ZEEBRUGGE", 10, []string{domain.MethodHeartbeatMonitor, domain.MethodCO2Probe, domain.MethodVisualSearch, domain.MethodScanner},
 		[]string{"HGV", "HGV (refrigerated)", "trailer (unaccompanied)"}},
 }
 
@@ -59,7 +59,7 @@ func (b *builder) detectionCases() {
 		k := 0
 		for i, s := range detectionSites {
 			opened := from.Add(time.Duration(5+i) * time.Minute)
-			cb := b.newCase(AgencyUKBA, "UKBA", fmt.Sprintf("Clandestine detections at %s, %d", s.location, year), s.location,
+			cb := b.newCase(AgencyUKBA, "UKBA", fmt.Sprintf("Clandestine detections at %s, %d", domain.DefaultPlaces().Name(s.location), year), s.location,
 				[]string{domain.CrimePeopleSmuggling}, opened)
 			cb.nat = []string{"GBR", "POL", "ROU", "LTU", "NLD", "FRA"}
 			for _, t := range b.spread(perSite[i], opened.Add(6*time.Hour), to) {
@@ -83,21 +83,21 @@ func (b *builder) detectionCases() {
 func (b *builder) detectionExtras(cb *caseBuilder, year int, location string) {
 	const offence = "Facilitating illegal entry (driver)"
 	switch {
-	case year == 2009 && location == "Calais":
+	case year == 2009 && location == "CALAIS":
 		for _, t := range b.spread(detectionArrestsBeforePeriod/2, date(2009, 3, 1), date(2009, 12, 1)) {
 			cb.arrest(t, AgencyUKBA, location, offence, chargeFacilitation)
 		}
-	case year == 2010 && location == "Coquelles":
+	case year == 2010 && location == "COQUELLES":
 		for _, t := range b.spread(detectionArrestsBeforePeriod/2, date(2010, 1, 15), date(2010, 5, 30)) {
 			cb.arrest(t, AgencyUKBA, location, offence, chargeFacilitation)
 		}
-	case year == 2010 && location == "Dover":
+	case year == 2010 && location == "DOVER":
 		cb.arrest(PeriodFrom.Add(-time.Minute), AgencyUKBA, location, offence, chargeFacilitation) // 23:59 on 6 June 2010: before the period
 		cb.arrest(PeriodFrom, AgencyUKBA, location, offence, chargeFacilitation)                   // the period's first instant
 		for _, t := range b.spread(detectionArrestsInPeriod/2-1, date(2010, 6, 10), date(2010, 12, 20)) {
 			cb.arrest(t, AgencyUKBA, location, offence, chargeFacilitation)
 		}
-	case year == 2011 && location == "Calais":
+	case year == 2011 && location == "CALAIS":
 		for _, t := range b.spread(detectionArrestsInPeriod/2, date(2011, 1, 10), date(2011, 6, 1)) {
 			cb.arrest(t, AgencyUKBA, location, offence, chargeFacilitation)
 		}

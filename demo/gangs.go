@@ -40,61 +40,61 @@ func (b *builder) gangCases() {
 	specs := []gangSpec{
 		// Dismantled before the year to 6 June 2011: not in its figures.
 		{operation: "Operation Osprey", group: "Osprey heroin importation group", lead: AgencySOCA,
-			crimes: []string{domain.CrimeClassADrugs}, location: "Dover", nat: []string{"GBR", "NLD", "ALB"},
+			crimes: []string{domain.CrimeClassADrugs}, location: "DOVER", nat: []string{"GBR", "NLD", "ALB"},
 			opened: date(2009, 1, 19), dismantled: date(2009, 10, 6), before: 14,
-			offence: "Importation of class A drugs", charges: chargeClassA, ukPlaces: []string{"Dover", "London", "Liverpool"},
+			offence: "Importation of class A drugs", charges: chargeClassA, ukPlaces: []string{"DOVER", "LONDON", "LIVERPOOL"},
 			closeReason: "Group dismantled; principals charged"},
 		{operation: "Operation Larch", group: "Larch facilitation network", lead: AgencyUKBA,
-			crimes: []string{domain.CrimePeopleSmuggling}, location: "Calais", nat: []string{"IRQ", "GBR"},
+			crimes: []string{domain.CrimePeopleSmuggling}, location: "CALAIS", nat: []string{"IRQ", "GBR"},
 			opened: date(2009, 5, 4), dismantled: date(2010, 2, 23), before: 11,
-			offence: "Facilitating illegal entry", charges: chargeFacilitation, ukPlaces: []string{"Dover", "Birmingham", "Coquelles"},
+			offence: "Facilitating illegal entry", charges: chargeFacilitation, ukPlaces: []string{"DOVER", "BIRMINGHAM", "COQUELLES"},
 			closeReason: "Network dismantled"},
 
 		// The nine dismantled in the year to 6 June 2011.
 		{operation: "Operation Harrier", group: "Harrier Kurdish facilitation network", lead: AgencySOCA, joins: []string{AgencyPAF},
-			crimes: []string{domain.CrimePeopleSmuggling, domain.CrimeMoneyLaundering}, location: "Calais", nat: []string{"IRQ", "GBR", "FRA"},
+			crimes: []string{domain.CrimePeopleSmuggling, domain.CrimeMoneyLaundering}, location: "CALAIS", nat: []string{"IRQ", "GBR", "FRA"},
 			opened: date(2009, 11, 2), dismantled: date(2010, 10, 14), before: 3, in: 14,
-			offence: "Facilitating illegal entry", charges: chargeFacilitation, ukPlaces: []string{"Birmingham", "Dover", "London"}, frPlaces: []string{"Calais", "Lille"},
+			offence: "Facilitating illegal entry", charges: chargeFacilitation, ukPlaces: []string{"BIRMINGHAM", "DOVER", "LONDON"}, frPlaces: []string{"CALAIS", "LILLE"},
 			closeReason: "Network dismantled in a joint operation coordinated through the JOCC"},
 		{operation: "Operation Mekong", group: "Mekong facilitation network", lead: AgencyUKBA, joins: []string{AgencyPAF},
-			crimes: []string{domain.CrimePeopleSmuggling}, location: "Coquelles", nat: []string{"VNM", "GBR"},
+			crimes: []string{domain.CrimePeopleSmuggling}, location: "COQUELLES", nat: []string{"VNM", "GBR"},
 			opened: date(2010, 3, 22), dismantled: date(2011, 1, 27), before: 2, in: 16,
-			offence: "Facilitating illegal entry", charges: chargeFacilitation, ukPlaces: []string{"Coquelles", "Folkestone", "London"}, frPlaces: []string{"Coquelles", "Paris"},
+			offence: "Facilitating illegal entry", charges: chargeFacilitation, ukPlaces: []string{"COQUELLES", "FOLKESTONE", "LONDON"}, frPlaces: []string{"COQUELLES", "PARIS"},
 			closeReason: "Network dismantled"},
 		{operation: "Operation Kestrel", group: "Kestrel heroin importation group", lead: AgencySOCA,
-			crimes: []string{domain.CrimeClassADrugs}, location: "Dover", nat: []string{"GBR", "NLD", "ALB"},
+			crimes: []string{domain.CrimeClassADrugs}, location: "DOVER", nat: []string{"GBR", "NLD", "ALB"},
 			opened: date(2009, 12, 7), dismantled: date(2011, 3, 3), before: 2, in: 15,
-			offence: "Importation of class A drugs", charges: chargeClassA, ukPlaces: []string{"Dover", "Liverpool", "London"},
+			offence: "Importation of class A drugs", charges: chargeClassA, ukPlaces: []string{"DOVER", "LIVERPOOL", "LONDON"},
 			closeReason: "Group dismantled; principals remanded"},
 		{operation: "Operation Albion", group: "Albion cannabis importation group", lead: AgencyUKBA, joins: []string{AgencySOCA},
-			crimes: []string{domain.CrimeCannabis}, location: "Coquelles", nat: []string{"GBR", "NLD"},
+			crimes: []string{domain.CrimeCannabis}, location: "COQUELLES", nat: []string{"GBR", "NLD"},
 			opened: date(2010, 1, 11), dismantled: date(2010, 12, 9), before: 1, in: 14,
-			offence: "Importation of cannabis", charges: chargeCannabis, ukPlaces: []string{"Coquelles", "Dover", "Manchester"},
+			offence: "Importation of cannabis", charges: chargeCannabis, ukPlaces: []string{"COQUELLES", "DOVER", "MANCHESTER"},
 			closeReason: "Group dismantled"},
 		{operation: "Operation Tobacco Road", group: "Tobacco Road excise fraud group", lead: AgencyUKBA,
-			crimes: []string{domain.CrimeTobacco}, location: "Dover", nat: []string{"LTU", "POL", "GBR"},
+			crimes: []string{domain.CrimeTobacco}, location: "DOVER", nat: []string{"LTU", "POL", "GBR"},
 			opened: date(2010, 4, 12), dismantled: date(2011, 4, 20), before: 0, in: 13,
-			offence: "Excise fraud (cigarettes)", charges: chargeTobacco, ukPlaces: []string{"Dover", "Thurrock", "Coquelles"},
+			offence: "Excise fraud (cigarettes)", charges: chargeTobacco, ukPlaces: []string{"DOVER", "THURROCK", "COQUELLES"},
 			closeReason: "Group dismantled; duty assessed"},
 		{operation: "Operation Corvid", group: "Corvid firearms supply group", lead: AgencySOCA, joins: []string{AgencyPAF},
-			crimes: []string{domain.CrimeFirearms}, location: "Coquelles", nat: []string{"GBR", "FRA", "ROU"},
+			crimes: []string{domain.CrimeFirearms}, location: "COQUELLES", nat: []string{"GBR", "FRA", "ROU"},
 			opened: date(2010, 5, 3), dismantled: date(2011, 2, 10), before: 0, in: 10,
-			offence: "Importation of prohibited weapons", charges: chargeFirearms, ukPlaces: []string{"Coquelles", "Dover", "Nottingham"}, frPlaces: []string{"Coquelles", "Lille"},
+			offence: "Importation of prohibited weapons", charges: chargeFirearms, ukPlaces: []string{"COQUELLES", "DOVER", "NOTTINGHAM"}, frPlaces: []string{"COQUELLES", "LILLE"},
 			closeReason: "Group dismantled"},
 		{operation: "Opération Dunes", group: "Dunes Afghan facilitation network", lead: AgencyPAF, joins: []string{AgencyUKBA},
-			crimes: []string{domain.CrimePeopleSmuggling}, location: "Dunkirk", nat: []string{"AFG", "FRA"},
+			crimes: []string{domain.CrimePeopleSmuggling}, location: "DUNKIRK", nat: []string{"AFG", "FRA"},
 			opened: date(2010, 2, 15), dismantled: date(2010, 9, 22), before: 3, in: 14,
-			offence: "Aide à l'entrée irrégulière", charges: chargeAideSejour, ukPlaces: []string{"Dover"}, frPlaces: []string{"Dunkirk", "Calais", "Grande-Synthe"},
+			offence: "Aide à l'entrée irrégulière", charges: chargeAideSejour, ukPlaces: []string{"DOVER"}, frPlaces: []string{"DUNKIRK", "CALAIS", "GRANDE-SYNTHE"},
 			closeReason: "Réseau démantelé"},
 		{operation: "Operation Ledger", group: "Ledger cash courier network", lead: AgencySOCA,
-			crimes: []string{domain.CrimeCash, domain.CrimeMoneyLaundering}, location: "Dover", nat: []string{"GBR", "ROU"},
+			crimes: []string{domain.CrimeCash, domain.CrimeMoneyLaundering}, location: "DOVER", nat: []string{"GBR", "ROU"},
 			opened: date(2010, 6, 1), dismantled: date(2011, 5, 12), before: 0, in: 12,
-			offence: "Money laundering (cash couriers)", charges: chargeCash, ukPlaces: []string{"Dover", "London", "Coquelles"},
+			offence: "Money laundering (cash couriers)", charges: chargeCash, ukPlaces: []string{"DOVER", "LONDON", "COQUELLES"},
 			closeReason: "Network dismantled; cash forfeiture proceedings"},
 		{operation: "Operation Zeeland", group: "Zeeland Albanian facilitation network", lead: AgencyUKBA,
-			crimes: []string{domain.CrimePeopleSmuggling}, location: "Zeebrugge", nat: []string{"ALB", "GBR"},
+			crimes: []string{domain.CrimePeopleSmuggling}, location: "ZEEBRUGGE", nat: []string{"ALB", "GBR"},
 			opened: date(2010, 7, 5), dismantled: date(2011, 5, 26), before: 0, in: 12,
-			offence: "Facilitating illegal entry", charges: chargeFacilitation, ukPlaces: []string{"Zeebrugge", "Dover", "London"},
+			offence: "Facilitating illegal entry", charges: chargeFacilitation, ukPlaces: []string{"ZEEBRUGGE", "DOVER", "LONDON"},
 			closeReason: "Network dismantled"},
 	}
 
@@ -182,14 +182,14 @@ func (b *builder) gangCase(s gangSpec) uuid.UUID {
 func (b *builder) jointTwinCase(group uuid.UUID) {
 	opened := date(2010, 4, 6).Add(8 * time.Hour)
 	cb := b.newCase(AgencyPAF, "PAF", "Opération Lumière: Harrier network (French side), coordinated through the JOCC at Calais",
-		"Calais", []string{domain.CrimePeopleSmuggling}, opened)
+		"CALAIS", []string{domain.CrimePeopleSmuggling}, opened)
 	cb.nat = []string{"IRQ", "FRA"}
 	cb.join(AgencySOCA, opened.Add(26*time.Hour))
 	cb.at(opened.Add(50*time.Hour), AgencyPAF, domain.TypeOrganisedCrimeGroupLinked,
 		domain.OrganisedCrimeGroupLinked{GroupID: group, Name: "Harrier Kurdish facilitation network"})
 	cb.intel(date(2010, 6, 1), AgencyPAF, "Passeurs operating from the Calais jungle camps; payments via hawala in Lille")
 	for _, t := range b.spread(8, PeriodFrom.Add(24*time.Hour), date(2010, 10, 12)) {
-		cb.arrest(t, AgencyPAF, b.pick([]string{"Calais", "Lille", "Dunkirk"}), "Aide à l'entrée irrégulière", chargeAideSejour)
+		cb.arrest(t, AgencyPAF, b.pick([]string{"CALAIS", "LILLE", "DUNKIRK"}), "Aide à l'entrée irrégulière", chargeAideSejour)
 	}
 	cb.at(date(2010, 10, 12).Add(17*time.Hour), AgencyPAF, domain.TypeGangDismantled, domain.GangDismantled{GroupID: group})
 	cb.close(date(2010, 11, 30), "Réseau démantelé (opération conjointe)")
@@ -200,7 +200,7 @@ func (b *builder) jointTwinCase(group uuid.UUID) {
 // not count), and three arrests retracted as duplicates or wrong entries.
 func (b *builder) retractedDismantlingCase() {
 	opened := date(2010, 8, 2).Add(9 * time.Hour)
-	cb := b.newCase(AgencyUKBA, refPrefix(AgencyUKBA), "Operation Marten: Marten facilitation network", "Calais",
+	cb := b.newCase(AgencyUKBA, refPrefix(AgencyUKBA), "Operation Marten: Marten facilitation network", "CALAIS",
 		[]string{domain.CrimePeopleSmuggling}, opened)
 	cb.nat = []string{"IRQ", "AFG", "GBR"}
 	group := b.uuid()
@@ -211,7 +211,7 @@ func (b *builder) retractedDismantlingCase() {
 	cb.retract(opened.Add(60*time.Hour), AgencyUKBA, badIntel, "Phone attribution wrong; intelligence withdrawn by the source unit")
 	var arrests []uuid.UUID
 	for _, t := range b.spread(8, date(2010, 9, 1), date(2011, 2, 1)) {
-		arrests = append(arrests, cb.arrest(t, AgencyUKBA, b.pick([]string{"Calais", "Dover", "Coquelles"}), "Facilitating illegal entry", chargeFacilitation))
+		arrests = append(arrests, cb.arrest(t, AgencyUKBA, b.pick([]string{"CALAIS", "DOVER", "COQUELLES"}), "Facilitating illegal entry", chargeFacilitation))
 	}
 	// Five of the eight arrests stand; three are retracted.
 	reasons := []string{"Duplicate entry of an arrest already logged", "Logged against the wrong person", "Person was detained, not arrested"}

@@ -58,7 +58,7 @@ func count(p Plan) tally {
 			case domain.StowawaysDetected:
 				t.stowaways[s.OccurredAt.Year()] += d.People
 			case domain.SeizureRecorded:
-				if d.Location == "Dover" || d.Location == "Coquelles" {
+				if d.Location == "DOVER" || d.Location == "COQUELLES" {
 					t.seizures[d.Commodity] += d.Quantity.Micros()
 				} else {
 					t.seizuresElse++

@@ -241,17 +241,17 @@ type agencyProfile struct {
 
 var profiles = map[string]agencyProfile{
 	"UKBA": {30, [][]string{{domain.CrimePeopleSmuggling}, {domain.CrimeTobacco}, {domain.CrimeClassADrugs, domain.CrimeCannabis}},
-		[]string{"Dover", "Coquelles", "Calais", "Folkestone", "Heathrow", "Harwich"}, "UKBA"},
+		[]string{"DOVER", "COQUELLES", "CALAIS", "FOLKESTONE", "HEATHROW", "HARWICH"}, "UKBA"},
 	"SOCA": {12, [][]string{{domain.CrimeClassADrugs}, {domain.CrimeFirearms, domain.CrimeMoneyLaundering}, {domain.CrimePeopleSmuggling, domain.CrimeMoneyLaundering}},
-		[]string{"Dover", "Felixstowe", "Hull", "Heathrow", "Zeebrugge"}, "SOCA"},
+		[]string{"DOVER", "FELIXSTOWE", "HULL", "HEATHROW", "ZEEBRUGGE"}, "SOCA"},
 	"NCA": {18, [][]string{{domain.CrimeClassADrugs}, {domain.CrimeFirearms}, {domain.CrimePeopleSmuggling, domain.CrimeMoneyLaundering}},
-		[]string{"Dover", "Felixstowe", "Hull", "Heathrow", "Zeebrugge", "Rotterdam"}, "NCA"},
+		[]string{"DOVER", "FELIXSTOWE", "HULL", "HEATHROW", "ZEEBRUGGE", "ROTTERDAM"}, "NCA"},
 	"PAF": {15, [][]string{{domain.CrimePeopleSmuggling}},
-		[]string{"Calais", "Coquelles", "Dunkirk", "Cherbourg", "Le Havre"}, "PAF"},
+		[]string{"CALAIS", "COQUELLES", "DUNKIRK", "CHERBOURG", "LE_HAVRE"}, "PAF"},
 	"JOCC": {10, [][]string{{domain.CrimePeopleSmuggling}},
-		[]string{"Calais", "Coquelles", "Dunkirk"}, "JOCC"},
+		[]string{"CALAIS", "COQUELLES", "DUNKIRK"}, "JOCC"},
 	"HMRC": {15, [][]string{{domain.CrimeTobacco}, {domain.CrimeCash, domain.CrimeMoneyLaundering}, {domain.CrimeTobacco, domain.CrimeCash}},
-		[]string{"Dover", "Felixstowe", "Harwich", "Portsmouth"}, "HMRC"},
+		[]string{"DOVER", "FELIXSTOWE", "HARWICH", "Portsmouth"}, "HMRC"},
 }
 
 // socaBecameNCA: SOCA's work passed to the National Crime Agency.

@@ -52,9 +52,9 @@ func (b *builder) seizureCases() {
 		parts := b.split(s.total/s.grain, s.seizures)
 		times := b.spread(len(parts), FirstDay.Add(24*time.Hour), PeriodTo.Add(-26*time.Hour))
 		for j, p := range parts {
-			loc := "Dover"
+			loc := "DOVER"
 			if b.rng.IntN(5) < 2 {
-				loc = "Coquelles"
+				loc = "COQUELLES"
 			}
 			sz := seizure{spec: s, at: times[j].Add(time.Duration(b.rng.IntN(16*60)) * time.Minute), qty: p * s.grain, loc: loc}
 			byCommodity[i] = append(byCommodity[i], sz)
@@ -146,17 +146,17 @@ func (b *builder) seizureCase(list []seizure, arrested map[string]bool, key func
 // retracts the duplicate: the totals must not count it.
 func (b *builder) duplicateSeizureCase() {
 	at := date(2010, 11, 4).Add(14 * time.Hour)
-	cb := b.newCase(AgencyUKBA, "UKBA", "Cannabis concealed in freight at Dover (entry corrected)", "Dover",
+	cb := b.newCase(AgencyUKBA, "UKBA", "Cannabis concealed in freight at Dover (entry corrected)", "DOVER",
 		[]string{domain.CrimeCannabis}, at.Add(-2*time.Hour))
 	cb.nat = []string{"GBR", "NLD"}
 	dup := cb.at(at.Add(5*time.Minute), AgencyUKBA, domain.TypeSeizureRecorded, domain.SeizureRecorded{
-		Commodity: domain.CommodityCannabis, Quantity: domain.QuantityFromMicros(412_500_000), Unit: domain.UnitKg, Location: "Dover", ExhibitRef: "DVR/2010/DUP01",
+		Commodity: domain.CommodityCannabis, Quantity: domain.QuantityFromMicros(412_500_000), Unit: domain.UnitKg, Location: "DOVER", ExhibitRef: "DVR/2010/DUP01",
 	})
 	cb.retract(at.Add(26*time.Hour), AgencyUKBA, dup, "Logged in error against this case: the consignment was seized by Dutch customs at Rotterdam, not at Dover")
 }
 
 func exhibitPrefix(loc string) string {
-	if loc == "Coquelles" {
+	if loc == "COQUELLES" {
 		return "CQL"
 	}
 	return "DVR"

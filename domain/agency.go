@@ -14,9 +14,9 @@ type Agency struct {
 	Name string
 }
 
-// agencyCodePattern is what a code may look like: letters, digits, '_' and
-// '-', starting with a letter.
-var agencyCodePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{1,31}$`)
+// codePattern is what a code of a configured list (an agency, a place) may
+// look like: 2 to 32 letters, digits, '_' and '-', starting with a letter.
+var codePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{1,31}$`)
 
 // Agencies is the configured list of agencies. Codes match
 // case-insensitively ("ukba" is UKBA) and are stored in their canonical,
@@ -35,7 +35,7 @@ func NewAgencies(list []Agency) (*Agencies, error) {
 	a := &Agencies{byFold: make(map[string]string, len(list))}
 	for _, ag := range list {
 		ag.Code, ag.Name = strings.TrimSpace(ag.Code), strings.TrimSpace(ag.Name)
-		if !agencyCodePattern.MatchString(ag.Code) {
+		if !codePattern.MatchString(ag.Code) {
 			return nil, fmt.Errorf("agencies: code %q: want 2 to 32 letters, digits, '_' or '-', starting with a letter", truncateForMessage(ag.Code))
 		}
 		if ag.Name == "" {

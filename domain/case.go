@@ -37,6 +37,10 @@ type Case struct {
 	CrimeTypes []string `json:"crime_types"`
 	Location   string   `json:"location"`
 	Status     string   `json:"status"` // "open" or "closed"
+	// DisposedAt is when the case was disposed of after a retention
+	// review (RetentionReviewed dispose): every key of the case destroyed,
+	// its personal data and intelligence shown as null.
+	DisposedAt *time.Time `json:"disposed_at,omitempty"`
 	// Outcome of the closing, while the case is closed.
 	Outcome  string     `json:"outcome,omitempty"`
 	OpenedAt time.Time  `json:"opened_at"` // occurred_at of CaseOpened
@@ -66,6 +70,13 @@ type Case struct {
 	// people is every person whose personal data the log holds, retracted
 	// or not: what an erasure needs to know.
 	people map[uuid.UUID]personRecord
+	// casePlain: some personal field under the case's key (intelligence,
+	// a location's detail) is stored in plain text (before encryption).
+	casePlain bool
+	// lastReview is the latest retention review since the last closure;
+	// disposal the case's disposal (never changed in place).
+	lastReview *Review
+	disposal   *Erasure
 }
 
 // personRecord is what the case knows of a person's personal data.
@@ -272,6 +283,10 @@ func (c Case) Clone() Case {
 		t := *c.ClosedAt
 		c.ClosedAt = &t
 	}
+	if c.DisposedAt != nil {
+		t := *c.DisposedAt
+		c.DisposedAt = &t
+	}
 	c.Seizures = slices.Clone(c.Seizures)
 	c.Groups = slices.Clone(c.Groups)
 	for i := range c.Groups {
@@ -399,7 +414,6 @@ func (c *Case) Apply(e Entry) error {
 			c.Counts.GroupsLinked++
 		}
 	case SuspectIdentified:
-		c.notePerson(ev)
 		c.identify(ev, e.ID, m.OccurredAt)
 	case IntelligenceLogged:
 		c.Counts.IntelligenceReports++
@@ -419,17 +433,22 @@ func (c *Case) Apply(e Entry) error {
 		c.Outcome = ev.Outcome
 		t := m.OccurredAt
 		c.ClosedAt = &t
+		c.lastReview = nil // the retention clock starts at each closure
 	case CaseReopened:
 		c.Status = StatusOpen
 		c.Outcome = ""
 		c.ClosedAt = nil
+		c.lastReview = nil
 	case EntryRetracted:
 		c.retract(ev, e, m)
 	case PersonErased:
 		c.erase(ev.PersonID, Erasure{EventID: e.ID, Version: e.Version, Position: e.Position, At: m.RecordedAt.UTC()})
+	case RetentionReviewed:
+		c.review(ev, e)
 	default:
 		return fmt.Errorf("%w: %s version %d: no fold for %T", ErrCorruptEvent, e.Stream, e.Version, e.Event)
 	}
+	c.notePersonal(e.Event)
 	c.entries[e.ID] = ref
 	c.Version = e.Version
 	c.Position = e.Position
@@ -438,16 +457,27 @@ func (c *Case) Apply(e Entry) error {
 	return nil
 }
 
-// notePerson records that the log holds personal data of the person
-// identified, and whether some of it is in plain text.
-func (c *Case) notePerson(ev SuspectIdentified) {
-	p := c.people[ev.PersonID]
-	for _, pf := range PersonalFields(c.ID, ev) {
-		if !IsSealed(pf.Value) {
-			p.plain = true
+// notePersonal records that the log holds personal data of the person an
+// event identifies, and whether some personal data — a person's or under
+// the case's key — is in plain text.
+func (c *Case) notePersonal(ev Event) {
+	if si, ok := ev.(SuspectIdentified); ok {
+		if _, known := c.people[si.PersonID]; !known {
+			c.people[si.PersonID] = personRecord{}
 		}
 	}
-	c.people[ev.PersonID] = p
+	for _, pf := range PersonalFields(c.ID, ev) {
+		if IsSealed(pf.Value) {
+			continue
+		}
+		if pf.Key.Person == uuid.Nil {
+			c.casePlain = true
+			continue
+		}
+		p := c.people[pf.Key.Person]
+		p.plain = true
+		c.people[pf.Key.Person] = p
+	}
 }
 
 // erase folds a PersonErased: the person's personal fields are gone from
@@ -481,10 +511,14 @@ func (c *Case) ErasedAt(person uuid.UUID) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// Erasure returns the erasure of the person's personal data, if any.
+// Erasure returns the erasure of the person's personal data, if any: their
+// own (PersonErased), else the case's disposal.
 func (c *Case) Erasure(person uuid.UUID) (Erasure, bool) {
 	if p, ok := c.people[person]; ok && p.erasure != nil {
 		return *p.erasure, true
+	}
+	if c.disposal != nil {
+		return *c.disposal, true
 	}
 	return Erasure{}, false
 }
@@ -518,8 +552,8 @@ func (c *Case) identify(ev SuspectIdentified, eventID uuid.UUID, at time.Time) {
 	}
 	s := Suspect{PersonID: ev.PersonID, Name: ev.Name, DateOfBirth: ev.DateOfBirth, Nationality: ev.Nationality,
 		IdentifiedAt: at, EventID: eventID, Arrests: c.arrestsOf[ev.PersonID], Charges: []string{}}
-	if p := c.people[ev.PersonID]; p.erasure != nil {
-		s.scrub(&p.erasure.At)
+	if er, erased := c.Erasure(ev.PersonID); erased {
+		s.scrub(&er.At)
 	}
 	for _, ce := range c.chargesOf[ev.PersonID] {
 		s.Charges = append(s.Charges, ce.Charges...)

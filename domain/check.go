@@ -10,8 +10,8 @@ import (
 // CheckRecorded judges an event that was recorded elsewhere — a line of an
 // export, an event of another store being migrated — by the rules Decide
 // applies to a new one, given the state of its case before it and the
-// configured agencies (nil: agencies are not checked). The event's
-// recorded_at stands in for the clock.
+// configured agencies (nil: agencies are not checked) and places (nil: the
+// default list). The event's recorded_at stands in for the clock.
 //
 // It refuses what Decide would never have stored: data that is not in the
 // canonical form Decide writes (untrimmed text, a missing default), data
@@ -21,7 +21,7 @@ import (
 // clock allowed, or a recorded_at earlier than the case's previous event.
 // Who may log which event is the application core's rule; it checks the
 // actor's role and agency itself.
-func CheckRecorded(c *Case, e Entry, agencies *Agencies) *Error {
+func CheckRecorded(c *Case, e Entry, agencies *Agencies, places *Places) *Error {
 	m := e.Metadata
 	if err := ValidateActor(m.Actor); err != nil {
 		if de, ok := AsError(err); ok {
@@ -51,13 +51,23 @@ func CheckRecorded(c *Case, e Entry, agencies *Agencies) *Error {
 	}
 
 	// The data must be what Decide would have written for it: the same
-	// defaults, normalisation and canonical agencies.
+	// defaults, normalisation, canonical agencies and place. (An event
+	// written before places were codes is judged as upcast: its location a
+	// code, its old text the detail.)
 	want := normalize(withDefaults(e.Event, m.Actor))
 	if err := validate(want, recorded, acceptSealed); err != nil {
 		return err
 	}
 	want, err := canonicalAgencies(want, agencies)
 	if err != nil {
+		return err
+	}
+	if m.SchemaVersion < SchemaVersion(e.Type) {
+		// Written before places were codes: the upcast chose its code from
+		// the built-in list (see upcastPlace), whatever the configuration.
+		places = defaultPlaces
+	}
+	if want, err = canonicalPlaces(want, places); err != nil {
 		return err
 	}
 	canonical, encErr := EncodeEventData(want)

@@ -34,6 +34,10 @@ type Command struct {
 	// Agencies, when set, is the configured list of agencies: agency fields
 	// are stored in canonical form and unknown agencies refused.
 	Agencies *Agencies
+	// Places is the configured list of places: locations are stored as
+	// their canonical codes and unknown places refused; nil is the default
+	// list (DefaultPlaces).
+	Places *Places
 	// Seal, when set, seals the event's personal fields once every rule
 	// has been checked on their plaintext (see personal.go); nil stores
 	// them in plain text, as events were stored before encryption.
@@ -63,7 +67,7 @@ func Decide(c Case, cmd Command) (Entry, error) {
 		return Entry{}, fmt.Errorf("domain: decide: the command has no clock reading (Now)")
 	}
 	now := cmd.Now.UTC().Round(0).Truncate(time.Microsecond)
-	ev, err := decodeCommand(cmd.Type, cmd.Data, cmd.Actor, now, cmd.Agencies)
+	ev, err := decodeCommand(cmd.Type, cmd.Data, cmd.Actor, now, cmd.Agencies, cmd.Places)
 	if err != nil {
 		return Entry{}, err
 	}
@@ -139,16 +143,20 @@ func checkRules(c *Case, ev Event) *Error {
 	}
 	switch ev.(type) {
 	case CaseReopened:
+		if c.disposal != nil {
+			return invalid(CodeCaseDisposed, "", "the case was disposed of after a retention review: its personal data and intelligence are gone, and it cannot be reopened")
+		}
 		if c.Status != StatusClosed {
 			return invalid(CodeCaseNotClosed, "", "the case is open; only a closed case can be reopened")
 		}
 	case EntryRetracted:
 		// allowed on a closed case: an error found after closing is still corrected
-	case PersonErased:
-		// allowed on a closed case: the law's retention limits bite after closing
+	case PersonErased, RetentionReviewed:
+		// allowed on a closed case: the law's retention limits bite after
+		// closing (a review is only of a closed case: see below)
 	default:
 		if c.Status == StatusClosed {
-			return invalid(CodeCaseClosed, "", "the case is closed: reopen it first (only CaseReopened and EntryRetracted are accepted)")
+			return invalid(CodeCaseClosed, "", "the case is closed: reopen it first (only CaseReopened, EntryRetracted, PersonErased and RetentionReviewed are accepted)")
 		}
 	}
 	switch e := ev.(type) {
@@ -193,9 +201,16 @@ func checkRules(c *Case, ev Event) *Error {
 		if c.Groups[i].Dismantled {
 			return invalid(CodeGroupAlreadyDismantled, "group_id", "group %s is already dismantled in this case", e.GroupID)
 		}
+	case RetentionReviewed:
+		if err := c.checkRetentionReviewed(e); err != nil {
+			return err
+		}
 	case PersonErased:
 		p, ok := c.people[e.PersonID]
 		switch {
+		case ok && p.erasure == nil && c.disposal != nil:
+			return invalid(CodePersonAlreadyErased, "person_id", "person %s's data was already erased with the whole case's, when it was disposed of (at %s)",
+				e.PersonID, c.disposal.At.Format(time.RFC3339))
 		case !ok:
 			return invalid(CodeSuspectNotIdentified, "person_id", "person %s has no personal data in this case", e.PersonID)
 		case p.erasure != nil:
@@ -230,7 +245,7 @@ func (e Entry) Matches(cmd Command) bool {
 	if e.Type != cmd.Type {
 		return false
 	}
-	ev, err := decodeCommand(cmd.Type, cmd.Data, cmd.Actor, cmd.Now, cmd.Agencies)
+	ev, err := decodeCommand(cmd.Type, cmd.Data, cmd.Actor, cmd.Now, cmd.Agencies, cmd.Places)
 	if err != nil {
 		return false
 	}

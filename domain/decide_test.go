@@ -50,27 +50,27 @@ func TestDecide(t *testing.T) {
 		{"whitespace around free text is trimmed", nil,
 			cmd{typ: TypeCaseOpened, data: `{"reference":"  R1 ","title":"T","crime_types":["cash"],"location":" Dover\t"}`},
 			ok(func(t *testing.T, c Case) {
-				if c.Reference != "R1" || c.Location != "Dover" {
+				if c.Reference != "R1" || c.Location != "DOVER" {
 					t.Errorf("not trimmed: %q %q", c.Reference, c.Location)
 				}
 			})},
 		{"open twice", []cmd{openCase}, openCase, fails(CodeCaseExists, KindConflict, "")},
 		{"event on a case never opened", nil, arrestA, fails(CodeCaseNotFound, KindNotFound, "")},
-		{"crime type unknown", nil, cmd{typ: TypeCaseOpened, data: `{"reference":"R","title":"T","crime_types":["jaywalking"],"location":"L"}`}, bad("crime_types")},
-		{"crime types empty", nil, cmd{typ: TypeCaseOpened, data: `{"reference":"R","title":"T","crime_types":[],"location":"L"}`}, bad("crime_types")},
-		{"crime type twice", nil, cmd{typ: TypeCaseOpened, data: `{"reference":"R","title":"T","crime_types":["cash","cash"],"location":"L"}`}, bad("crime_types")},
-		{"reference missing", nil, cmd{typ: TypeCaseOpened, data: `{"title":"T","crime_types":["cash"],"location":"L"}`}, bad("reference")},
-		{"reference null", nil, cmd{typ: TypeCaseOpened, data: `{"reference":null,"title":"T","crime_types":["cash"],"location":"L"}`}, bad("reference")},
-		{"title blank", nil, cmd{typ: TypeCaseOpened, data: `{"reference":"R","title":"   ","crime_types":["cash"],"location":"L"}`}, bad("title")},
-		{"title too long", nil, cmd{typ: TypeCaseOpened, data: `{"reference":"R","title":"` + strings.Repeat("é", MaxNameLength+1) + `","crime_types":["cash"],"location":"L"}`}, bad("title")},
-		{"title at the bound", nil, cmd{typ: TypeCaseOpened, data: `{"reference":"R","title":"` + strings.Repeat("é", MaxNameLength) + `","crime_types":["cash"],"location":"L"}`}, ok(nil)},
-		{"control character in a name", nil, cmd{typ: TypeCaseOpened, data: `{"reference":"R","title":"T\u0007","crime_types":["cash"],"location":"L"}`}, bad("title")},
-		{"lead agency too long", nil, cmd{typ: TypeCaseOpened, data: `{"reference":"R","title":"T","lead_agency":"` + strings.Repeat("A", 201) + `","crime_types":["cash"],"location":"L"}`}, bad("lead_agency")},
-		{"unknown field", nil, cmd{typ: TypeCaseOpened, data: `{"reference":"R","title":"T","crime_types":["cash"],"location":"L","priority":1}`}, bad("priority")},
-		{"field name in the wrong case", nil, cmd{typ: TypeCaseOpened, data: `{"Reference":"R","title":"T","crime_types":["cash"],"location":"L"}`}, bad("Reference")},
-		{"wrong JSON type", nil, cmd{typ: TypeCaseOpened, data: `{"reference":7,"title":"T","crime_types":["cash"],"location":"L"}`}, bad("reference")},
-		{"wrong JSON type in an array", nil, cmd{typ: TypeCaseOpened, data: `{"reference":"R","title":"T","crime_types":["cash",3],"location":"L"}`}, bad("crime_types")},
-		{"duplicate key", nil, cmd{typ: TypeCaseOpened, data: `{"reference":"R","reference":"S","title":"T","crime_types":["cash"],"location":"L"}`}, bad("reference")},
+		{"crime type unknown", nil, cmd{typ: TypeCaseOpened, data: `{"reference":"R","title":"T","crime_types":["jaywalking"],"location":"OTHER"}`}, bad("crime_types")},
+		{"crime types empty", nil, cmd{typ: TypeCaseOpened, data: `{"reference":"R","title":"T","crime_types":[],"location":"OTHER"}`}, bad("crime_types")},
+		{"crime type twice", nil, cmd{typ: TypeCaseOpened, data: `{"reference":"R","title":"T","crime_types":["cash","cash"],"location":"OTHER"}`}, bad("crime_types")},
+		{"reference missing", nil, cmd{typ: TypeCaseOpened, data: `{"title":"T","crime_types":["cash"],"location":"OTHER"}`}, bad("reference")},
+		{"reference null", nil, cmd{typ: TypeCaseOpened, data: `{"reference":null,"title":"T","crime_types":["cash"],"location":"OTHER"}`}, bad("reference")},
+		{"title blank", nil, cmd{typ: TypeCaseOpened, data: `{"reference":"R","title":"   ","crime_types":["cash"],"location":"OTHER"}`}, bad("title")},
+		{"title too long", nil, cmd{typ: TypeCaseOpened, data: `{"reference":"R","title":"` + strings.Repeat("é", MaxNameLength+1) + `","crime_types":["cash"],"location":"OTHER"}`}, bad("title")},
+		{"title at the bound", nil, cmd{typ: TypeCaseOpened, data: `{"reference":"R","title":"` + strings.Repeat("é", MaxNameLength) + `","crime_types":["cash"],"location":"OTHER"}`}, ok(nil)},
+		{"control character in a name", nil, cmd{typ: TypeCaseOpened, data: `{"reference":"R","title":"T\u0007","crime_types":["cash"],"location":"OTHER"}`}, bad("title")},
+		{"lead agency too long", nil, cmd{typ: TypeCaseOpened, data: `{"reference":"R","title":"T","lead_agency":"` + strings.Repeat("A", 201) + `","crime_types":["cash"],"location":"OTHER"}`}, bad("lead_agency")},
+		{"unknown field", nil, cmd{typ: TypeCaseOpened, data: `{"reference":"R","title":"T","crime_types":["cash"],"location":"OTHER","priority":1}`}, bad("priority")},
+		{"field name in the wrong case", nil, cmd{typ: TypeCaseOpened, data: `{"Reference":"R","title":"T","crime_types":["cash"],"location":"OTHER"}`}, bad("Reference")},
+		{"wrong JSON type", nil, cmd{typ: TypeCaseOpened, data: `{"reference":7,"title":"T","crime_types":["cash"],"location":"OTHER"}`}, bad("reference")},
+		{"wrong JSON type in an array", nil, cmd{typ: TypeCaseOpened, data: `{"reference":"R","title":"T","crime_types":["cash",3],"location":"OTHER"}`}, bad("crime_types")},
+		{"duplicate key", nil, cmd{typ: TypeCaseOpened, data: `{"reference":"R","reference":"S","title":"T","crime_types":["cash"],"location":"OTHER"}`}, bad("reference")},
 		{"data not an object", nil, cmd{typ: TypeCaseOpened, data: `["reference"]`}, fails(CodeMalformedJSON, KindMalformed, "")},
 		{"data not JSON", nil, cmd{typ: TypeCaseOpened, data: `{"reference":`}, fails(CodeMalformedJSON, KindMalformed, "")},
 		{"trailing data", nil, cmd{typ: TypeCaseOpened, data: `{} {}`}, fails(CodeMalformedJSON, KindMalformed, "")},
@@ -375,7 +375,7 @@ func TestDecideEnvelope(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := e.Metadata
-	if m.SchemaVersion != 1 || m.CorrelationID != corr || m.CausationID != caus || m.Actor != officerUKBA {
+	if m.SchemaVersion != SchemaVersion(TypeArrestMade) || m.CorrelationID != corr || m.CausationID != caus || m.Actor != officerUKBA {
 		t.Errorf("metadata %+v", m)
 	}
 	// Without an occurred_at, the event occurred when it was recorded; the

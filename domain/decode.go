@@ -55,13 +55,14 @@ func DecodeEventData(eventType string, schemaVersion int, data []byte) (Event, e
 // case's state. now is the clock, for rules such as "a date of birth is in
 // the past".
 func DecodeCommand(eventType string, data []byte, actor Actor, now time.Time) (Event, error) {
-	return decodeCommand(eventType, data, actor, now, nil)
+	return decodeCommand(eventType, data, actor, now, nil, nil)
 }
 
-// decodeCommand is DecodeCommand that also puts the agencies the event
-// names in their canonical form, refusing agencies that are not configured
-// (agencies nil: no check).
-func decodeCommand(eventType string, data []byte, actor Actor, now time.Time, agencies *Agencies) (Event, error) {
+// decodeCommand is DecodeCommand that also puts the agencies and the place
+// the event names in their canonical form, refusing agencies and places
+// that are not configured (agencies nil: no check; places nil: the default
+// list, DefaultPlaces).
+func decodeCommand(eventType string, data []byte, actor Actor, now time.Time, agencies *Agencies, places *Places) (Event, error) {
 	s, ok := registry[eventType]
 	if !ok {
 		return nil, invalid(CodeUnknownEventType, "type", "unknown event type %q", truncateForMessage(eventType))
@@ -74,11 +75,15 @@ func decodeCommand(eventType string, data []byte, actor Actor, now time.Time, ag
 	if err := validate(ev, now, refuseSealed); err != nil {
 		return nil, err
 	}
-	if ev, err := canonicalAgencies(ev, agencies); err != nil {
-		return nil, err
-	} else {
-		return ev, nil
+	ev, aerr := canonicalAgencies(ev, agencies)
+	if aerr != nil {
+		return nil, aerr
 	}
+	ev, perr := canonicalPlaces(ev, places)
+	if perr != nil {
+		return nil, perr
+	}
+	return ev, nil
 }
 
 // withDefaults fills the fields that default to the actor's agency.

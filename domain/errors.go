@@ -72,6 +72,7 @@ const (
 	CodeCaseIDTaken              = "case_id_taken"     // a client-chosen case id already in use
 	CodeReferenceTaken           = "reference_taken"   // a case reference already used by its lead agency
 	CodeUnknownAgency            = "unknown_agency"    // an agency that is not configured
+	CodeUnknownPlace             = "unknown_place"     // a place code that is not configured
 	CodeInvalidParameter         = "invalid_parameter" // a query parameter, path segment or header
 	CodeForbidden                = "forbidden"         // the caller's role or agency does not allow it
 	CodeUnavailable              = "unavailable"       // a dependency is not answering
@@ -87,6 +88,7 @@ const (
 	CodePersonalDataUnsealed     = "personal_data_unsealed" // plaintext personal data (written before encryption) cannot be erased by a key
 	CodeKeyUnavailable           = "key_unavailable"        // a sealed field's key is not in the key store
 	CodeUndecryptable            = "undecryptable"          // a sealed field does not open with its key
+	CodeCaseDisposed             = "case_disposed"          // the case was disposed of after a retention review
 )
 
 // Error is a domain error: a rule broken, bad input, a conflict. Use

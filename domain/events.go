@@ -96,12 +96,18 @@ type Actor struct {
 
 // The data of each event type. JSON field names are the HTTP API's contract.
 
+// Where things happened: Location is a place code of the configured list
+// (Places; reports group by it), LocationDetail any free text about the
+// place (an address, a lay-by), which no report reads and which is stored
+// sealed under the case's key, as intelligence is: it may name a person.
+
 type CaseOpened struct {
-	Reference  string   `json:"reference"`
-	Title      string   `json:"title"`
-	LeadAgency string   `json:"lead_agency"`
-	CrimeTypes []string `json:"crime_types"`
-	Location   string   `json:"location"`
+	Reference      string   `json:"reference"`
+	Title          string   `json:"title"`
+	LeadAgency     string   `json:"lead_agency"`
+	CrimeTypes     []string `json:"crime_types"`
+	Location       string   `json:"location"`
+	LocationDetail string   `json:"location_detail,omitempty"`
 }
 
 type AgencyJoined struct {
@@ -126,10 +132,11 @@ type IntelligenceLogged struct {
 }
 
 type ArrestMade struct {
-	PersonID uuid.UUID `json:"person_id"`
-	Location string    `json:"location"`
-	Offence  string    `json:"offence"`
-	Agency   string    `json:"agency,omitempty"` // defaults to the logging officer's agency
+	PersonID       uuid.UUID `json:"person_id"`
+	Location       string    `json:"location"`
+	LocationDetail string    `json:"location_detail,omitempty"`
+	Offence        string    `json:"offence"`
+	Agency         string    `json:"agency,omitempty"` // defaults to the logging officer's agency
 }
 
 type SuspectCharged struct {
@@ -138,18 +145,20 @@ type SuspectCharged struct {
 }
 
 type SeizureRecorded struct {
-	Commodity  string   `json:"commodity"`
-	Quantity   Quantity `json:"quantity"`
-	Unit       string   `json:"unit"`
-	Location   string   `json:"location"`
-	ExhibitRef string   `json:"exhibit_ref,omitempty"`
+	Commodity      string   `json:"commodity"`
+	Quantity       Quantity `json:"quantity"`
+	Unit           string   `json:"unit"`
+	Location       string   `json:"location"`
+	LocationDetail string   `json:"location_detail,omitempty"`
+	ExhibitRef     string   `json:"exhibit_ref,omitempty"`
 }
 
 type StowawaysDetected struct {
-	Location string `json:"location"`
-	Method   string `json:"method"`
-	People   int    `json:"people"`
-	Vehicle  string `json:"vehicle,omitempty"`
+	Location       string `json:"location"`
+	LocationDetail string `json:"location_detail,omitempty"`
+	Method         string `json:"method"`
+	People         int    `json:"people"`
+	Vehicle        string `json:"vehicle,omitempty"`
 }
 
 type GangDismantled struct {

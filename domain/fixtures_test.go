@@ -47,6 +47,8 @@ var fixtures = []fixture{
 	}},
 	{"stream-legacy-v1.ndjson", generateLegacyStream},
 	{"stream-sealed-erasure.ndjson", generateSealedStream},
+	{"stream-legacy-places.ndjson", generateLegacyPlacesStream},
+	{"stream-places-retention.ndjson", generateRetentionStream},
 }
 
 // generateLegacyStream writes SeizureRecorded and StowawaysDetected as
@@ -207,10 +209,10 @@ func TestFixtureUpcasts(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[uint64]string{
-		1: `{"commodity":"cannabis","quantity":1250.5,"unit":"kg","location":"Dover","exhibit_ref":"DOV/10/0042"}`,
-		2: `{"location":"Coquelles","method":"heartbeat_monitor","people":4,"vehicle":"refrigerated trailer"}`,
-		3: `{"commodity":"cash","quantity":15000,"unit":"gbp","location":"Dover"}`,
-		4: `{"location":"Calais","method":"sniffer_dog","people":2}`,
+		1: `{"commodity":"cannabis","quantity":1250.5,"unit":"kg","location":"DOVER","exhibit_ref":"DOV/10/0042"}`,
+		2: `{"location":"COQUELLES","method":"heartbeat_monitor","people":4,"vehicle":"refrigerated trailer"}`,
+		3: `{"commodity":"cash","quantity":15000,"unit":"gbp","location":"DOVER"}`,
+		4: `{"location":"CALAIS","method":"sniffer_dog","people":2}`,
 	}
 	for v, w := range want {
 		e := entries[v]
@@ -244,7 +246,7 @@ func TestUpcastErrors(t *testing.T) {
 	}{
 		{TypeSeizureRecorded, 1, `{"commodity":"cannabis","quantity":"lots","unit":"kg","location":"Dover"}`, CodeValidation, "quantity"},
 		{TypeStowawaysDetected, 1, `{"location":"Calais","method":"scanner","count":1,"people":1}`, CodeValidation, "count"},
-		{TypeStowawaysDetected, 3, `{}`, CodeUnsupportedSchemaVersion, "schema_version"},
+		{TypeStowawaysDetected, 4, `{}`, CodeUnsupportedSchemaVersion, "schema_version"},
 		{TypeStowawaysDetected, 0, `{}`, CodeUnsupportedSchemaVersion, "schema_version"},
 		{"Unheard", 1, `{}`, CodeUnknownEventType, "type"},
 		{TypeStowawaysDetected, 1, `[`, CodeMalformedJSON, ""},

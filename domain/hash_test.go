@@ -154,7 +154,7 @@ func TestVerifyDetectsRehashedEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	events[k].Data = bytes.Replace(events[k].Data, []byte("Dover"), []byte("Calais"), 1)
+	events[k].Data = bytes.Replace(events[k].Data, []byte("DOVER"), []byte("CALAIS"), 1)
 	forged, _, err := Seal(events[k].ID, events[k].Stream, events[k].Version, events[k].Type, events[k].Data, m)
 	if err != nil {
 		t.Fatal(err)

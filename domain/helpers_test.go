@@ -82,7 +82,7 @@ var (
 	dismantle = cmd{typ: TypeGangDismantled, data: `{"group_id":"` + groupG.String() + `"}`}
 	seizeCoke = cmd{typ: TypeSeizureRecorded, data: `{"commodity":"class_a_drugs","quantity":0.1,"unit":"kg","location":"Dover","exhibit_ref":"EX-1"}`}
 	seizeMore = cmd{typ: TypeSeizureRecorded, data: `{"commodity":"class_a_drugs","quantity":"0.2","unit":"kg","location":"Dover"}`}
-	detect    = cmd{typ: TypeStowawaysDetected, data: `{"location":"Calais ferry port","method":"co2_probe","people":7,"vehicle":"curtain-sided lorry"}`}
+	detect    = cmd{typ: TypeStowawaysDetected, data: `{"location":"calais","location_detail":"ferry port, lane 4","method":"co2_probe","people":7,"vehicle":"curtain-sided lorry"}`}
 	intel     = cmd{typ: TypeIntelligenceLogged, data: `{"summary":"Driver paid to carry migrants","grading":"2B1"}`}
 	joinFR    = cmd{typ: TypeAgencyJoined, data: `{"agency":"Police aux Frontières"}`}
 	closeCase = cmd{typ: TypeCaseClosed, data: `{"outcome":"Gang dismantled; suspects convicted"}`}

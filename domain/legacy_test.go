@@ -34,6 +34,10 @@ func legacyDecodeCommand[T Event](eventType string, data []byte, actor Actor, no
 	if err := validate(ev, now, refuseSealed); err != nil {
 		return nil, err
 	}
+	ev, perr := canonicalPlaces(ev, nil) // places are codes of the (default) list, for every decoder
+	if perr != nil {
+		return nil, perr
+	}
 	return ev, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -14,8 +15,9 @@ import (
 // Personal data in the log.
 //
 // A few fields name people: SuspectIdentified's name, date_of_birth and
-// nationality, and IntelligenceLogged's summary (intelligence names
-// people). The application core stores them sealed — encrypted under a
+// nationality, IntelligenceLogged's summary (intelligence names people)
+// and the location_detail of the events that say where something
+// happened (an address names its occupants). The application core stores them sealed — encrypted under a
 // data key of the person (in that case) or of the case — so that
 // destroying the key erases them while the events, their hash chain and
 // every figure stay. The domain knows which fields these are, under which
@@ -133,9 +135,22 @@ type PersonalField struct {
 	maxChars int
 }
 
-// HasPersonalFields reports whether events of type t carry personal fields.
+// HasPersonalFields reports whether events of type t may carry personal
+// fields (PersonalFields says whether one event holds any).
 func HasPersonalFields(t string) bool {
-	return t == TypeSuspectIdentified || t == TypeIntelligenceLogged
+	_, ok := personalFieldNames[t]
+	return ok
+}
+
+// PersonalEventTypes lists the event types that may carry personal fields,
+// sorted.
+func PersonalEventTypes() []string {
+	out := make([]string, 0, len(personalFieldNames))
+	for t := range personalFieldNames {
+		out = append(out, t)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // PersonalFields lists ev's personal fields that hold a value, in schema
@@ -155,6 +170,14 @@ func PersonalFields(caseID uuid.UUID, ev Event) []PersonalField {
 		add("nationality", k, e.Nationality, MaxNameLength)
 	case IntelligenceLogged:
 		add("summary", CaseKey(caseID), e.Summary, MaxTextLength)
+	case CaseOpened:
+		add("location_detail", CaseKey(caseID), e.LocationDetail, MaxNameLength)
+	case ArrestMade:
+		add("location_detail", CaseKey(caseID), e.LocationDetail, MaxNameLength)
+	case SeizureRecorded:
+		add("location_detail", CaseKey(caseID), e.LocationDetail, MaxNameLength)
+	case StowawaysDetected:
+		add("location_detail", CaseKey(caseID), e.LocationDetail, MaxNameLength)
 	}
 	return out
 }
@@ -164,6 +187,10 @@ func PersonalFields(caseID uuid.UUID, ev Event) []PersonalField {
 var personalFieldNames = map[string][]string{
 	TypeSuspectIdentified:  {"name", "date_of_birth", "nationality"},
 	TypeIntelligenceLogged: {"summary"},
+	TypeCaseOpened:         {"location_detail"},
+	TypeArrestMade:         {"location_detail"},
+	TypeSeizureRecorded:    {"location_detail"},
+	TypeStowawaysDetected:  {"location_detail"},
 }
 
 // PersonalFieldNames lists the personal fields of event type t.
@@ -197,6 +224,18 @@ func WithPersonalFields(caseID uuid.UUID, ev Event, f func(PersonalField) (strin
 		return e, nil
 	case IntelligenceLogged:
 		set("summary", &e.Summary)
+		return e, nil
+	case CaseOpened:
+		set("location_detail", &e.LocationDetail)
+		return e, nil
+	case ArrestMade:
+		set("location_detail", &e.LocationDetail)
+		return e, nil
+	case SeizureRecorded:
+		set("location_detail", &e.LocationDetail)
+		return e, nil
+	case StowawaysDetected:
+		set("location_detail", &e.LocationDetail)
 		return e, nil
 	}
 	return ev, nil

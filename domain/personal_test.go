@@ -151,7 +151,7 @@ func TestCheckRecordedAcceptsSealedFieldsByForm(t *testing.T) {
 				}
 				e.Event = ev
 			}
-			if err := CheckRecorded(&c, e, nil); err != nil {
+			if err := CheckRecorded(&c, e, nil, nil); err != nil {
 				return err
 			}
 			if err := c.Apply(e); err != nil {

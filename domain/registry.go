@@ -54,24 +54,25 @@ type eventSpec struct {
 
 var registry = map[string]*eventSpec{
 	// lead_agency defaults to the actor's agency (see DecodeCommand).
-	TypeCaseOpened: spec[CaseOpened](1, false,
-		"reference", "title", "crime_types", "location"),
+	TypeCaseOpened: spec[CaseOpened](2, false,
+		"reference", "title", "crime_types", "location").with(1, upcastPlace),
 	TypeAgencyJoined: spec[AgencyJoined](1, false, "agency"),
 	TypeOrganisedCrimeGroupLinked: spec[OrganisedCrimeGroupLinked](1, false,
 		"group_id", "name"),
 	TypeSuspectIdentified:  spec[SuspectIdentified](1, true, "person_id", "name"),
 	TypeIntelligenceLogged: spec[IntelligenceLogged](1, true, "summary", "grading"),
-	TypeArrestMade:         spec[ArrestMade](1, true, "person_id", "location", "offence"),
+	TypeArrestMade:         spec[ArrestMade](2, true, "person_id", "location", "offence").with(1, upcastPlace),
 	TypeSuspectCharged:     spec[SuspectCharged](1, true, "person_id", "charges"),
-	TypeSeizureRecorded: spec[SeizureRecorded](2, true,
-		"commodity", "quantity", "unit", "location").with(1, upcastSeizureV1),
-	TypeStowawaysDetected: spec[StowawaysDetected](2, true,
-		"location", "method", "people").with(1, upcastStowawaysV1),
-	TypeGangDismantled: spec[GangDismantled](1, true, "group_id"),
-	TypeCaseClosed:     spec[CaseClosed](1, false, "outcome"),
-	TypeCaseReopened:   spec[CaseReopened](1, false, "reason"),
-	TypeEntryRetracted: spec[EntryRetracted](1, false, "event_id", "reason"),
-	TypePersonErased:   spec[PersonErased](1, false, "person_id", "reason"),
+	TypeSeizureRecorded: spec[SeizureRecorded](3, true,
+		"commodity", "quantity", "unit", "location").with(1, upcastSeizureV1).with(2, upcastPlace),
+	TypeStowawaysDetected: spec[StowawaysDetected](3, true,
+		"location", "method", "people").with(1, upcastStowawaysV1).with(2, upcastPlace),
+	TypeGangDismantled:    spec[GangDismantled](1, true, "group_id"),
+	TypeCaseClosed:        spec[CaseClosed](1, false, "outcome"),
+	TypeCaseReopened:      spec[CaseReopened](1, false, "reason"),
+	TypeEntryRetracted:    spec[EntryRetracted](1, false, "event_id", "reason"),
+	TypePersonErased:      spec[PersonErased](1, false, "person_id", "reason"),
+	TypeRetentionReviewed: spec[RetentionReviewed](1, false, "decision", "reason"),
 }
 
 func spec[T Event](schema int, retractable bool, required ...string) *eventSpec {

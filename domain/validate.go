@@ -14,7 +14,7 @@ import (
 // Bounds of free-text fields, in characters (Unicode code points).
 const (
 	MaxReferenceLength = 64   // case reference, exhibit reference
-	MaxNameLength      = 200  // agencies, locations, names, titles, offences, charges, vehicles
+	MaxNameLength      = 200  // agencies, location details, names, titles, offences, charges, vehicles
 	MaxTextLength      = 4000 // intelligence summaries
 	MaxReasonLength    = 2000 // outcomes and reasons
 	MaxCharges         = 50   // charges in one SuspectCharged
@@ -54,7 +54,7 @@ func normalize(ev Event) Event {
 	t := strings.TrimSpace
 	switch e := ev.(type) {
 	case CaseOpened:
-		e.Reference, e.Title, e.LeadAgency, e.Location = t(e.Reference), t(e.Title), t(e.LeadAgency), t(e.Location)
+		e.Reference, e.Title, e.LeadAgency, e.Location, e.LocationDetail = t(e.Reference), t(e.Title), t(e.LeadAgency), t(e.Location), t(e.LocationDetail)
 		return e
 	case AgencyJoined:
 		e.Agency = t(e.Agency)
@@ -69,7 +69,7 @@ func normalize(ev Event) Event {
 		e.Summary, e.Grading = t(e.Summary), strings.ToUpper(t(e.Grading))
 		return e
 	case ArrestMade:
-		e.Location, e.Offence, e.Agency = t(e.Location), t(e.Offence), t(e.Agency)
+		e.Location, e.LocationDetail, e.Offence, e.Agency = t(e.Location), t(e.LocationDetail), t(e.Offence), t(e.Agency)
 		return e
 	case SuspectCharged:
 		cs := make([]string, len(e.Charges))
@@ -79,10 +79,10 @@ func normalize(ev Event) Event {
 		e.Charges = cs
 		return e
 	case SeizureRecorded:
-		e.Location, e.ExhibitRef = t(e.Location), t(e.ExhibitRef)
+		e.Location, e.LocationDetail, e.ExhibitRef = t(e.Location), t(e.LocationDetail), t(e.ExhibitRef)
 		return e
 	case StowawaysDetected:
-		e.Location, e.Vehicle = t(e.Location), t(e.Vehicle)
+		e.Location, e.LocationDetail, e.Vehicle = t(e.Location), t(e.LocationDetail), t(e.Vehicle)
 		return e
 	case CaseClosed:
 		e.Outcome = t(e.Outcome)
@@ -95,6 +95,9 @@ func normalize(ev Event) Event {
 		return e
 	case PersonErased:
 		e.Reason = t(e.Reason)
+		return e
+	case RetentionReviewed:
+		e.Reason, e.NextReview = t(e.Reason), t(e.NextReview)
 		return e
 	}
 	return ev
@@ -119,7 +122,7 @@ func validate(ev Event, now time.Time, policy sealedPolicy) *Error {
 		v.text("reference", e.Reference, MaxReferenceLength, false)
 		v.text("title", e.Title, MaxNameLength, false)
 		v.text("lead_agency", e.LeadAgency, MaxNameLength, false)
-		v.text("location", e.Location, MaxNameLength, false)
+		v.place(e.Location, e.LocationDetail, sealed)
 		if len(e.CrimeTypes) == 0 {
 			v.fail("crime_types", "must list at least one crime type")
 		}
@@ -162,7 +165,7 @@ func validate(ev Event, now time.Time, policy sealedPolicy) *Error {
 		}
 	case ArrestMade:
 		v.id("person_id", e.PersonID)
-		v.text("location", e.Location, MaxNameLength, false)
+		v.place(e.Location, e.LocationDetail, sealed)
 		v.text("offence", e.Offence, MaxNameLength, false)
 		v.text("agency", e.Agency, MaxNameLength, false) // filled from the actor when absent
 	case SuspectCharged:
@@ -195,12 +198,12 @@ func validate(ev Event, now time.Time, policy sealedPolicy) *Error {
 		case e.Unit == UnitGBP && m%(QuantityScale/100) != 0:
 			v.fail("quantity", "must be whole pence (at most 2 decimal places)")
 		}
-		v.text("location", e.Location, MaxNameLength, false)
+		v.place(e.Location, e.LocationDetail, sealed)
 		if e.ExhibitRef != "" {
 			v.text("exhibit_ref", e.ExhibitRef, MaxReferenceLength, false)
 		}
 	case StowawaysDetected:
-		v.text("location", e.Location, MaxNameLength, false)
+		v.place(e.Location, e.LocationDetail, sealed)
 		v.oneOf("method", e.Method, Methods)
 		if e.People < 1 || e.People > MaxPeopleDetected {
 			v.fail("people", "must be from 1 to %d", MaxPeopleDetected)
@@ -220,6 +223,8 @@ func validate(ev Event, now time.Time, policy sealedPolicy) *Error {
 	case PersonErased:
 		v.id("person_id", e.PersonID)
 		v.text("reason", e.Reason, MaxReasonLength, true)
+	case RetentionReviewed:
+		v.retentionReviewed(e, now)
 	}
 	return v.err
 }
@@ -248,6 +253,15 @@ func (v *validator) text(field, s string, max int, multiline bool) {
 				return
 			}
 		}
+	}
+}
+
+// place checks a location (a place code, whose membership of the list
+// canonicalPlaces judges) and its free-text detail (unless sealed).
+func (v *validator) place(code, detail string, sealed map[string]bool) {
+	v.text("location", code, MaxPlaceCodeLength, false)
+	if detail != "" && !sealed["location_detail"] {
+		v.text("location_detail", detail, MaxNameLength, false)
 	}
 }
 

@@ -87,7 +87,7 @@ func TestContractNamesTheCodesLists(t *testing.T) {
 		{"projection states", prop("ProjectionStatus", "state"),
 			[]string{projections.StateCatchingUp, projections.StateLive, projections.StateRebuilding, projections.StateFailed}},
 		{"rebuild names", param("POST", "/v1/projections/{name}/rebuild", "name"),
-			append(projections.Names(), core.ReportGangsDismantled, "case-list", "access-log")},
+			append(projections.Names(), core.ReportGangsDismantled, "case-list", "retention-reviews", "access-log")},
 	} {
 		if got := enumOf(tc.doc); !sameSet(got, tc.code) {
 			t.Errorf("%s: the contract lists %v, the code %v", tc.what, got, tc.code)
@@ -125,8 +125,8 @@ func TestContractNamesTheCodesLists(t *testing.T) {
 			t.Errorf("/v1/reports/%s documents the filters %v, the code takes %v", report, documented, filters)
 		}
 	}
-	if got := param("GET", "/v1/reports/arrests", "location").MaxLength; got == nil || int(*got) != domain.MaxNameLength {
-		t.Errorf("location filter maxLength %v, want %d", got, domain.MaxNameLength)
+	if got := param("GET", "/v1/reports/arrests", "location").MaxLength; got == nil || int(*got) != domain.MaxPlaceCodeLength {
+		t.Errorf("location filter maxLength %v, want %d", got, domain.MaxPlaceCodeLength)
 	}
 	// Text bounds are the domain's.
 	for _, tc := range []struct {

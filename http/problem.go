@@ -74,6 +74,10 @@ var (
 		"A stored event of this case cannot be decoded: the record was damaged outside Casebook. GET /v1/cases/{id}/verify shows where."}
 	ProblemInternal = ProblemType{"internal", "Internal server error", http.StatusInternalServerError,
 		"An unexpected failure. It was logged with the request id; quote `request_id` when reporting it."}
+	ProblemUnknownPlace = ProblemType{"unknown-place", "Unknown place", http.StatusUnprocessableEntity,
+		"The location is not a code of the configured list of places (matched whatever its letter case). GET /v1/places lists the codes and their names. Free text about a place (an address, a lay-by) goes in location_detail, never in location: for a place that is not listed, send location OTHER with the detail. Nothing was written."}
+	ProblemCaseDisposed = ProblemType{"case-disposed", "Case disposed of", http.StatusUnprocessableEntity,
+		"The case was disposed of after a retention review: its keys are destroyed, its personal data and intelligence gone. Its figures and chain stay, but nothing more is recorded on it (no review, reopening, or other event) except retractions. Nothing was written."}
 	// ProblemKeyUnavailable is never a whole answer: it describes, inside
 	// a 200 answer, personal fields that could not be opened (the
 	// `unreadable` member of a suspect, a person or an event), while the
@@ -89,7 +93,7 @@ var ProblemTypes = []ProblemType{
 	ProblemNotFound, ProblemMethodNotAllowed, ProblemUnauthenticated,
 	ProblemForbidden, ProblemTooLarge, ProblemUnsupportedMediaType,
 	ProblemTooManyRequests, ProblemOverloaded, ProblemUnavailable, ProblemCorruptRecord, ProblemInternal,
-	ProblemKeyUnavailable,
+	ProblemKeyUnavailable, ProblemUnknownPlace, ProblemCaseDisposed,
 	ProblemRequestTimeout, ProblemMethodNotImplemented, // limits.go
 }
 
@@ -155,6 +159,8 @@ var problemTypeOfCode = map[string]ProblemType{
 	domain.CodeDuplicateEventID: ProblemIdempotencyConflict,
 	domain.CodeReferenceTaken:   ProblemReferenceTaken,
 	domain.CodeCorruptRecord:    ProblemCorruptRecord,
+	domain.CodeUnknownPlace:     ProblemUnknownPlace,
+	domain.CodeCaseDisposed:     ProblemCaseDisposed,
 }
 
 // problemFor maps any error to the problem answering it. It is the one

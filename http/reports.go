@@ -96,8 +96,8 @@ func withNext(report any, next string) ([]byte, error) {
 
 // parseReportQuery reads from, to, group_by, explain, as_of, agency,
 // location and min_position. group_by is checked by the read models, the
-// filters by the core (an agency code is at most 32 characters, a location
-// 200: the contract's bounds).
+// filters by the core (each is a code of a configured list: an agency or a
+// place, at most 32 characters, the contract's bounds).
 func parseReportQuery(c *gin.Context) (core.ReportQuery, error) {
 	var q core.ReportQuery
 	for _, f := range []struct {

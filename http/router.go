@@ -156,6 +156,8 @@ func New(cfg Config) (*gin.Engine, error) {
 	streams.GET("/events/live", a.liveLog)
 	v1.GET("/events/:id", a.eventByID)
 	v1.GET("/access-log", a.accessLog)
+	v1.GET("/reviews/due", a.reviewsDue)
+	v1.GET("/places", a.places)
 	a.registerReportRoutes(v1)
 	return e, nil
 }

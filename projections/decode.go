@@ -29,7 +29,7 @@ type entry struct {
 var dataTypes = map[string]bool{
 	domain.TypeCaseOpened: true, domain.TypeAgencyJoined: true, domain.TypeArrestMade: true,
 	domain.TypeSeizureRecorded: true, domain.TypeStowawaysDetected: true, domain.TypeGangDismantled: true,
-	domain.TypeEntryRetracted: true,
+	domain.TypeEntryRetracted: true, domain.TypeRetentionReviewed: true,
 }
 
 // decodeEntry decodes what the read models need of one event.

@@ -115,7 +115,7 @@ type Engine struct {
 // newModels returns the read models' code, in the order status lists them.
 func newModels(versions map[string]int) []model {
 	ms := []model{newArrestsModel(), newGangsModel(), newSeizuresModel(), newDetectionsModel(), newCaseListModel(),
-		newAccessLogModel()}
+		newReviewsModel(), newAccessLogModel()}
 	for i, m := range ms {
 		if v, ok := versions[m.name()]; ok {
 			ms[i] = versionedModel{model: m, v: v}

@@ -36,7 +36,7 @@ type ReportQuery struct {
 	// Agency and Location keep only the events of that agency and that
 	// location ("" keeps all), compared exactly with what the read models
 	// store: the agency's configured code (the core canonicalizes a
-	// caller's spelling) and the location as recorded. They narrow every
+	// caller's spelling) and the place code (likewise). They narrow every
 	// figure, group and explained event id alike. Gangs dismantled have no
 	// location (FilterKeys): a location filter on them is refused, and the
 	// summary leaves its gangs figure out.

@@ -40,6 +40,7 @@ type app struct {
 	data          string
 	storeURL      string
 	agenciesFile  string
+	placesFile    string
 	masterKeyFile string
 	json          bool
 	quiet         bool
@@ -127,6 +128,7 @@ Global flags (also accepted after the command name):
   --data DIR   data directory of the embedded store (env CASEBOOK_DATA; default ./data)
   --store URL  event store: a data directory, or esdb:// / esdb+discover:// / kurrentdb:// (env CASEBOOK_STORE)
   --agencies FILE  agencies file, CODE,name per line (env CASEBOOK_AGENCIES_FILE; default: the built-in list)
+  --places FILE    places file, CODE,name per line: what import and migrate accept as locations (env CASEBOOK_PLACES_FILE; default: the built-in list)
   --master-key-file FILE  master key of the store's keys (env CASEBOOK_MASTER_KEY_FILE; default DIR/master.key)
   --json       machine-readable output
   --quiet      no progress bar (it is drawn only on a terminal anyway)
@@ -195,6 +197,11 @@ func (a *app) flagSet(name string) *flag.FlagSet {
 		agencies = a.getenv("CASEBOOK_AGENCIES_FILE")
 	}
 	fs.StringVar(&a.agenciesFile, "agencies", agencies, "agencies file, one CODE,name per line; empty: the built-in list (env CASEBOOK_AGENCIES_FILE)")
+	places := a.placesFile
+	if places == "" {
+		places = a.getenv("CASEBOOK_PLACES_FILE")
+	}
+	fs.StringVar(&a.placesFile, "places", places, "places file, one CODE,name per line; empty: the built-in list (env CASEBOOK_PLACES_FILE)")
 	fs.StringVar(&a.masterKeyFile, "master-key-file", a.masterKeyFile,
 		"master key file of the store's keys (env CASEBOOK_MASTER_KEY_FILE; default: master.key in the data directory)")
 	fs.BoolVar(&a.json, "json", a.json, "machine-readable JSON output")

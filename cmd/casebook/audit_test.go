@@ -24,7 +24,7 @@ func TestVerifyPassesOnTheDemoAndNamesAnAlteredEvent(t *testing.T) {
 	// Change one byte of a stored arrest: "Dover" becomes "Dovar".
 	var target eventstore.RecordedEvent
 	for _, ev := range logOf(t, dir) {
-		if ev.Type == domain.TypeArrestMade && strings.Contains(string(ev.Data), `"location":"Dover"`) {
+		if ev.Type == domain.TypeArrestMade && strings.Contains(string(ev.Data), `"location":"DOVER"`) {
 			target = ev
 			break
 		}
@@ -32,7 +32,7 @@ func TestVerifyPassesOnTheDemoAndNamesAnAlteredEvent(t *testing.T) {
 	if target.Position == 0 {
 		t.Fatal("no arrest at Dover in the demo")
 	}
-	tamper(t, dir, uint64(target.Position), "data = replace(data, '\"Dover\"', '\"Dovar\"')")
+	tamper(t, dir, uint64(target.Position), "data = replace(data, '\"DOVER\"', '\"DOVAR\"')")
 
 	r = run(t, "verify", "--data", dir)
 	if r.code != exitProblems {

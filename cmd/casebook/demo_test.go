@@ -109,7 +109,7 @@ func TestDemoReproducesThePressRelease(t *testing.T) {
 	}
 	micros := map[string]int64{}
 	for _, g := range sz.Groups {
-		if g.Key != "Dover" && g.Key != "Coquelles" {
+		if g.Key != "DOVER" && g.Key != "COQUELLES" {
 			t.Errorf("a seizure at %s", g.Key)
 			continue
 		}

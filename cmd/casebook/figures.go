@@ -83,7 +83,7 @@ func queryFigures(ctx context.Context, eng *projections.Engine) (*demoFigures, e
 	}
 	byCommodity := map[string]*seizureFigure{}
 	for _, g := range sz.Groups {
-		if g.Key != "Dover" && g.Key != "Coquelles" {
+		if g.Key != "DOVER" && g.Key != "COQUELLES" {
 			continue
 		}
 		s := byCommodity[g.Commodity+"/"+g.Unit]

@@ -18,8 +18,8 @@ func TestProjectionsStatusAndOfflineRebuild(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &ss); err != nil {
 		t.Fatal(err)
 	}
-	if len(ss) != 6 { // the five of the case list and reports, and the access log's
-		t.Fatalf("%d projections, want 6: %s", len(ss), r.stdout)
+	if len(ss) != 7 { // the five of the case list and reports, the retention reviews', and the access log's
+		t.Fatalf("%d projections, want 7: %s", len(ss), r.stdout)
 	}
 	for _, s := range ss {
 		if s.LagEvents != 0 || s.Position != s.Head || s.Head == 0 || s.Generation != 1 {

@@ -147,7 +147,11 @@ func (a *app) importCore(st eventstore.Store, keys *keystore.Vault) (*core.Core,
 	if err != nil {
 		return nil, err
 	}
-	return core.New(core.Config{Store: st, Agencies: agencies, Logger: a.logger(), Keys: keys})
+	places, err := core.LoadPlaces(a.placesFile)
+	if err != nil {
+		return nil, err
+	}
+	return core.New(core.Config{Store: st, Agencies: agencies, Places: places, Logger: a.logger(), Keys: keys})
 }
 
 // operator is the CLI's caller as the core sees it: an operator (the admin

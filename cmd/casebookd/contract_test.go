@@ -263,13 +263,15 @@ func TestEveryDocumentedBodyBoundIsEnforced(t *testing.T) {
 		typ := branch.Value.Properties["type"].Value.Const.(string)
 		types[typ] = branch.Value.Properties["data"].Value
 	}
-	if len(types) != 13 {
+	if len(types) != 14 {
 		t.Fatalf("%d event types documented", len(types))
 	}
 	atBound := map[string]map[string][]any{}
 	for typ, schema := range types {
-		if typ == "CaseOpened" {
-			continue // opened with POST /v1/cases
+		if typ == "CaseOpened" || typ == "RetentionReviewed" {
+			// opened with POST /v1/cases; reviewed by a dpo on a closed
+			// case (the retention tests check its bounds)
+			continue
 		}
 		over, at := fieldBounds(schema.Properties, &i)
 		atBound[typ] = at

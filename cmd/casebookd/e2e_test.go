@@ -102,6 +102,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"POST /v1/cases/{id}/people/{person_id}/erasure", func(as string) req {
 			return req{method: "POST", path: "/v1/cases/" + ukba.ID + "/people/" + suspectOfMatrix + "/erasure", as: as, body: map[string]any{"reason": "retention period over"}}
 		}, []int{fb, fb, fb, fb, fb, una, una, cr, nf}, false},
+		// The due list holds only the dpo's agency's cases: no case to hide.
+		{"GET /v1/reviews/due", func(as string) req { return req{method: "GET", path: "/v1/reviews/due", as: as} },
+			[]int{fb, fb, fb, fb, fb, una, una, ok, ok}, false},
+		{"GET /v1/places", func(as string) req { return req{method: "GET", path: "/v1/places", as: as} },
+			[]int{ok, ok, ok, ok, ok, una, una, ok, ok}, false},
 	}
 	rows = append(rows, reportRows(ukba.ID)...)
 

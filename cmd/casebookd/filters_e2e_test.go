@@ -87,11 +87,11 @@ func TestReportFilters(t *testing.T) {
 		{query: "", want: 3, echoAgency: "(none)", echoLoc: "(none)"},
 		{query: "agency=ukba", want: 2, echoAgency: "UKBA", echoLoc: "(none)", ids: []string{ukbaDover.ID, ukbaCalais.ID}},
 		{query: "agency=SOCA", want: 1, echoAgency: "SOCA", echoLoc: "(none)", ids: []string{socaDover.ID}},
-		{query: "location=Dover", want: 2, echoAgency: "(none)", echoLoc: "Dover", ids: []string{ukbaDover.ID, socaDover.ID}},
-		{query: "agency=UKBA&location=Calais", want: 1, echoAgency: "UKBA", echoLoc: "Calais", ids: []string{ukbaCalais.ID}},
-		{query: "agency=SOCA&location=Calais", want: 0, echoAgency: "SOCA", echoLoc: "Calais"},
-		{query: "location=Dover&group_by=agency", want: 2, echoAgency: "(none)", echoLoc: "Dover", groups: "SOCA:1 UKBA:1"},
-		{query: "agency=UKBA&group_by=location", want: 2, echoAgency: "UKBA", echoLoc: "(none)", groups: "Calais:1 Dover:1"},
+		{query: "location=dover", want: 2, echoAgency: "(none)", echoLoc: "DOVER", ids: []string{ukbaDover.ID, socaDover.ID}},
+		{query: "agency=UKBA&location=Calais", want: 1, echoAgency: "UKBA", echoLoc: "CALAIS", ids: []string{ukbaCalais.ID}},
+		{query: "agency=SOCA&location=Calais", want: 0, echoAgency: "SOCA", echoLoc: "CALAIS"},
+		{query: "location=Dover&group_by=agency", want: 2, echoAgency: "(none)", echoLoc: "DOVER", groups: "SOCA:1 UKBA:1"},
+		{query: "agency=UKBA&group_by=location", want: 2, echoAgency: "UKBA", echoLoc: "(none)", groups: "CALAIS:1 DOVER:1"},
 		{query: "agency=UKBA&as_of=2000-01-01", want: 0, echoAgency: "UKBA", echoLoc: "(none)"},
 		// Gangs: G counts once in all, once for each agency that dismantled it.
 		{report: "gangs-dismantled", query: "", want: 2, echoAgency: "(none)", echoLoc: "(none)"},
@@ -160,7 +160,7 @@ func TestReportFilters(t *testing.T) {
 	// The summary at Calais has no gangs figure; SOCA's has one.
 	var sum map[string]any
 	get("/v1/reports/summary?from=2000-01-01&to=2100-01-01&location=Calais", &sum)
-	if _, ok := sum["gangs_dismantled"]; ok || sum["arrests"] != 1.0 || sum["location"] != "Calais" {
+	if _, ok := sum["gangs_dismantled"]; ok || sum["arrests"] != 1.0 || sum["location"] != "CALAIS" {
 		t.Errorf("summary at Calais: %v", sum)
 	}
 	if d, _ := sum["detections"].(map[string]any); d["people"] != 3.0 {
@@ -171,12 +171,15 @@ func TestReportFilters(t *testing.T) {
 		t.Errorf("SOCA's summary: %v", sum)
 	}
 
-	// Refused: a location on the gangs, an unknown agency, a blank location.
+	// Refused: a location on the gangs, an unknown agency, a blank location,
+	// free text and an unknown place code.
 	for _, tc := range []struct{ path, field, code string }{
 		{"/v1/reports/gangs-dismantled?location=Dover", "location", "invalid_parameter"},
 		{"/v1/reports/arrests?agency=NOPE", "agency", "unknown_agency"},
 		{"/v1/reports/summary?agency=Kent%20Police", "agency", "unknown_agency"},
 		{"/v1/reports/detections?location=%20%20", "location", "invalid_parameter"},
+		{"/v1/reports/arrests?location=Home%20of%20John%20Quincy%20Public", "location", "invalid_parameter"},
+		{"/v1/reports/seizures?location=NOWHERE", "location", "invalid_parameter"},
 	} {
 		r := get(tc.path, nil)
 		if r.Status != http.StatusBadRequest {

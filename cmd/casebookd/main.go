@@ -18,6 +18,8 @@
 //	--oidc-agency-claim CASEBOOK_OIDC_AGENCY_CLAIM  claim holding the agency (casebook_agency)
 //	--require-purpose  CASEBOOK_REQUIRE_PURPOSE  reads of case data must state Casebook-Purpose (false: the role's default)
 //	--agencies         CASEBOOK_AGENCIES_FILE    agencies file, CODE,name per line (the built-in list)
+//	--places           CASEBOOK_PLACES_FILE      places file, CODE,name per line: the codes locations are (the built-in list)
+//	--retention        CASEBOOK_RETENTION_FILE   retention table, crime_type,years,group per line (the built-in, after MoPI)
 //	--read-model-wait  CASEBOOK_READ_MODEL_WAIT  how long a read-model query waits for min_position (2s)
 //	--max-requests     CASEBOOK_MAX_REQUESTS     concurrent request cap (1024)
 //	--log-level        CASEBOOK_LOG_LEVEL        debug, info, warn, error (info)

@@ -37,6 +37,12 @@ type Config struct {
 	StoreURL     string
 	TokensFile   string
 	AgenciesFile string
+	// PlacesFile lists the places locations are codes of (empty: the
+	// built-in list, domain.DefaultPlaceList).
+	PlacesFile string
+	// RetentionFile is the retention table giving closed cases their
+	// review dates (empty: the built-in table, after MoPI's groups).
+	RetentionFile string
 	// OIDC configures OpenID Connect bearer tokens; off while Issuer is
 	// empty. Static tokens (TokensFile) work beside them.
 	OIDC OIDCConfig
@@ -238,6 +244,10 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 		"refuse reads of a case record, history, verification or time travel without a Casebook-Purpose header (400) instead of recording the role's default purpose (env CASEBOOK_REQUIRE_PURPOSE)")
 	fs.StringVar(&c.AgenciesFile, "agencies", env("CASEBOOK_AGENCIES_FILE", c.AgenciesFile),
 		"agencies file, one CODE,name per line; empty: the built-in list (env CASEBOOK_AGENCIES_FILE)")
+	fs.StringVar(&c.PlacesFile, "places", env("CASEBOOK_PLACES_FILE", c.PlacesFile),
+		"places file, one CODE,name per line: the codes every location must be (OTHER is always added); empty: the built-in list (env CASEBOOK_PLACES_FILE)")
+	fs.StringVar(&c.RetentionFile, "retention", env("CASEBOOK_RETENTION_FILE", c.RetentionFile),
+		"retention table file, one crime_type,years,group per line, every crime type once; empty: the built-in table after MoPI's groups (env CASEBOOK_RETENTION_FILE)")
 	fs.DurationVar(&c.AccessMergeWindow, "access-merge-window", envDuration("CASEBOOK_ACCESS_MERGE_WINDOW", c.AccessMergeWindow),
 		"identical consultations of a case within this window share one access-log entry with a count; 0: one entry each (env CASEBOOK_ACCESS_MERGE_WINDOW)")
 	fs.DurationVar(&c.ReadModelWait, "read-model-wait", envDuration("CASEBOOK_READ_MODEL_WAIT", c.ReadModelWait),
@@ -388,6 +398,14 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.agencies = agencies
+	places, err := core.LoadPlaces(c.PlacesFile)
+	if err != nil {
+		return err
+	}
+	retention, err := core.LoadRetention(c.RetentionFile)
+	if err != nil {
+		return err
+	}
 
 	var tokens *casehttp.TokenSet
 	if c.TokensFile != "" {
@@ -454,6 +472,8 @@ func (m *Main) Run(ctx context.Context) error {
 		Store:         instrumentStore(store, metrics),
 		ReadModels:    engine,
 		Agencies:      agencies,
+		Places:        places,
+		Retention:     retention,
 		Keys:          vault,
 		Logger:        m.Logger,
 		ReadModelWait: c.ReadModelWait,

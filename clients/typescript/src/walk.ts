@@ -149,8 +149,8 @@ async function main(): Promise<void> {
   // the agency is any letter case, echoed as configured.
   const ukbaArrests = ok("arrests filtered by agency", await analyst.GET("/v1/reports/arrests", { params: { query: { ...q, agency: "ukba" } } }), 200);
   check(ukbaArrests.agency === "UKBA" && ukbaArrests.total === arrests.total, "UKBA's arrests are the case's, the agency echoed as UKBA");
-  const atCoquelles = ok("summary filtered by location", await analyst.GET("/v1/reports/summary", { params: { query: { ...q, location: "Coquelles" } } }), 200);
-  check(atCoquelles.location === "Coquelles" && atCoquelles.arrests === arrests.total && atCoquelles.gangs_dismantled === undefined,
+  const atCoquelles = ok("summary filtered by location", await analyst.GET("/v1/reports/summary", { params: { query: { ...q, location: "coquelles" } } }), 200);
+  check(atCoquelles.location === "COQUELLES" && atCoquelles.arrests === arrests.total && atCoquelles.gangs_dismantled === undefined,
     "the summary at Coquelles counts the arrest there, and has no gangs figure (dismantlings have no place)");
   // (The contract gives the gangs no location parameter: sent anyway, it is refused.)
   const noPlace = await analyst.GET("/v1/reports/gangs-dismantled", { params: { query: { ...q, location: "Coquelles" } as typeof q } });

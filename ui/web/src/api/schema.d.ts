@@ -61,7 +61,7 @@ export interface paths {
         put?: never;
         /**
          * Record an event on a case
-         * @description Appends one event. `If-Match: "<version>"` makes it conditional (409 when the case moved on, nothing written). A retry with the same `id` and content answers the original result with 200, stored once; the same `id` with other content is 409.
+         * @description Appends one event. `If-Match: "<version>"` makes it conditional (409 when the case moved on, nothing written). A retry with the same `id` and content answers the original result with 200, stored once; the same `id` with other content is 409. Data protection officers record RetentionReviewed here (and nothing else); investigators everything else.
          */
         post: operations["recordEvent"];
         delete?: never;
@@ -202,6 +202,46 @@ export interface paths {
          * @description Who consulted a case, or what a person consulted — when, how, why (purpose and reference) and with what outcome (auditors only). Name a case, a subject or both; agency, purpose, outcome, from and to narrow the answer. A case's entries come in version order; a subject's in the order they consulted (occurred_at). Pages continue with `cursor` (the previous page's next_cursor) or `next`; one case's whole log may also be paged with from_version. One person's entries are found through an index, not by reading the whole log.
          */
         get: operations["getAccessLog"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reviews/due": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the cases due for a retention review
+         * @description The closed cases of the caller's agency (led or joined) whose retention review date is before `before`, earliest first, from the retention_reviews read model. A case's review date is its closure plus the longest period of its crime types in the retention table (`--retention`; the README lists the default, after MoPI's groups), or a retain decision's next_review, or that period again from a retain decision without one. Open and disposed-of cases are never listed. Only what a decision needs is shown: no title, people, intelligence or figures. Record the decision with POST /v1/cases/{id}/events (RetentionReviewed). Paged by an opaque cursor: follow `next` (or the Link header) while it is not null.
+         */
+        get: operations["listReviewsDue"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/places": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the places
+         * @description The configured list of places (`--places`; the README lists the default): the codes every `location` must be, and what a 422 /problems/unknown-place points to. Any role.
+         */
+        get: operations["listPlaces"];
         put?: never;
         post?: never;
         delete?: never;
@@ -482,7 +522,7 @@ export interface components {
              * @description Stable identifier of the cause: /problems/{slug}, described at that path.
              * @enum {string}
              */
-            type: "/problems/malformed-json" | "/problems/invalid-parameter" | "/problems/validation" | "/problems/version-conflict" | "/problems/conflict" | "/problems/reference-taken" | "/problems/idempotency-conflict" | "/problems/not-found" | "/problems/method-not-allowed" | "/problems/unauthenticated" | "/problems/forbidden" | "/problems/too-large" | "/problems/unsupported-media-type" | "/problems/too-many-requests" | "/problems/overloaded" | "/problems/unavailable" | "/problems/corrupt-record" | "/problems/internal" | "/problems/key-unavailable" | "/problems/request-timeout" | "/problems/method-not-implemented";
+            type: "/problems/malformed-json" | "/problems/invalid-parameter" | "/problems/validation" | "/problems/version-conflict" | "/problems/conflict" | "/problems/reference-taken" | "/problems/idempotency-conflict" | "/problems/not-found" | "/problems/method-not-allowed" | "/problems/unauthenticated" | "/problems/forbidden" | "/problems/too-large" | "/problems/unsupported-media-type" | "/problems/too-many-requests" | "/problems/overloaded" | "/problems/unavailable" | "/problems/corrupt-record" | "/problems/internal" | "/problems/key-unavailable" | "/problems/unknown-place" | "/problems/case-disposed" | "/problems/request-timeout" | "/problems/method-not-implemented";
             /** @description Short summary of the problem type. */
             title: string;
             /**
@@ -566,8 +606,10 @@ export interface components {
             title: string;
             /** @description At least one crime type, each once. */
             crime_types: ("people_smuggling" | "class_a_drugs" | "cannabis" | "tobacco" | "cash" | "firearms" | "money_laundering" | "other")[];
-            /** @description Where the investigation is based. */
+            /** @description Where the investigation is based. A place code from the configured list (GET /v1/places; built in: DOVER, FOLKESTONE, COQUELLES, CALAIS, DUNKIRK and the other ports and towns the README lists, and OTHER for a place not listed); any letter case, stored in its configured form. Never free text: an unknown code answers 422 /problems/unknown-place. */
             location: string;
+            /** @description Optional free text about the place (an address, a lay-by, a lane): personal data, stored sealed under the case's key like intelligence, shown only to those who may read the case, erased with the case's disposal; no report ever reads it. */
+            location_detail?: string;
             /** @description The leading agency; defaults to (and must be) the caller's agency. */
             lead_agency?: string;
         };
@@ -581,8 +623,10 @@ export interface components {
             lead_agency: string;
             /** @description At least one crime type, each once. */
             crime_types: ("people_smuggling" | "class_a_drugs" | "cannabis" | "tobacco" | "cash" | "firearms" | "money_laundering" | "other")[];
-            /** @description Where the investigation is based. */
+            /** @description Where the investigation is based. A place code from the configured list (GET /v1/places; built in: DOVER, FOLKESTONE, COQUELLES, CALAIS, DUNKIRK and the other ports and towns the README lists, and OTHER for a place not listed); any letter case, stored in its configured form. Never free text: an unknown code answers 422 /problems/unknown-place. */
             location: string;
+            /** @description Optional free text about the place (an address, a lay-by, a lane): personal data, stored sealed under the case's key like intelligence, shown only to those who may read the case, erased with the case's disposal; no report ever reads it. */
+            location_detail?: string;
         };
         /** @description Gives the agency's investigators access to the case (lead agency's investigators only). */
         AgencyJoinedData: {
@@ -630,8 +674,10 @@ export interface components {
              * @description An identified suspect of the case.
              */
             person_id: string;
-            /** @description Where. */
+            /** @description Where. A place code from the configured list (GET /v1/places; built in: DOVER, FOLKESTONE, COQUELLES, CALAIS, DUNKIRK and the other ports and towns the README lists, and OTHER for a place not listed); any letter case, stored in its configured form. Never free text: an unknown code answers 422 /problems/unknown-place. */
             location: string;
+            /** @description Optional free text about the place (an address, a lay-by, a lane): personal data, stored sealed under the case's key like intelligence, shown only to those who may read the case, erased with the case's disposal; no report ever reads it. */
+            location_detail?: string;
             /** @description For what. */
             offence: string;
             /** @description The arresting agency; defaults to the logging officer's agency. */
@@ -661,15 +707,19 @@ export interface components {
              * @enum {string}
              */
             unit: "kg" | "gbp" | "sticks" | "items";
-            /** @description Where. */
+            /** @description Where. A place code from the configured list (GET /v1/places; built in: DOVER, FOLKESTONE, COQUELLES, CALAIS, DUNKIRK and the other ports and towns the README lists, and OTHER for a place not listed); any letter case, stored in its configured form. Never free text: an unknown code answers 422 /problems/unknown-place. */
             location: string;
+            /** @description Optional free text about the place (an address, a lay-by, a lane): personal data, stored sealed under the case's key like intelligence, shown only to those who may read the case, erased with the case's disposal; no report ever reads it. */
+            location_detail?: string;
             /** @description The exhibit reference. */
             exhibit_ref?: string;
         };
         /** @description People found hidden in a vehicle. */
         StowawaysDetectedData: {
-            /** @description Where. */
+            /** @description Where. A place code from the configured list (GET /v1/places; built in: DOVER, FOLKESTONE, COQUELLES, CALAIS, DUNKIRK and the other ports and towns the README lists, and OTHER for a place not listed); any letter case, stored in its configured form. Never free text: an unknown code answers 422 /problems/unknown-place. */
             location: string;
+            /** @description Optional free text about the place (an address, a lay-by, a lane): personal data, stored sealed under the case's key like intelligence, shown only to those who may read the case, erased with the case's disposal; no report ever reads it. */
+            location_detail?: string;
             /**
              * @description How they were found.
              * @enum {string}
@@ -710,6 +760,21 @@ export interface components {
             event_id: string;
             /** @description Why (line breaks allowed). */
             reason: string;
+        };
+        /** @description The decision of a retention review (MoPI) of a closed case. retain keeps the case until next_review or, without one, for another period of the retention table counted from the decision (occurred_at). dispose destroys the case's key and every person's key of the case: all its personal data and intelligence text are gone for good (shown null with erased_at, the case with disposed_at), its figures stay in every report and its chain verifies; a disposed case is never reviewed, reopened or erased again (422 /problems/case-disposed). 422 (code case_not_closed) on an open case; 422 (code personal_data_unsealed) when disposing of a case whose personal data was recorded before encryption (re-seal it with casebook migrate --encrypt first). */
+        RetentionReviewedData: {
+            /**
+             * @description retain or dispose.
+             * @enum {string}
+             */
+            decision: "retain" | "dispose";
+            /** @description The lawful ground (line breaks allowed); it is kept, so it must not name anyone. */
+            reason: string;
+            /**
+             * Format: date
+             * @description Only with retain (422 otherwise): the date of the next review, after today and at most 100 years ahead. Optional: without it the case's retention period runs again from the decision.
+             */
+            next_review?: string;
         };
         /** @description Personal fields that could not be opened (null in the answer), and why; the rest of the answer stands. */
         Unreadable: {
@@ -926,6 +991,23 @@ export interface components {
              * @description The event type.
              * @constant
              */
+            type: "RetentionReviewed";
+            /**
+             * Format: date-time
+             * @description When it happened (default: now); not in the future, not before 1990.
+             */
+            occurred_at?: string;
+            data: components["schemas"]["RetentionReviewedData"];
+        } | {
+            /**
+             * Format: uuid
+             * @description Optional event id; makes retries idempotent.
+             */
+            id?: string;
+            /**
+             * @description The event type.
+             * @constant
+             */
             type: "GangDismantled";
             /**
              * Format: date-time
@@ -1072,7 +1154,7 @@ export interface components {
              * @description The event type.
              * @enum {string}
              */
-            type: "AgencyJoined" | "ArrestMade" | "CaseClosed" | "CaseOpened" | "CaseReopened" | "EntryRetracted" | "GangDismantled" | "IntelligenceLogged" | "OrganisedCrimeGroupLinked" | "PersonErased" | "SeizureRecorded" | "StowawaysDetected" | "SuspectCharged" | "SuspectIdentified";
+            type: "AgencyJoined" | "ArrestMade" | "CaseClosed" | "CaseOpened" | "CaseReopened" | "EntryRetracted" | "GangDismantled" | "IntelligenceLogged" | "OrganisedCrimeGroupLinked" | "PersonErased" | "RetentionReviewed" | "SeizureRecorded" | "StowawaysDetected" | "SuspectCharged" | "SuspectIdentified";
             /**
              * Format: int64
              * @description The event's version in its case (0 = CaseOpened).
@@ -1135,7 +1217,7 @@ export interface components {
              * @description The event type.
              * @enum {string}
              */
-            type: "AgencyJoined" | "ArrestMade" | "CaseClosed" | "CaseOpened" | "CaseReopened" | "EntryRetracted" | "GangDismantled" | "IntelligenceLogged" | "OrganisedCrimeGroupLinked" | "PersonErased" | "SeizureRecorded" | "StowawaysDetected" | "SuspectCharged" | "SuspectIdentified";
+            type: "AgencyJoined" | "ArrestMade" | "CaseClosed" | "CaseOpened" | "CaseReopened" | "EntryRetracted" | "GangDismantled" | "IntelligenceLogged" | "OrganisedCrimeGroupLinked" | "PersonErased" | "RetentionReviewed" | "SeizureRecorded" | "StowawaysDetected" | "SuspectCharged" | "SuspectIdentified";
             /**
              * Format: int64
              * @description The event's version in its case (0 = CaseOpened).
@@ -1359,7 +1441,7 @@ export interface components {
             agencies: string[];
             /** @description Its crime types. */
             crime_types: ("people_smuggling" | "class_a_drugs" | "cannabis" | "tobacco" | "cash" | "firearms" | "money_laundering" | "other")[];
-            /** @description Where the investigation is based. */
+            /** @description Where the investigation is based. A place code from the configured list (GET /v1/places; built in: DOVER, FOLKESTONE, COQUELLES, CALAIS, DUNKIRK and the other ports and towns the README lists, and OTHER for a place not listed); any letter case, stored in its configured form. Never free text: an unknown code answers 422 /problems/unknown-place. */
             location: string;
             /**
              * @description open or closed.
@@ -1379,6 +1461,11 @@ export interface components {
              * @description When it was closed, while closed.
              */
             closed_at?: string | null;
+            /**
+             * Format: date-time
+             * @description When the case was disposed of after a retention review (RetentionReviewed dispose): every key of the case destroyed, so every suspect's personal fields are null with erased_at, and in the history every event that held personal data (identifications, intelligence, location details) shows them null with erased_at. Absent otherwise. Its figures stay.
+             */
+            disposed_at?: string;
             /**
              * Format: date-time
              * @description When the latest event was recorded.
@@ -1554,7 +1641,7 @@ export interface components {
                  * @description Its type.
                  * @enum {string}
                  */
-                type: "AgencyJoined" | "ArrestMade" | "CaseClosed" | "CaseOpened" | "CaseReopened" | "EntryRetracted" | "GangDismantled" | "IntelligenceLogged" | "OrganisedCrimeGroupLinked" | "PersonErased" | "SeizureRecorded" | "StowawaysDetected" | "SuspectCharged" | "SuspectIdentified";
+                type: "AgencyJoined" | "ArrestMade" | "CaseClosed" | "CaseOpened" | "CaseReopened" | "EntryRetracted" | "GangDismantled" | "IntelligenceLogged" | "OrganisedCrimeGroupLinked" | "PersonErased" | "RetentionReviewed" | "SeizureRecorded" | "StowawaysDetected" | "SuspectCharged" | "SuspectIdentified";
                 /**
                  * Format: int64
                  * @description The retracted entry's version.
@@ -1592,7 +1679,7 @@ export interface components {
             agencies: string[];
             /** @description Its crime types. */
             crime_types: ("people_smuggling" | "class_a_drugs" | "cannabis" | "tobacco" | "cash" | "firearms" | "money_laundering" | "other")[];
-            /** @description Where. */
+            /** @description Where. A place code from the configured list (GET /v1/places; built in: DOVER, FOLKESTONE, COQUELLES, CALAIS, DUNKIRK and the other ports and towns the README lists, and OTHER for a place not listed); any letter case, stored in its configured form. Never free text: an unknown code answers 422 /problems/unknown-place. */
             location: string;
             /**
              * @description open or closed.
@@ -1631,6 +1718,82 @@ export interface components {
              * @description The global log position the list reflects.
              */
             position: number;
+        };
+        /** @description A case due for a retention review. */
+        ReviewDue: {
+            /**
+             * Format: uuid
+             * @description The case.
+             */
+            case_id: string;
+            /** @description The agency's case reference. */
+            reference: string;
+            /** @description An agency code from the configured list (built in: UKBA, BF, SOCA, NCA, HMRC, HO, HMIC, KENT, PAF, DGDDI, GN, JOCC); any letter case, answered in its configured form. */
+            lead_agency: string;
+            /** @description Its crime types. */
+            crime_types: ("people_smuggling" | "class_a_drugs" | "cannabis" | "tobacco" | "cash" | "firearms" | "money_laundering" | "other")[];
+            /**
+             * Format: date-time
+             * @description When it was closed (occurred_at of the closing).
+             */
+            closed_at: string;
+            /**
+             * Format: date
+             * @description The review date (UTC).
+             */
+            review_due: string;
+            /**
+             * @description What set the date: closure or retain_decision (the table's period from either), or next_review (a retain decision's own date).
+             * @enum {string}
+             */
+            due_from: "closure" | "retain_decision" | "next_review";
+            /** @description The retention table's group of the case (its longest period's), e.g. serious or other. */
+            retention_group: string;
+            /**
+             * Format: int32
+             * @description That group's period, in years.
+             */
+            retention_years: number;
+            /** @description The latest retention review since the closure (absent if none). */
+            last_review?: {
+                /**
+                 * @description Always retain (a disposed case is never listed).
+                 * @enum {string}
+                 */
+                decision: "retain" | "dispose";
+                /**
+                 * Format: date-time
+                 * @description Its occurred_at.
+                 */
+                reviewed_at: string;
+            };
+        };
+        /** @description A page of the cases due for a retention review. */
+        ReviewList: {
+            /** @description Earliest review date first, then the oldest case. */
+            cases: components["schemas"]["ReviewDue"][];
+            /** @description Pass as cursor for the next page; null on the last page. */
+            next_cursor: string | null;
+            /**
+             * Format: uri-reference
+             * @description URL (relative to this server) of the next page, with cursor set; null on the last page. Also sent as `Link: <…>; rel="next"`.
+             */
+            next: string | null;
+            /**
+             * Format: int64
+             * @description The global log position the list reflects.
+             */
+            position: number;
+        };
+        /** @description The configured places. */
+        PlaceList: {
+            /** @description In configuration order; OTHER is always there. */
+            places: {
+                /** @description What `location` holds and reports group by. */
+                code: string;
+                /** @description Its name, for people. */
+                name: string;
+            }[];
         };
         /** @description The verdict on a case's two hash chains: its events, and its access log. The top-level fields describe the case's events (as before the access log was chained); valid is true only when both chains hold. */
         VerifyResult: {
@@ -1724,7 +1887,7 @@ export interface components {
             total: number;
             /** @description Sorted by key; empty without group_by. */
             groups: {
-                /** @description The group: a day (2011-03-04), a month (2011-03), a year (2011), an agency, a location, an offence or a method. */
+                /** @description The group: a day (2011-03-04), a month (2011-03), a year (2011), an agency, a place code (never free text), an offence or a method. */
                 key: string;
                 /**
                  * Format: int64
@@ -1778,7 +1941,7 @@ export interface components {
             total: number;
             /** @description Sorted by key; empty without group_by. */
             groups: {
-                /** @description The group: a day (2011-03-04), a month (2011-03), a year (2011), an agency, a location, an offence or a method. */
+                /** @description The group: a day (2011-03-04), a month (2011-03), a year (2011), an agency, a place code (never free text), an offence or a method. */
                 key: string;
                 /**
                  * Format: int64
@@ -1852,7 +2015,7 @@ export interface components {
             }[];
             /** @description Per group, commodity and unit; empty without group_by. */
             groups: {
-                /** @description The group: a day (2011-03-04), a month (2011-03), a year (2011), an agency, a location, an offence or a method. */
+                /** @description The group: a day (2011-03-04), a month (2011-03), a year (2011), an agency, a place code (never free text), an offence or a method. */
                 key: string;
                 /**
                  * @description What was seized.
@@ -1925,7 +2088,7 @@ export interface components {
             event_ids?: components["schemas"]["EventIDs"];
             /** @description Sorted by key; empty without group_by. */
             groups: {
-                /** @description The group: a day (2011-03-04), a month (2011-03), a year (2011), an agency, a location, an offence or a method. */
+                /** @description The group: a day (2011-03-04), a month (2011-03), a year (2011), an agency, a place code (never free text), an offence or a method. */
                 key: string;
                 /**
                  * Format: int64
@@ -2034,7 +2197,7 @@ export interface components {
              * @description The projection.
              * @enum {string}
              */
-            name: "arrests" | "gangs_dismantled" | "seizures" | "detections" | "case_list" | "access_log";
+            name: "arrests" | "gangs_dismantled" | "seizures" | "detections" | "case_list" | "retention_reviews" | "access_log";
             /**
              * Format: int32
              * @description The version of its code.
@@ -2073,7 +2236,7 @@ export interface components {
              * @description The projection, by its own name.
              * @enum {string}
              */
-            name: "arrests" | "gangs_dismantled" | "seizures" | "detections" | "case_list" | "access_log";
+            name: "arrests" | "gangs_dismantled" | "seizures" | "detections" | "case_list" | "retention_reviews" | "access_log";
             /**
              * @description rebuilding.
              * @enum {string}
@@ -2221,7 +2384,7 @@ export interface components {
     parameters: {
         /** @description Only the figures of this agency (an arrest's own agency, else the logging officer's; a seizure's, detection's or dismantling's logging officer's). Narrows totals, groups and event_ids alike; echoed as `agency` in its configured form. An unknown agency is 400 (code unknown_agency, listing the configured codes). */
         ReportAgency: string;
-        /** @description Only the figures of events recorded at this location, compared with the location as recorded (surrounding spaces ignored; letter case counts). Narrows totals, groups and event_ids alike; echoed as `location`. A blank one is 400. */
+        /** @description Only the figures of events recorded at this place, a place code of the configured list (GET /v1/places) in any letter case, echoed as `location` in its configured form. Narrows totals, groups and event_ids alike. An unknown place is 400. */
         ReportLocation: string;
         /** @description With explain=true: how many event ids one answer lists, 1 to 1000 (default 100); the figures stay exact whatever the page. */
         ExplainLimit: number;
@@ -2820,6 +2983,72 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    listReviewsDue: {
+        parameters: {
+            query?: {
+                /** @description Cases whose review date is earlier than this date are listed (default: tomorrow, so every case due today or earlier). */
+                before?: string;
+                /** @description Where the page starts: the `next_cursor` of the previous page (or follow `next`). */
+                cursor?: string;
+                /** @description Page size: 1 to 1000 (default 100). */
+                limit?: components["parameters"]["Limit"];
+                /** @description Wait (up to casebookd's --read-model-wait) until the read models reflect this global log position (read-your-writes); 503 past the wait. */
+                min_position?: components["parameters"]["MinPosition"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of cases due. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Casebook-Position": components["headers"]["Casebook-Position"];
+                    Link: components["headers"]["Link"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReviewList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["TooLarge"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listPlaces: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The places. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlaceList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            413: components["responses"]["TooLarge"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+        };
+    };
     getArrestsReport: {
         parameters: {
             query?: {
@@ -2839,7 +3068,7 @@ export interface operations {
                 as_of?: components["parameters"]["AsOf"];
                 /** @description Only the figures of this agency (an arrest's own agency, else the logging officer's; a seizure's, detection's or dismantling's logging officer's). Narrows totals, groups and event_ids alike; echoed as `agency` in its configured form. An unknown agency is 400 (code unknown_agency, listing the configured codes). */
                 agency?: components["parameters"]["ReportAgency"];
-                /** @description Only the figures of events recorded at this location, compared with the location as recorded (surrounding spaces ignored; letter case counts). Narrows totals, groups and event_ids alike; echoed as `location`. A blank one is 400. */
+                /** @description Only the figures of events recorded at this place, a place code of the configured list (GET /v1/places) in any letter case, echoed as `location` in its configured form. Narrows totals, groups and event_ids alike. An unknown place is 400. */
                 location?: components["parameters"]["ReportLocation"];
                 /** @description Wait (up to casebookd's --read-model-wait) until the read models reflect this global log position (read-your-writes); 503 past the wait. */
                 min_position?: components["parameters"]["MinPosition"];
@@ -2939,7 +3168,7 @@ export interface operations {
                 as_of?: components["parameters"]["AsOf"];
                 /** @description Only the figures of this agency (an arrest's own agency, else the logging officer's; a seizure's, detection's or dismantling's logging officer's). Narrows totals, groups and event_ids alike; echoed as `agency` in its configured form. An unknown agency is 400 (code unknown_agency, listing the configured codes). */
                 agency?: components["parameters"]["ReportAgency"];
-                /** @description Only the figures of events recorded at this location, compared with the location as recorded (surrounding spaces ignored; letter case counts). Narrows totals, groups and event_ids alike; echoed as `location`. A blank one is 400. */
+                /** @description Only the figures of events recorded at this place, a place code of the configured list (GET /v1/places) in any letter case, echoed as `location` in its configured form. Narrows totals, groups and event_ids alike. An unknown place is 400. */
                 location?: components["parameters"]["ReportLocation"];
                 /** @description Wait (up to casebookd's --read-model-wait) until the read models reflect this global log position (read-your-writes); 503 past the wait. */
                 min_position?: components["parameters"]["MinPosition"];
@@ -2990,7 +3219,7 @@ export interface operations {
                 as_of?: components["parameters"]["AsOf"];
                 /** @description Only the figures of this agency (an arrest's own agency, else the logging officer's; a seizure's, detection's or dismantling's logging officer's). Narrows totals, groups and event_ids alike; echoed as `agency` in its configured form. An unknown agency is 400 (code unknown_agency, listing the configured codes). */
                 agency?: components["parameters"]["ReportAgency"];
-                /** @description Only the figures of events recorded at this location, compared with the location as recorded (surrounding spaces ignored; letter case counts). Narrows totals, groups and event_ids alike; echoed as `location`. A blank one is 400. */
+                /** @description Only the figures of events recorded at this place, a place code of the configured list (GET /v1/places) in any letter case, echoed as `location` in its configured form. Narrows totals, groups and event_ids alike. An unknown place is 400. */
                 location?: components["parameters"]["ReportLocation"];
                 /** @description Wait (up to casebookd's --read-model-wait) until the read models reflect this global log position (read-your-writes); 503 past the wait. */
                 min_position?: components["parameters"]["MinPosition"];
@@ -3039,7 +3268,7 @@ export interface operations {
                 as_of?: components["parameters"]["AsOf"];
                 /** @description Only the figures of this agency (an arrest's own agency, else the logging officer's; a seizure's, detection's or dismantling's logging officer's). Narrows totals, groups and event_ids alike; echoed as `agency` in its configured form. An unknown agency is 400 (code unknown_agency, listing the configured codes). */
                 agency?: components["parameters"]["ReportAgency"];
-                /** @description Only the figures of events recorded at this location, compared with the location as recorded (surrounding spaces ignored; letter case counts). Narrows totals, groups and event_ids alike; echoed as `location`. A blank one is 400. */
+                /** @description Only the figures of events recorded at this place, a place code of the configured list (GET /v1/places) in any letter case, echoed as `location` in its configured form. Narrows totals, groups and event_ids alike. An unknown place is 400. */
                 location?: components["parameters"]["ReportLocation"];
                 /** @description Wait (up to casebookd's --read-model-wait) until the read models reflect this global log position (read-your-writes); 503 past the wait. */
                 min_position?: components["parameters"]["MinPosition"];
@@ -3105,7 +3334,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description The projection. */
-                name: "arrests" | "gangs_dismantled" | "seizures" | "detections" | "case_list" | "access_log" | "gangs-dismantled" | "case-list" | "access-log";
+                name: "arrests" | "gangs_dismantled" | "seizures" | "detections" | "case_list" | "retention_reviews" | "access_log" | "gangs-dismantled" | "case-list" | "retention-reviews" | "access-log";
             };
             cookie?: never;
         };
@@ -3260,7 +3489,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description The problem type's name. */
-                slug: "malformed-json" | "invalid-parameter" | "validation" | "version-conflict" | "conflict" | "reference-taken" | "idempotency-conflict" | "not-found" | "method-not-allowed" | "unauthenticated" | "forbidden" | "too-large" | "unsupported-media-type" | "too-many-requests" | "overloaded" | "unavailable" | "corrupt-record" | "internal" | "key-unavailable" | "request-timeout" | "method-not-implemented";
+                slug: "malformed-json" | "invalid-parameter" | "validation" | "version-conflict" | "conflict" | "reference-taken" | "idempotency-conflict" | "not-found" | "method-not-allowed" | "unauthenticated" | "forbidden" | "too-large" | "unsupported-media-type" | "too-many-requests" | "overloaded" | "unavailable" | "corrupt-record" | "internal" | "key-unavailable" | "unknown-place" | "case-disposed" | "request-timeout" | "method-not-implemented";
             };
             cookie?: never;
         };
