@@ -1,12 +1,8 @@
 package core
 
 import (
-	"bufio"
-	"encoding/csv"
 	"fmt"
 	"io"
-	"os"
-	"strings"
 
 	"github.com/casebook/casebook/domain"
 )
@@ -15,25 +11,13 @@ import (
 // may be CSV-quoted), `#` comments and blank lines skipped. Codes are 2 to
 // 32 letters, digits, '_' or '-', unique whatever their letter case.
 func ParseAgencies(r io.Reader) (*domain.Agencies, error) {
-	var list []domain.Agency
-	sc := bufio.NewScanner(r)
-	line := 0
-	for sc.Scan() {
-		line++
-		text := strings.TrimSpace(sc.Text())
-		if text == "" || strings.HasPrefix(text, "#") {
-			continue
-		}
-		cr := csv.NewReader(strings.NewReader(text))
-		cr.FieldsPerRecord = -1
-		rec, err := cr.Read()
-		if err != nil || len(rec) != 2 {
-			return nil, fmt.Errorf("agencies: line %d: want CODE,name", line)
-		}
-		list = append(list, domain.Agency{Code: strings.TrimSpace(rec[0]), Name: strings.TrimSpace(rec[1])})
+	recs, err := readListFile(r, "agencies", "CODE", "name")
+	if err != nil {
+		return nil, err
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("agencies: line %d: %w", line+1, err)
+	list := make([]domain.Agency, len(recs))
+	for i, rec := range recs {
+		list[i] = domain.Agency{Code: rec.fields[0], Name: rec.fields[1]}
 	}
 	a, err := domain.NewAgencies(list)
 	if err != nil {
@@ -45,17 +29,5 @@ func ParseAgencies(r io.Reader) (*domain.Agencies, error) {
 // LoadAgencies reads an agencies file; an empty path is the default list
 // (domain.DefaultAgencyList).
 func LoadAgencies(path string) (*domain.Agencies, error) {
-	if path == "" {
-		return domain.DefaultAgencies(), nil
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("agencies: %w", err)
-	}
-	defer f.Close()
-	a, err := ParseAgencies(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return a, nil
+	return loadListFile(path, "agencies", domain.DefaultAgencies, ParseAgencies)
 }

@@ -1,12 +1,8 @@
 package core
 
 import (
-	"bufio"
-	"encoding/csv"
 	"fmt"
 	"io"
-	"os"
-	"strings"
 
 	"github.com/casebook/casebook/domain"
 )
@@ -17,25 +13,13 @@ import (
 // whatever their letter case; OTHER is added when the file does not name
 // it.
 func ParsePlaces(r io.Reader) (*domain.Places, error) {
-	var list []domain.Place
-	sc := bufio.NewScanner(r)
-	line := 0
-	for sc.Scan() {
-		line++
-		text := strings.TrimSpace(sc.Text())
-		if text == "" || strings.HasPrefix(text, "#") {
-			continue
-		}
-		cr := csv.NewReader(strings.NewReader(text))
-		cr.FieldsPerRecord = -1
-		rec, err := cr.Read()
-		if err != nil || len(rec) != 2 {
-			return nil, fmt.Errorf("places: line %d: want CODE,name", line)
-		}
-		list = append(list, domain.Place{Code: strings.TrimSpace(rec[0]), Name: strings.TrimSpace(rec[1])})
+	recs, err := readListFile(r, "places", "CODE", "name")
+	if err != nil {
+		return nil, err
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("places: line %d: %w", line+1, err)
+	list := make([]domain.Place, len(recs))
+	for i, rec := range recs {
+		list[i] = domain.Place{Code: rec.fields[0], Name: rec.fields[1]}
 	}
 	p, err := domain.NewPlaces(list)
 	if err != nil {
@@ -47,17 +31,5 @@ func ParsePlaces(r io.Reader) (*domain.Places, error) {
 // LoadPlaces reads a places file; an empty path is the default list
 // (domain.DefaultPlaceList).
 func LoadPlaces(path string) (*domain.Places, error) {
-	if path == "" {
-		return domain.DefaultPlaces(), nil
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("places: %w", err)
-	}
-	defer f.Close()
-	p, err := ParsePlaces(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return p, nil
+	return loadListFile(path, "places", domain.DefaultPlaces, ParsePlaces)
 }

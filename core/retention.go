@@ -1,14 +1,11 @@
 package core
 
 import (
-	"bufio"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -26,53 +23,25 @@ import (
 // latest retain decision); group names the rule (a lower-case letter, then
 // lower-case letters, digits, '_' or '-'), shown with each case due.
 func ParseRetention(r io.Reader) (*domain.RetentionTable, error) {
-	var rules []domain.RetentionRule
-	sc := bufio.NewScanner(r)
-	line := 0
-	for sc.Scan() {
-		line++
-		text := strings.TrimSpace(sc.Text())
-		if text == "" || strings.HasPrefix(text, "#") {
-			continue
-		}
-		cr := csv.NewReader(strings.NewReader(text))
-		cr.FieldsPerRecord = -1
-		rec, err := cr.Read()
-		if err != nil || len(rec) != 3 {
-			return nil, fmt.Errorf("retention: line %d: want crime_type,years,group", line)
-		}
-		years, err := strconv.Atoi(strings.TrimSpace(rec[1]))
-		if err != nil {
-			return nil, fmt.Errorf("retention: line %d: years %q is not a whole number", line, strings.TrimSpace(rec[1]))
-		}
-		rules = append(rules, domain.RetentionRule{CrimeType: strings.TrimSpace(rec[0]), Years: years, Group: strings.TrimSpace(rec[2])})
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("retention: line %d: %w", line+1, err)
-	}
-	t, err := domain.NewRetentionTable(rules)
+	recs, err := readListFile(r, "retention", "crime_type", "years", "group")
 	if err != nil {
 		return nil, err
 	}
-	return t, nil
+	rules := make([]domain.RetentionRule, len(recs))
+	for i, rec := range recs {
+		years, err := strconv.Atoi(rec.fields[1])
+		if err != nil {
+			return nil, fmt.Errorf("retention: line %d: years %q is not a whole number", rec.line, rec.fields[1])
+		}
+		rules[i] = domain.RetentionRule{CrimeType: rec.fields[0], Years: years, Group: rec.fields[2]}
+	}
+	return domain.NewRetentionTable(rules)
 }
 
 // LoadRetention reads a retention table file; an empty path is the default
 // table (domain.DefaultRetentionRules, after MoPI's groups).
 func LoadRetention(path string) (*domain.RetentionTable, error) {
-	if path == "" {
-		return domain.DefaultRetention(), nil
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("retention: %w", err)
-	}
-	defer f.Close()
-	t, err := ParseRetention(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return t, nil
+	return loadListFile(path, "retention", domain.DefaultRetention, ParseRetention)
 }
 
 // isDisposal reports whether a RetentionReviewed command's data asks for
