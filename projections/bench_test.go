@@ -352,7 +352,6 @@ func BenchmarkReports(b *testing.B) {
 		{"arrests_by_month", func() error { _, err := e.Arrests(ctx, with(year, "month")); return err }},
 		{"arrests_by_day", func() error { _, err := e.Arrests(ctx, with(year, "day")); return err }},
 		{"arrests_by_location_odd_period", func() error { _, err := e.Arrests(ctx, with(odd, "location")); return err }},
-		{"arrests_by_offence_all_time", func() error { _, err := e.Arrests(ctx, ReportQuery{GroupBy: "offence"}); return err }},
 		{"gangs_by_agency", func() error { _, err := e.GangsDismantled(ctx, with(year, "agency")); return err }},
 		{"gangs_by_month_odd_period", func() error { _, err := e.GangsDismantled(ctx, with(odd, "month")); return err }},
 		{"seizures_by_location", func() error { _, err := e.Seizures(ctx, with(year, "location")); return err }},

@@ -546,8 +546,11 @@ func storedNanos(what string, t time.Time) (int64, error) {
 
 func newArrestsModel() *factModel {
 	return &factModel{spec: factSpec{
-		name: Arrests, version: 2, readableFrom: 2, eventType: domain.TypeArrestMade,
-		dims: []string{"agency", "location", "offence"},
+		// Version 3 dropped the offence: free text, which may name people,
+		// and report groups come from controlled vocabularies only (agency
+		// and place codes). Version 2 tables hold the same figures.
+		name: Arrests, version: 3, readableFrom: 2, eventType: domain.TypeArrestMade,
+		dims: []string{"agency", "location"},
 		extract: func(ev *entry) (fact, error) {
 			a, err := dataAs[domain.ArrestMade](ev)
 			if err != nil {
@@ -557,7 +560,7 @@ func newArrestsModel() *factModel {
 			if agency == "" {
 				agency = ev.env.Agency // the arresting officer's agency by default
 			}
-			return fact{dims: []string{agency, a.Location, a.Offence}}, nil
+			return fact{dims: []string{agency, a.Location}}, nil
 		},
 	}}
 }

@@ -28,7 +28,6 @@ func goldenQueries(f fixture) []struct {
 		{"arrests period", "arrests", ReportQuery{From: from, To: to}},
 		{"arrests by agency", "arrests", ReportQuery{From: from, To: to, GroupBy: "agency"}},
 		{"arrests by location", "arrests", ReportQuery{From: from, To: to, GroupBy: "location"}},
-		{"arrests by offence", "arrests", ReportQuery{From: from, To: to, GroupBy: "offence"}},
 		{"arrests by month", "arrests", ReportQuery{From: from, To: to, GroupBy: "month"}},
 		{"arrests by year", "arrests", ReportQuery{From: from, To: to, GroupBy: "year"}},
 		{"arrests by day explained", "arrests", ReportQuery{From: from, To: to, GroupBy: "day", Explain: true}},

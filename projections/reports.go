@@ -209,7 +209,7 @@ type SummaryReport struct {
 // GangDismantled event names the group, not a place. The summary does not
 // group: it is four figures in one answer; each has its own report.)
 var GroupByKeys = map[string][]string{
-	"arrests":          {"day", "month", "year", "agency", "location", "offence"},
+	"arrests":          {"day", "month", "year", "agency", "location"},
 	"gangs-dismantled": {"day", "month", "year", "agency"},
 	"seizures":         {"day", "month", "year", "agency", "location"},
 	"detections":       {"day", "month", "year", "agency", "location", "method"},

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -350,8 +351,16 @@ func TestReportGroupsArePlaceCodesOnly(t *testing.T) {
 			t.Errorf("GET /v1/places lacks %s: %v", want, codes)
 		}
 	}
+	// The offence is free text too (here it names the victim): no report
+	// groups by it, and the read models do not keep it.
+	const offence = "Assault on Jane Victimsdottir"
 	last := s.record(t, invUKBA, c.ID, map[string]any{"type": "ArrestMade", "data": map[string]any{"person_id": p, "location": "other",
-		"location_detail": home, "offence": "facilitation"}})
+		"location_detail": home, "offence": offence}})
+	r = s.do(t, req{method: "GET", path: fmt.Sprintf("/v1/reports/arrests?group_by=offence&min_position=%d", last.Position), as: analyst})
+	mustStatus(t, r, http.StatusBadRequest)
+	if pr := r.problem(t); pr.Type != "/problems/invalid-parameter" || pr.Field != "group_by" {
+		t.Errorf("group_by=offence: %+v", pr)
+	}
 	for _, path := range []string{"/v1/reports/arrests?group_by=location", "/v1/reports/arrests?group_by=location&explain=true"} {
 		r := s.do(t, req{method: "GET", path: fmt.Sprintf("%s&from=2009-01-01&to=2100-01-01&min_position=%d", path, last.Position), as: analyst})
 		mustStatus(t, r, http.StatusOK)
@@ -369,6 +378,15 @@ func TestReportGroupsArePlaceCodesOnly(t *testing.T) {
 			if !slices.Contains(codes, g.Key) {
 				t.Errorf("%s: group key %q is not a place code", path, g.Key)
 			}
+		}
+	}
+	for _, name := range []string{"readmodels.db", "readmodels.db-wal"} {
+		b, err := os.ReadFile(filepath.Join(s.dataDir, name))
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, []byte("Victimsdottir")) || bytes.Contains(b, []byte("Quincy")) {
+			t.Errorf("%s holds the offence's or the detail's free text", name)
 		}
 	}
 }

@@ -1870,7 +1870,7 @@ export interface components {
              * @description The grouping asked for (only with group_by).
              * @enum {string}
              */
-            group_by?: "day" | "month" | "year" | "agency" | "location" | "offence";
+            group_by?: "day" | "month" | "year" | "agency" | "location";
             /** @description The agency filter applied, in its configured form (only with agency). */
             agency?: string;
             /** @description The location filter applied, trimmed (only with location). */
@@ -1887,7 +1887,7 @@ export interface components {
             total: number;
             /** @description Sorted by key; empty without group_by. */
             groups: {
-                /** @description The group: a day (2011-03-04), a month (2011-03), a year (2011), an agency, a place code (never free text), an offence or a method. */
+                /** @description The group: a day (2011-03-04), a month (2011-03), a year (2011), an agency, a place code or a detection method: controlled vocabularies only, never free text. */
                 key: string;
                 /**
                  * Format: int64
@@ -1941,7 +1941,7 @@ export interface components {
             total: number;
             /** @description Sorted by key; empty without group_by. */
             groups: {
-                /** @description The group: a day (2011-03-04), a month (2011-03), a year (2011), an agency, a place code (never free text), an offence or a method. */
+                /** @description The group: a day (2011-03-04), a month (2011-03), a year (2011), an agency, a place code or a detection method: controlled vocabularies only, never free text. */
                 key: string;
                 /**
                  * Format: int64
@@ -2015,7 +2015,7 @@ export interface components {
             }[];
             /** @description Per group, commodity and unit; empty without group_by. */
             groups: {
-                /** @description The group: a day (2011-03-04), a month (2011-03), a year (2011), an agency, a place code (never free text), an offence or a method. */
+                /** @description The group: a day (2011-03-04), a month (2011-03), a year (2011), an agency, a place code or a detection method: controlled vocabularies only, never free text. */
                 key: string;
                 /**
                  * @description What was seized.
@@ -2088,7 +2088,7 @@ export interface components {
             event_ids?: components["schemas"]["EventIDs"];
             /** @description Sorted by key; empty without group_by. */
             groups: {
-                /** @description The group: a day (2011-03-04), a month (2011-03), a year (2011), an agency, a place code (never free text), an offence or a method. */
+                /** @description The group: a day (2011-03-04), a month (2011-03), a year (2011), an agency, a place code or a detection method: controlled vocabularies only, never free text. */
                 key: string;
                 /**
                  * Format: int64
@@ -3057,7 +3057,7 @@ export interface operations {
                 /** @description End of the period, exclusive. */
                 to?: components["parameters"]["To"];
                 /** @description Grouping of the figures (400 naming this report's choices otherwise). */
-                group_by?: "day" | "month" | "year" | "agency" | "location" | "offence";
+                group_by?: "day" | "month" | "year" | "agency" | "location";
                 /** @description List the event ids behind every figure. */
                 explain?: components["parameters"]["Explain"];
                 /** @description With explain=true: how many event ids one answer lists, 1 to 1000 (default 100); the figures stay exact whatever the page. */
