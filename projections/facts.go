@@ -548,8 +548,9 @@ func newArrestsModel() *factModel {
 	return &factModel{spec: factSpec{
 		// Version 3 dropped the offence: free text, which may name people,
 		// and report groups come from controlled vocabularies only (agency
-		// and place codes). Version 2 tables hold the same figures.
-		name: Arrests, version: 3, readableFrom: 2, eventType: domain.TypeArrestMade,
+		// and place codes). Version 2 tables have an offence column this
+		// code would not fill, so they are rebuilt in place, not served.
+		name: Arrests, version: 3, readableFrom: 3, eventType: domain.TypeArrestMade,
 		dims: []string{"agency", "location"},
 		extract: func(ev *entry) (fact, error) {
 			a, err := dataAs[domain.ArrestMade](ev)
