@@ -245,23 +245,7 @@ func TestDisposalEndToEnd(t *testing.T) {
 	if b, _ := os.ReadFile(export); !bytes.Contains(b, []byte("Probe lane Quintavalle")) {
 		t.Fatal("the export lost another case's data")
 	}
-	check := func(when string) {
-		for _, secret := range disposedSecrets {
-			for _, d := range []string{data, out} {
-				if hits := filesHolding(t, d, secret); len(hits) > 0 {
-					t.Errorf("%s: %q found in %v", when, secret, hits)
-				}
-			}
-			if strings.Contains(s.logs.String(), secret) {
-				t.Errorf("%s: %q in the server's log", when, secret)
-			}
-		}
-	}
-	check("while casebookd runs")
-	if err := s.m.Close(); err != nil {
-		t.Fatal(err)
-	}
-	check("after casebookd stopped")
+	checkSecretsGone(t, s, disposedSecrets, data, out)
 	runCLI(t, bin, "verify", "--data", data)
 }
 
