@@ -555,6 +555,10 @@ func TestDashboardInChromium(t *testing.T) {
 			t.Errorf("gangs by agency filtered to UKBA: bars %v", bars)
 		}
 		b.screenshot("03b-reports-filtered-ukba.png")
+		// Locations are offered by name (GET /v1/places), their codes the values.
+		if got := evaluate[string](b, `document.querySelector('#location option[value="DOVER"]')?.textContent ?? ""`); got != "Dover" {
+			t.Errorf("the location filter offers DOVER as %q, want its name Dover", got)
+		}
 		before = b.loaded()
 		b.do(chromedp.SetValue(chromedp.CSS(`#agency`), ""), chromedp.SetValue(chromedp.CSS(`#location`), "DOVER"), chromedp.Click(chromedp.CSS(`#show`)))
 		b.waitLoaded(before)

@@ -213,6 +213,13 @@ export async function verifyCase(id: string): Promise<Fetched<VerifyResult>> {
   return unwrap(await client.GET("/v1/cases/{id}/verify", { params: { path: { id } } }));
 }
 
+export type PlaceList = Schemas["PlaceList"];
+
+/** places is the configured list of places (codes and names), for any role. */
+export async function places(): Promise<Fetched<PlaceList>> {
+  return unwrap(await client.GET("/v1/places"));
+}
+
 export async function projectionList(): Promise<Fetched<ProjectionStatus[]>> {
   return unwrap(await client.GET("/v1/projections"));
 }

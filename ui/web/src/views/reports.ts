@@ -14,6 +14,7 @@ import {
   arrests,
   detections,
   gangsDismantled,
+  places,
   seizures,
   summary,
 } from "../api/client";
@@ -103,6 +104,13 @@ export function reportsView(app: App, hash: string): View {
   // as filters (kept across loads, so that a filtered page still offers
   // the others).
   const seenAgencies = new Set<string>(), seenLocations = new Set<string>();
+  // Place names for the codes the reports carry (GET /v1/places); a code
+  // stands for itself until they come, or if they cannot be had.
+  const placeNames = new Map<string, string>();
+  const placeName = (code: string) => placeNames.get(code) ?? code;
+  const namesLoaded = places()
+    .then((r) => { for (const p of r.data.places ?? []) if (p.code && p.name) placeNames.set(p.code, p.name); })
+    .catch(() => undefined);
   const setPeriod = (p: Period) => {
     from.value = p.from;
     to.value = p.to;
@@ -354,9 +362,9 @@ export function reportsView(app: App, hash: string): View {
     const api = apiPeriod(state.period);
     const commodities = [...new Set(r.data.groups.map((g) => g.commodity))].sort();
     const bars: Bar[] = r.data.groups.map((g) => {
-      const name = `Seizures of ${fmt.commodity(g.commodity).toLowerCase()} at ${g.key}: ${fmt.count(g.count)} (${fmt.quantity(g.quantity, g.unit)})`;
+      const name = `Seizures of ${fmt.commodity(g.commodity).toLowerCase()} at ${placeName(g.key)}: ${fmt.count(g.count)} (${fmt.quantity(g.quantity, g.unit)})`;
       return {
-        key: g.key, tick: g.key, name, value: g.count, series: g.commodity,
+        key: g.key, tick: placeName(g.key), name, value: g.count, series: g.commodity,
         activate: g.count > 0 ? () => explain({ title: name, report: "seizures", params: { ...params(api), groupBy: "location" }, pick: (a) => (a as SeizuresReport).groups.find((x) => x.key === g.key && x.commodity === g.commodity && x.unit === g.unit)?.event_ids, events: g.count }, document.activeElement) : undefined,
       };
     });
@@ -367,7 +375,7 @@ export function reportsView(app: App, hash: string): View {
     }));
     chartInto(charts.seizuresByLocation, (width) => renderChart({ orientation: "horizontal", bars, width, valueLabel: "Seizures", series: { domain: commodities, name: fmt.commodity } }),
       [legend, bars.length ? null : h("p", { class: "note" }, "Nothing was seized in the period."),
-        figuresTable("Seizures by location", ["Location", "Commodity", "Seized", "Seizures"], r.data.groups.map((g) => [g.key, fmt.commodity(g.commodity), fmt.quantity(g.quantity, g.unit), fmt.count(g.count)]), [false, false, true, true])],
+        figuresTable("Seizures by location", ["Location", "Commodity", "Seized", "Seizures"], r.data.groups.map((g) => [placeName(g.key), fmt.commodity(g.commodity), fmt.quantity(g.quantity, g.unit), fmt.count(g.count)]), [false, false, true, true])],
       `Stacked bar chart of seizures at ${new Set(bars.map((b) => b.key)).size} locations by commodity.`);
     charts.seizuresByLocation.provenance.textContent = provenanceText(r.data.position, r, state);
     return [...new Set(r.data.groups.map((g) => g.key))];
@@ -438,7 +446,10 @@ export function reportsView(app: App, hash: string): View {
       // Every year of the data, whatever the period: no from and to.
       detections({ ...params(null), groupBy: "year" }).then((r) => { if (current()) renderDetectionsByYear(r); }).catch((err) => showError(charts.detectionsByYear, err)),
       detections({ ...params(api), groupBy: "method" }).then((r) => { if (current()) renderDetectionsByMethod(r); }).catch((err) => showError(charts.detectionsByMethod, err)),
-      seizures({ ...params(api), groupBy: "location" }).then((r) => { if (current()) renderSeizuresByLocation(r).forEach((l) => locations.add(l)); }).catch((err) => showError(charts.seizuresByLocation, err)),
+      seizures({ ...params(api), groupBy: "location" }).then(async (r) => {
+        await namesLoaded;
+        if (current()) renderSeizuresByLocation(r).forEach((l) => locations.add(l));
+      }).catch((err) => showError(charts.seizuresByLocation, err)),
       gangsDismantled({ ...params(api), groupBy: "agency" }).then(async (r) => {
         await sum.catch(() => undefined); // the note names the summary's total
         if (current()) renderGangs(r, gangsTotal).forEach((a) => agencies.add(a));
@@ -447,7 +458,7 @@ export function reportsView(app: App, hash: string): View {
     await Promise.all(jobs);
     if (!current()) return;
     fillSelect(agency, "All agencies", state.agency, [...agencies]);
-    fillSelect(location, "All locations", state.location, [...locations]);
+    fillSelect(location, "All locations", state.location, [...locations], placeName);
     mark("reports-loaded");
     mark("reports-loaded");
     el.setAttribute("data-loaded", String(gen));
@@ -463,9 +474,10 @@ export function reportsView(app: App, hash: string): View {
   };
 }
 
-/** fillSelect offers "all" and the values seen, keeping the current one. */
-function fillSelect(select: HTMLSelectElement, all: string, current: string, seen: string[]): void {
+/** fillSelect offers "all" and the values seen, keeping the current one;
+ * label names a value for people (a place's name for its code). */
+function fillSelect(select: HTMLSelectElement, all: string, current: string, seen: string[], label: (v: string) => string = (v) => v): void {
   const values = [...new Set([...seen, ...(current ? [current] : [])])].sort();
-  replace(select, h("option", { value: "" }, all), values.map((v) => h("option", { value: v }, v)));
+  replace(select, h("option", { value: "" }, all), values.map((v) => h("option", { value: v }, label(v))));
   select.value = current;
 }
