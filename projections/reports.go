@@ -87,20 +87,33 @@ type CountGroup struct {
 	EventIDs []string `json:"event_ids,omitempty"`
 }
 
-// countReport is the shape of the reports that count facts: a total, and
-// groups when asked for.
-type countReport struct {
+// ReportHead opens every report's answer: the question (period, as_of,
+// grouping, filters) and the position of the log the figures reflect.
+type ReportHead struct {
 	From    *time.Time `json:"from"`
 	To      *time.Time `json:"to"`
 	AsOf    *time.Time `json:"as_of,omitempty"`
 	GroupBy string     `json:"group_by,omitempty"`
 	// Agency and Location echo the filters (only when given), so that a
 	// client can tell a filtered answer from one over everything.
-	Agency   string       `json:"agency,omitempty"`
-	Location string       `json:"location,omitempty"`
-	Position uint64       `json:"position"`
-	Total    int64        `json:"total"`
-	Groups   []CountGroup `json:"groups"`
+	Agency   string `json:"agency,omitempty"`
+	Location string `json:"location,omitempty"`
+	Position uint64 `json:"position"`
+}
+
+// head is the ReportHead of q's answer at pos. The rest of an answer may be
+// a cached one's, shared between requests; the head is always the request's.
+func (q ReportQuery) head(pos uint64) ReportHead {
+	return ReportHead{From: utcPtr(q.From), To: utcPtr(q.To), AsOf: utcPtr(q.AsOf), GroupBy: q.GroupBy,
+		Agency: q.Agency, Location: q.Location, Position: pos}
+}
+
+// countReport is the shape of the reports that count facts: a total, and
+// groups when asked for.
+type countReport struct {
+	ReportHead
+	Total  int64        `json:"total"`
+	Groups []CountGroup `json:"groups"`
 	// GroupsOverlap says that an item may count in several groups, so that
 	// the groups may add up to more than the total (gangs by agency: a
 	// group dismantled by two agencies counts once for each).
@@ -139,13 +152,7 @@ type SeizureGroup struct {
 
 // SeizuresReport answers GET /v1/reports/seizures.
 type SeizuresReport struct {
-	From       *time.Time     `json:"from"`
-	To         *time.Time     `json:"to"`
-	AsOf       *time.Time     `json:"as_of,omitempty"`
-	GroupBy    string         `json:"group_by,omitempty"`
-	Agency     string         `json:"agency,omitempty"`
-	Location   string         `json:"location,omitempty"`
-	Position   uint64         `json:"position"`
+	ReportHead
 	Totals     []SeizureTotal `json:"totals"`
 	Groups     []SeizureGroup `json:"groups"`
 	NextCursor string         `json:"next_cursor,omitempty"`
@@ -161,13 +168,7 @@ type DetectionGroup struct {
 
 // DetectionsReport answers GET /v1/reports/detections.
 type DetectionsReport struct {
-	From       *time.Time       `json:"from"`
-	To         *time.Time       `json:"to"`
-	AsOf       *time.Time       `json:"as_of,omitempty"`
-	GroupBy    string           `json:"group_by,omitempty"`
-	Agency     string           `json:"agency,omitempty"`
-	Location   string           `json:"location,omitempty"`
-	Position   uint64           `json:"position"`
+	ReportHead
 	Incidents  int64            `json:"incidents"`
 	People     int64            `json:"people"`
 	Groups     []DetectionGroup `json:"groups"`
@@ -185,12 +186,7 @@ type DetectionTotals struct {
 // SummaryReport answers GET /v1/reports/summary: the press release's
 // paragraph in one call.
 type SummaryReport struct {
-	From     *time.Time `json:"from"`
-	To       *time.Time `json:"to"`
-	AsOf     *time.Time `json:"as_of,omitempty"`
-	Agency   string     `json:"agency,omitempty"`
-	Location string     `json:"location,omitempty"`
-	Position uint64     `json:"position"`
+	ReportHead // (no group_by: the summary has no groupings)
 	// GangsDismantled is nil, and left out of the JSON, when the summary
 	// is filtered by location: gangs dismantled carry no location.
 	GangsDismantled *int64          `json:"gangs_dismantled,omitempty"`
@@ -428,8 +424,7 @@ func (e *Engine) countReport(ctx context.Context, q ReportQuery, report, name st
 	}
 	// The figures may be a cached answer's, shared: copy what is per
 	// request, and the slices.
-	r.From, r.To, r.AsOf, r.GroupBy, r.Position = utcPtr(q.From), utcPtr(q.To), utcPtr(q.AsOf), q.GroupBy, uint64(pos)
-	r.Agency, r.Location = q.Agency, q.Location
+	r.ReportHead = q.head(uint64(pos))
 	r.Groups = append([]CountGroup{}, r.Groups...)
 	return r, nil
 }
@@ -499,8 +494,7 @@ func (e *Engine) Seizures(ctx context.Context, q ReportQuery) (SeizuresReport, e
 	if err != nil {
 		return SeizuresReport{}, err
 	}
-	r.From, r.To, r.AsOf, r.GroupBy, r.Position = utcPtr(q.From), utcPtr(q.To), utcPtr(q.AsOf), q.GroupBy, uint64(pos)
-	r.Agency, r.Location = q.Agency, q.Location
+	r.ReportHead = q.head(uint64(pos))
 	r.Totals = append([]SeizureTotal{}, r.Totals...)
 	r.Groups = append([]SeizureGroup{}, r.Groups...)
 	return r, nil
@@ -547,8 +541,7 @@ func (e *Engine) Detections(ctx context.Context, q ReportQuery) (DetectionsRepor
 	if err != nil {
 		return DetectionsReport{}, err
 	}
-	r.From, r.To, r.AsOf, r.GroupBy, r.Position = utcPtr(q.From), utcPtr(q.To), utcPtr(q.AsOf), q.GroupBy, uint64(pos)
-	r.Agency, r.Location = q.Agency, q.Location
+	r.ReportHead = q.head(uint64(pos))
 	r.Groups = append([]DetectionGroup{}, r.Groups...)
 	return r, nil
 }
@@ -616,8 +609,7 @@ func (e *Engine) Summary(ctx context.Context, q ReportQuery) (SummaryReport, err
 	if err != nil {
 		return SummaryReport{}, err
 	}
-	r.From, r.To, r.AsOf, r.Position = utcPtr(q.From), utcPtr(q.To), utcPtr(q.AsOf), uint64(pos)
-	r.Agency, r.Location = q.Agency, q.Location
+	r.ReportHead = q.head(uint64(pos))
 	r.Seizures = append([]SeizureTotal{}, r.Seizures...)
 	return r, nil
 }
