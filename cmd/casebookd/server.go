@@ -161,6 +161,22 @@ func NewMain() *Main {
 	}
 }
 
+// envValue is the environment variable name read by parse; def when it is
+// unset, and also when it cannot be read, the reason then joined to *errs
+// (so that every bad variable is named at once).
+func envValue[T any](getenv func(string) string, name string, def T, parse func(string) (T, error), errs *error) T {
+	v := getenv(name)
+	if v == "" {
+		return def
+	}
+	x, err := parse(v)
+	if err != nil {
+		*errs = errors.Join(*errs, fmt.Errorf("%s=%q: %w", name, v, err))
+		return def
+	}
+	return x
+}
+
 // ParseFlags reads the configuration from args, falling back to the
 // CASEBOOK_* environment variables (through getenv) and then the defaults.
 func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
@@ -175,52 +191,20 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 		return def
 	}
 	envDuration := func(name string, def time.Duration) time.Duration {
-		v := getenv(name)
-		if v == "" {
-			return def
-		}
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			envErr = errors.Join(envErr, fmt.Errorf("%s=%q: %w", name, v, err))
-			return def
-		}
-		return d
+		return envValue(getenv, name, def, time.ParseDuration, &envErr)
 	}
 	envFloat := func(name string, def float64) float64 {
-		v := getenv(name)
-		if v == "" {
-			return def
-		}
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			envErr = errors.Join(envErr, fmt.Errorf("%s=%q: %w", name, v, err))
-			return def
-		}
-		return f
+		return envValue(getenv, name, def, func(v string) (float64, error) { return strconv.ParseFloat(v, 64) }, &envErr)
 	}
-	envInt := func(name string, def int) int {
-		v := getenv(name)
-		if v == "" {
-			return def
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			envErr = errors.Join(envErr, fmt.Errorf("%s=%q: %w", name, v, err))
-			return def
-		}
-		return n
-	}
+	envInt := func(name string, def int) int { return envValue(getenv, name, def, strconv.Atoi, &envErr) }
 	envBool := func(name string, def bool) bool {
-		v := getenv(name)
-		if v == "" {
-			return def
-		}
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			envErr = errors.Join(envErr, fmt.Errorf("%s=%q: want true or false", name, v))
-			return def
-		}
-		return b
+		return envValue(getenv, name, def, func(v string) (bool, error) {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return false, errors.New("want true or false")
+			}
+			return b, nil
+		}, &envErr)
 	}
 	fs.StringVar(&c.Addr, "addr", env("CASEBOOK_ADDR", c.Addr), "listen address (env CASEBOOK_ADDR)")
 	fs.StringVar(&c.DataDir, "data", env("CASEBOOK_DATA", c.DataDir), "data directory: events.db, readmodels.db (env CASEBOOK_DATA)")
