@@ -59,11 +59,7 @@ func generateLegacyStream(t *testing.T) []StoredEvent {
 	stream := StreamName(id)
 	actor := Actor{Subject: "officer.jones", Role: RoleInvestigator, Agency: "UKBA"}
 	at := time.Date(2010, 3, 15, 8, 30, 0, 0, time.UTC)
-	events := []struct {
-		typ    string
-		schema int
-		data   string
-	}{
+	events := []fixtureEvent{
 		{TypeCaseOpened, 1, `{"reference":"UKBA-2010-0042","title":"Cannabis in refrigerated trailers","lead_agency":"UKBA","crime_types":["cannabis","people_smuggling"],"location":"Dover"}`},
 		{TypeSeizureRecorded, 1, `{"commodity":"cannabis","quantity":"1250.500","unit":"kg","location":"Dover","exhibit_ref":"DOV/10/0042"}`},
 		{TypeStowawaysDetected, 1, `{"location":"Coquelles","method":"heartbeat_monitor","count":4,"vehicle":"refrigerated trailer"}`},
@@ -73,10 +69,26 @@ func generateLegacyStream(t *testing.T) []StoredEvent {
 		{TypeSeizureRecorded, 2, `{"commodity":"cannabis","quantity":0.25,"unit":"kg","location":"Dover"}`},
 		{TypeStowawaysDetected, 2, `{"location":"Calais","method":"co2_probe","people":3}`},
 	}
+	return sealFixture(t, stream, actor, at, events, "1e9ac1e5-0000-4000-8000-0000000000e", 1000)
+}
+
+// fixtureEvent is one event of a generated fixture stream, with the schema
+// version it is stored under.
+type fixtureEvent struct {
+	typ    string
+	schema int
+	data   string
+}
+
+// sealFixture chains events into stream as stored events: one an hour from
+// at (each recorded a minute after it happened), ids idPrefix plus the
+// event's index (one hex digit), positions from firstPosition.
+func sealFixture(t *testing.T, stream string, actor Actor, at time.Time, events []fixtureEvent, idPrefix string, firstPosition uint64) []StoredEvent {
+	t.Helper()
 	var out []StoredEvent
 	prev := ""
 	for i, e := range events {
-		eid := uuid.MustParse("1e9ac1e5-0000-4000-8000-0000000000e" + string(rune('0'+i)))
+		eid := uuid.MustParse(idPrefix + string(rune('0'+i)))
 		m := Metadata{SchemaVersion: e.schema, OccurredAt: at.Add(time.Duration(i) * time.Hour),
 			RecordedAt: at.Add(time.Duration(i)*time.Hour + time.Minute), Actor: actor,
 			CorrelationID: eid, CausationID: eid, PrevHash: prev}
@@ -84,7 +96,7 @@ func generateLegacyStream(t *testing.T) []StoredEvent {
 		if err != nil {
 			t.Fatal(err)
 		}
-		se.Position = uint64(1000 + i)
+		se.Position = firstPosition + uint64(i)
 		prev = m.Hash
 		out = append(out, se)
 	}

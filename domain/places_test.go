@@ -128,11 +128,7 @@ func generateLegacyPlacesStream(t *testing.T) []StoredEvent {
 	actor := Actor{Subject: "officer.jones", Role: RoleInvestigator, Agency: "UKBA"}
 	at := time.Date(2010, 4, 1, 8, 30, 0, 0, time.UTC)
 	p := "c1000000-0000-4000-8000-00000000000a"
-	events := []struct {
-		typ    string
-		schema int
-		data   string
-	}{
+	events := []fixtureEvent{
 		{TypeCaseOpened, 1, `{"reference":"UKBA-2010-0077","title":"Port of Le Havre cannabis","lead_agency":"UKBA","crime_types":["cannabis"],"location":"le havre"}`},
 		{TypeSuspectIdentified, 1, `{"person_id":"` + p + `","name":"John Quincy Public"}`},
 		{TypeArrestMade, 1, `{"person_id":"` + p + `","location":"Home of John Quincy Public","offence":"Importation of cannabis","agency":"UKBA"}`},
@@ -142,22 +138,7 @@ func generateLegacyPlacesStream(t *testing.T) []StoredEvent {
 		{TypeStowawaysDetected, 1, `{"location":"COQUELLES","method":"scanner","count":1}`},
 		{TypeArrestMade, 1, `{"person_id":"` + p + `","location":"Zeebrugge","offence":"Importation of cannabis","agency":"UKBA"}`},
 	}
-	var out []StoredEvent
-	prev := ""
-	for i, e := range events {
-		eid := uuid.MustParse("1e9ac1e5-0000-4000-8000-0000000001e" + string(rune('0'+i)))
-		m := Metadata{SchemaVersion: e.schema, OccurredAt: at.Add(time.Duration(i) * time.Hour),
-			RecordedAt: at.Add(time.Duration(i)*time.Hour + time.Minute), Actor: actor,
-			CorrelationID: eid, CausationID: eid, PrevHash: prev}
-		se, m, err := Seal(eid, stream, uint64(i), e.typ, []byte(e.data), m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		se.Position = uint64(2000 + i)
-		prev = m.Hash
-		out = append(out, se)
-	}
-	return out
+	return sealFixture(t, stream, actor, at, events, "1e9ac1e5-0000-4000-8000-0000000001e", 2000)
 }
 
 // Old free-text locations read as codes, the text kept as detail when it
