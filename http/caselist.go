@@ -1,10 +1,6 @@
 package casehttp
 
 import (
-	"net/http"
-	"net/url"
-	"strconv"
-
 	"github.com/gin-gonic/gin"
 
 	"github.com/casebook/casebook/core"
@@ -40,11 +36,5 @@ func (a *api) listCases(c *gin.Context) {
 	if page.Cases == nil {
 		page.Cases = []projections.CaseSummary{}
 	}
-	var nextCursor, next *string
-	if page.NextCursor != "" {
-		nextCursor = &page.NextCursor
-		next = nextPage(c, url.Values{"cursor": {page.NextCursor}}, "status", "agency", "crime_type", "q", "limit")
-	}
-	c.Header(HeaderPosition, strconv.FormatUint(page.Position, 10))
-	c.JSON(http.StatusOK, gin.H{"cases": page.Cases, "next_cursor": nextCursor, "next": next, "position": page.Position})
+	writeCasesPage(c, page.Cases, page.NextCursor, page.Position, "status", "agency", "crime_type", "q", "limit")
 }

@@ -1,7 +1,9 @@
 package casehttp
 
 import (
+	"net/http"
 	"net/url"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 )
@@ -30,4 +32,18 @@ func nextPage(c *gin.Context, set url.Values, keep ...string) *string {
 	u := c.Request.URL.Path + "?" + q.Encode()
 	c.Header("Link", "<"+u+`>; rel="next"`)
 	return &u
+}
+
+// writeCasesPage answers a page of a list of cases (GET /v1/cases, GET
+// /v1/reviews/due): the cases, the cursor and URL of the next page (null on
+// the last; keep names the query parameters that page repeats) and the
+// position of the read model it reflects, also in the position header.
+func writeCasesPage(c *gin.Context, cases any, nextCursor string, position uint64, keep ...string) {
+	var cursor, next *string
+	if nextCursor != "" {
+		cursor = &nextCursor
+		next = nextPage(c, url.Values{"cursor": {nextCursor}}, keep...)
+	}
+	c.Header(HeaderPosition, strconv.FormatUint(position, 10))
+	c.JSON(http.StatusOK, gin.H{"cases": cases, "next_cursor": cursor, "next": next, "position": position})
 }

@@ -2,8 +2,6 @@ package casehttp
 
 import (
 	"net/http"
-	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -42,13 +40,7 @@ func (a *api) reviewsDue(c *gin.Context) {
 		writeProblem(c, err)
 		return
 	}
-	var nextCursor, next *string
-	if page.NextCursor != "" {
-		nextCursor = &page.NextCursor
-		next = nextPage(c, url.Values{"cursor": {page.NextCursor}}, "before", "limit")
-	}
-	c.Header(HeaderPosition, strconv.FormatUint(page.Position, 10))
-	c.JSON(http.StatusOK, gin.H{"cases": page.Cases, "next_cursor": nextCursor, "next": next, "position": page.Position})
+	writeCasesPage(c, page.Cases, page.NextCursor, page.Position, "before", "limit")
 }
 
 // placeView is one place as GET /v1/places lists it.
